@@ -1,0 +1,60 @@
+"""HTTP header names and values the way Go's net/http sees them.
+
+Tekton runs on Go, so every header lookup there goes through ``textproto.CanonicalMIMEHeaderKey``
+and header maps are ``map[string][]string``. We keep the same shape: canonical names mapping to
+the list of values in arrival order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+Headers = dict[str, list[str]]
+
+# RFC 7230 token characters: the bytes Go accepts in a header field name.
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def canonical_header_key(name: str) -> str:
+    """Return ``name`` canonicalised as Go's ``textproto.CanonicalMIMEHeaderKey`` does.
+
+    The first letter and every letter after a hyphen are upper-cased, the rest lower-cased
+    (``x-github-event`` -> ``X-Github-Event``). A name holding a byte that is not a valid token
+    character (a space, say, or non-ASCII) is returned unchanged, exactly like Go.
+    """
+    if not name or any(c not in _TOKEN_CHARS for c in name):
+        return name
+    out: list[str] = []
+    upper = True
+    for ch in name:
+        if upper and "a" <= ch <= "z":
+            out.append(ch.upper())
+        elif not upper and "A" <= ch <= "Z":
+            out.append(ch.lower())
+        else:
+            out.append(ch)
+        upper = ch == "-"
+    return "".join(out)
+
+
+def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> Headers:
+    """Build a canonical, list-valued header map from (name, value) pairs, keeping arrival order."""
+    headers: Headers = {}
+    for name, value in pairs:
+        headers.setdefault(canonical_header_key(name), []).append(value)
+    return headers
+
+
+def canonicalise(headers: Mapping[str, Iterable[str] | str]) -> Headers:
+    """Canonicalise the names of an existing header map; values may be a string or a list."""
+    out: Headers = {}
+    for name, values in headers.items():
+        vals = [values] if isinstance(values, str) else list(values)
+        out.setdefault(canonical_header_key(name), []).extend(vals)
+    return out
+
+
+def first(headers: Mapping[str, list[str]], name: str) -> str:
+    """Return the first value of ``name`` (canonicalised), or ``""``, like ``http.Header.Get``."""
+    values = headers.get(canonical_header_key(name))
+    return values[0] if values else ""
