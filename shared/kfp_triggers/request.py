@@ -24,6 +24,10 @@ class RawRequest:
     headers: Headers = field(default_factory=dict)
     body: bytes = b""
 
+    def header_map(self) -> Headers:
+        """A copy of the headers that the caller may modify."""
+        return {k: list(v) for k, v in self.headers.items()}
+
     def header(self, name: str) -> str:
         """First value of a header (name matched canonically), ``""`` when absent."""
         return first(self.headers, name)

@@ -96,16 +96,16 @@ class InterceptorRequest:
     def from_wire(cls, data: bytes | str | Mapping[str, Any]) -> InterceptorRequest:
         """Parse the JSON form; raises :class:`InvalidRequestError` when it is not one."""
         obj = _load_object(data, "InterceptorRequest")
-        body = obj.get("body") or ""
-        header = obj.get("header") or {}
-        ctx = obj.get("context") or {}
+        body = _field(obj, "body", "")
+        header = _field(obj, "header", {})
+        ctx = _field(obj, "context", {})
         if not isinstance(body, str) or not isinstance(header, dict) or not isinstance(ctx, dict):
             raise InvalidRequestError("failed to parse body as InterceptorRequest: wrong field types")
         for name, values in header.items():
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 raise InvalidRequestError(f"failed to parse body as InterceptorRequest: header {name!r}")
-        extensions = obj.get("extensions") or {}
-        params = obj.get("interceptor_params") or {}
+        extensions = _field(obj, "extensions", {})
+        params = _field(obj, "interceptor_params", {})
         if not isinstance(extensions, dict) or not isinstance(params, dict):
             raise InvalidRequestError("failed to parse body as InterceptorRequest: wrong field types")
         return cls(
@@ -180,6 +180,12 @@ class InterceptorResponse:
             extensions=ext or None,
             status=Status(_parse_code(status.get("code", 0)), str(message)),
         )
+
+
+def _field(obj: Mapping[str, Any], name: str, empty: Any) -> Any:
+    """A field's value, with JSON null or absence read as Go's zero value."""
+    value = obj.get(name)
+    return empty if value is None else value
 
 
 def _parse_code(raw: object) -> StatusCode:

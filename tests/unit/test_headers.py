@@ -1,0 +1,43 @@
+"""Header names and values behave as Go's net/http does, since Tekton's rules are written in Go."""
+
+from __future__ import annotations
+
+import pytest
+
+from kfp_triggers.headers import canonical_header_key, canonicalise, first, headers_from_pairs
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        ("x-github-event", "X-Github-Event"),
+        ("X-GITHUB-EVENT", "X-Github-Event"),
+        ("content-type", "Content-Type"),
+        ("x-hub-signature-256", "X-Hub-Signature-256"),
+        ("ce-specversion", "Ce-Specversion"),
+        ("x--double", "X--Double"),
+        ("-leading", "-Leading"),
+        ("a1b-2c", "A1b-2c"),
+        ("x_under_score", "X_under_score"),
+        ("has space", "has space"),  # invalid token byte: left untouched, as Go does
+        ("ümlaut-key", "ümlaut-key"),
+        ("", ""),
+    ],
+)
+def test_canonical_header_key_matches_go(raw: str, want: str) -> None:
+    assert canonical_header_key(raw) == want
+
+
+def test_pairs_keep_order_and_merge_case_variants() -> None:
+    headers = headers_from_pairs([("x-test", "1"), ("X-Test", "2"), ("accept", "*/*")])
+    assert headers == {"X-Test": ["1", "2"], "Accept": ["*/*"]}
+
+
+def test_canonicalise_accepts_strings_and_lists() -> None:
+    assert canonicalise({"x-a": "1", "X-A": ["2", "3"]}) == {"X-A": ["1", "2", "3"]}
+
+
+def test_first_is_case_insensitive_and_empty_when_missing() -> None:
+    headers = {"X-Github-Event": ["push", "ignored"]}
+    assert first(headers, "x-github-event") == "push"
+    assert first(headers, "X-Missing") == ""
