@@ -36,8 +36,9 @@ class RawRequest:
 def parse_http_request(data: bytes, *, source: str = "<request>") -> RawRequest:
     """Parse a raw HTTP/1.1 request: request line, headers, a blank line, then the body.
 
-    Lines may end in CRLF or LF. With ``Content-Length`` the body is exactly that many bytes;
-    with ``Transfer-Encoding: chunked`` it is de-chunked; otherwise the rest of the file is the body.
+    Lines may end in CRLF or LF. The body is everything after the blank line (de-chunked with
+    ``Transfer-Encoding: chunked``). As in Tekton's ``triggerrun``, ``binding-eval`` and ``cel-eval``
+    tools, a ``Content-Length`` header is not trusted: hand-edited request files often carry a stale one.
 
     Raises:
         InvalidRequestError: the request line, a header line or the body framing is malformed.
@@ -98,15 +99,7 @@ def _request_url(target: str) -> str:
 def _read_body(headers: Headers, rest: bytes, source: str) -> bytes:
     if "chunked" in first(headers, "Transfer-Encoding").lower():
         return _dechunk(rest, source)
-    length = first(headers, "Content-Length")
-    if not length:
-        return rest
-    if not length.isdigit():
-        raise InvalidRequestError(f"{source}: invalid Content-Length {length!r}")
-    n = int(length)
-    if len(rest) < n:
-        raise InvalidRequestError(f"{source}: body has {len(rest)} bytes, Content-Length says {n}")
-    return rest[:n]
+    return rest
 
 
 def _dechunk(data: bytes, source: str) -> bytes:
