@@ -1,0 +1,212 @@
+"""The GitHub REST calls Tekton's GitHub interceptor makes, over the standard library.
+
+Tekton uses go-github v31 with an oauth2 client. We send what that sends: ``GET`` with
+``Accept: application/vnd.github.v3+json``, ``Authorization: Bearer <token>`` only when a token
+is configured, and the same paths and queries:
+
+* ``repos/{owner}/{repo}/pulls/{number}/files?per_page=100`` (then ``page=N&per_page=100``,
+  following the ``rel="next"`` link) — list pull request files;
+* ``orgs/{org}/public_members`` — list public organisation members (first page only, as Tekton);
+* ``repos/{owner}/{repo}/collaborators`` — list collaborators (first page only, as Tekton);
+* ``repos/{owner}/{repo}/contents/OWNERS`` — get repository content.
+
+A failed call raises :class:`GitHubAPIError` whose text is go-github's
+(``GET <url>: <status> <message> [<errors>]``), since Tekton puts it in its status messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from kfp_triggers.headers import Headers, first, headers_from_pairs
+from kfp_triggers.interceptors.gocompat import GoJSONError, go_json_loads, go_kind, go_quote
+
+ACCEPT = "application/vnd.github.v3+json"
+USER_AGENT = "kfp-triggers"
+_PATH_SAFE = "/$&+,:;=@"
+# GitHub lists at most 3000 files of a pull request, 100 a page; stop a server that never ends.
+MAX_PAGES = 100
+
+
+class GitHubAPIError(Exception):
+    """A GitHub API call failed; ``status`` is the HTTP status when there was a response."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def api_base_url(default_url: str, enterprise_host: str) -> str:
+    """The API root: ``https://<enterprise host>/api/v3/`` when the webhook names one, else ``default_url``.
+
+    Mirrors go-github's ``NewEnterpriseClient``: a trailing ``/`` and then ``api/v3/`` are added
+    unless already there.
+    """
+    base = f"https://{enterprise_host}" if enterprise_host else default_url
+    parts = urllib.parse.urlsplit(base)
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    if enterprise_host and not path.endswith("/api/v3/"):
+        path += "api/v3/"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    headers: Headers
+    data: Any
+
+
+class GitHubClient:
+    """A minimal GitHub REST client with go-github's requests, errors and pagination."""
+
+    def __init__(self, base_url: str, token: str = "", timeout_s: float = 3.0) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self._token = token
+        self.timeout_s = timeout_s
+
+    def list_pull_request_files(self, owner: str, repo: str, number: int) -> list[str]:
+        """File names of a pull request, every page, in API order."""
+        names: list[str] = []
+        page = 0
+        for _ in range(MAX_PAGES):
+            query = f"page={page}&per_page=100" if page else "per_page=100"
+            reply = self._get(f"repos/{_seg(owner)}/{_seg(repo)}/pulls/{number}/files?{query}")
+            for item in _list_of_objects(reply.data, "[]*github.CommitFile"):
+                name = item.get("filename")
+                if not isinstance(name, str):
+                    raise GitHubAPIError("pull request file without a 'filename' in the GitHub API reply")
+                names.append(name)
+            page = _next_page(reply.headers)
+            if not page:
+                break
+        return names
+
+    def list_public_members(self, org: str) -> list[str] | None:
+        """Logins of the organisation's public members; ``None`` when GitHub answers 404."""
+        try:
+            reply = self._get(f"orgs/{_seg(org)}/public_members")
+        except GitHubAPIError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _logins(reply.data)
+
+    def list_collaborators(self, owner: str, repo: str) -> list[str]:
+        """Logins of the repository's collaborators (first page, as Tekton)."""
+        return _logins(self._get(f"repos/{_seg(owner)}/{_seg(repo)}/collaborators").data)
+
+    def get_file(self, owner: str, repo: str, path: str) -> str:
+        """Text of a repository file, decoded from the contents API's base64."""
+        escaped = urllib.parse.quote(path, safe=_PATH_SAFE)
+        reply = self._get(f"repos/{_seg(owner)}/{_seg(repo)}/contents/{escaped}")
+        data = reply.data
+        if isinstance(data, list):
+            raise GitHubAPIError(f"referenced file inside the Github Repository {path} is a directory")
+        if not isinstance(data, dict):
+            raise GitHubAPIError(
+                "unmarshalling failed for both file and directory content: "
+                f"json: cannot unmarshal {go_kind(data)} into Go value of type github.RepositoryContent"
+            )
+        encoding = data.get("encoding") or ""
+        content = data.get("content")
+        if encoding == "base64":
+            if not isinstance(content, str):
+                raise GitHubAPIError("malformed response: base64 encoding of null content")
+            return _b64decode(content)
+        if encoding == "":
+            return content if isinstance(content, str) else ""
+        raise GitHubAPIError(f"unsupported content encoding: {encoding}")
+
+    def _get(self, relative: str) -> _Reply:
+        url = urllib.parse.urljoin(self.base_url, relative)
+        request = urllib.request.Request(url, method="GET")
+        request.add_header("Accept", ACCEPT)
+        request.add_header("User-Agent", USER_AGENT)
+        if self._token:
+            request.add_header("Authorization", f"Bearer {self._token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                status, raw = response.status, response.read()
+                headers = headers_from_pairs(response.headers.items())
+        except urllib.error.HTTPError as exc:
+            body = exc.read()
+            raise GitHubAPIError(_error_text(url, exc.code, body), exc.code) from None
+        except TimeoutError:
+            raise GitHubAPIError("context deadline exceeded") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise GitHubAPIError("context deadline exceeded") from None
+            raise GitHubAPIError(f"Get {go_quote(url)}: {reason}") from None
+        if status == 202:
+            raise GitHubAPIError("job scheduled on GitHub side; try again later", status)
+        if not raw.strip():
+            return _Reply(status, headers, None)
+        try:
+            return _Reply(status, headers, go_json_loads(raw))
+        except GoJSONError as exc:
+            raise GitHubAPIError(str(exc), status) from None
+
+
+def _seg(value: str) -> str:
+    return urllib.parse.quote(value, safe="$&+,:;=@")
+
+
+def _error_text(url: str, status: int, body: bytes) -> str:
+    """go-github's ``ErrorResponse.Error()``: ``GET <url>: <status> <message> [<errors>]``."""
+    message, errors = "", []
+    try:
+        parsed = go_json_loads(body)
+    except (GoJSONError, ValueError):
+        parsed = None
+    if isinstance(parsed, dict):
+        found = parsed.get("message")
+        message = found if isinstance(found, str) else ""
+        raw_errors = parsed.get("errors")
+        if isinstance(raw_errors, list):
+            for raw in raw_errors:
+                item = raw if isinstance(raw, dict) else {}
+                fields = ("Resource", "Field", "Code", "Message")
+                errors.append("{" + " ".join(f"{f}:{item.get(f.lower(), '')}" for f in fields) + "}")
+    return f"GET {url}: {status} {message} [{' '.join(errors)}]"
+
+
+def _list_of_objects(data: Any, go_type: str) -> list[dict[str, Any]]:
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise GitHubAPIError(f"json: cannot unmarshal {go_kind(data)} into Go value of type {go_type}")
+    return [item for item in data if isinstance(item, dict)]
+
+
+def _logins(data: Any) -> list[str]:
+    return [u["login"] for u in _list_of_objects(data, "[]*github.User") if isinstance(u.get("login"), str)]
+
+
+def _next_page(headers: Headers) -> int:
+    """The ``page`` of the ``rel="next"`` link in the first ``Link`` header (0: no more pages)."""
+    links = first(headers, "Link")
+    for link in links.split(","):
+        segments = link.strip().split(";")
+        if len(segments) < 2 or not (segments[0].startswith("<") and segments[0].endswith(">")):
+            continue
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(segments[0][1:-1]).query)
+        page = query.get("page", [""])[0]
+        if page and any(s.strip() == 'rel="next"' for s in segments[1:]):
+            return int(page) if page.isdigit() else 0
+    return 0
+
+
+def _b64decode(content: str) -> str:
+    try:
+        raw = base64.b64decode(content.replace("\n", "").replace("\r", ""), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise GitHubAPIError(f"illegal base64 data: {exc}") from None
+    return raw.decode("utf-8", errors="replace")

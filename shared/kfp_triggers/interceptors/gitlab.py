@@ -1,0 +1,64 @@
+"""Tekton's core ``gitlab`` interceptor.
+
+GitLab does not sign payloads: it sends the configured secret back verbatim in
+``X-Gitlab-Token``. Tekton compares it to the secret in constant time (byte-exact, so a trailing
+newline in the stored secret matters). Order: params (code 3), ``eventTypes`` against
+``X-Gitlab-Event`` (code 9), empty ``secretKey`` (9), missing token header (3), secret lookup
+(9), token mismatch (3). The body is never parsed.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from kfp_triggers.errors import SecretError
+from kfp_triggers.headers import canonicalise, first
+from kfp_triggers.interceptors.params import (
+    SCM_PARAMS,
+    SecretRef,
+    event_allowed,
+    event_rejected,
+    parse_params,
+    read_secret,
+    secret_failure,
+)
+from kfp_triggers.interceptors.protocol import (
+    InterceptorRequest,
+    InterceptorResponse,
+    InterceptorServices,
+    StatusCode,
+)
+
+
+class GitLabInterceptor:
+    """Filters GitLab events by type and checks the ``X-Gitlab-Token`` shared secret."""
+
+    def __init__(self, services: InterceptorServices) -> None:
+        self.services = services
+
+    def process(self, request: InterceptorRequest) -> InterceptorResponse:
+        """Apply Tekton's GitLab checks to one request."""
+        params = parse_params(request.interceptor_params, SCM_PARAMS)
+        if isinstance(params, InterceptorResponse):
+            return params
+        headers = canonicalise(request.header)
+        event = first(headers, "X-Gitlab-Event")
+        if not event_allowed(params.get("eventTypes"), event):
+            return event_rejected(event)
+        ref = SecretRef.from_param(params.get("secretRef"))
+        if ref is None:
+            return InterceptorResponse.proceed()
+        if not ref.secret_key:
+            return InterceptorResponse.stop(
+                StatusCode.FAILED_PRECONDITION, "gitlab interceptor secretRef.secretKey is empty"
+            )
+        token = first(headers, "X-Gitlab-Token")
+        if not token:
+            return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, "no X-Gitlab-Token header set")
+        try:
+            secret = read_secret(self.services, ref)
+        except SecretError as exc:
+            return secret_failure(exc)
+        if not hmac.compare_digest(token.encode("utf-8"), secret):
+            return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, "Invalid X-GitLab-Token")
+        return InterceptorResponse.proceed()

@@ -1,0 +1,56 @@
+"""Webhook HMAC signatures checked the way go-github's ``ValidateSignature`` checks them.
+
+Tekton's GitHub and Bitbucket interceptors both call go-github v31's ``ValidateSignature``: the
+header value is ``<alg>=<hex>``, the prefix alone chooses the hash (``sha1``, ``sha256`` or
+``sha512``, whatever the header is called), the HMAC is taken over the exact body bytes with the
+secret as key, and the comparison is constant-time. Error texts are go-github's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from kfp_triggers.interceptors.gocompat import go_hex_decode, go_quote
+
+_HASHES: dict[str, Callable[..., Any]] = {
+    "sha1": hashlib.sha1,
+    "sha256": hashlib.sha256,
+    "sha512": hashlib.sha512,
+}
+
+
+class SignatureError(ValueError):
+    """The signature is malformed or does not match; the message is go-github's."""
+
+
+def validate_signature(signature: str, payload: bytes, secret: bytes) -> None:
+    """Check ``signature`` (``<alg>=<hex>``) against the HMAC of ``payload`` keyed by ``secret``.
+
+    Raises:
+        SignatureError: ``missing signature``, ``error parsing signature "<v>"``,
+            ``unknown hash type prefix: "<p>"``, ``error decoding signature "<v>": <hex error>``
+            or ``payload signature check failed``.
+    """
+    if not signature:
+        raise SignatureError("missing signature")
+    prefix, sep, hex_mac = signature.partition("=")
+    if not sep:
+        raise SignatureError(f"error parsing signature {go_quote(signature)}")
+    digest = _HASHES.get(prefix)
+    if digest is None:
+        raise SignatureError(f"unknown hash type prefix: {go_quote(prefix)}")
+    try:
+        given = go_hex_decode(hex_mac)
+    except ValueError as exc:
+        raise SignatureError(f"error decoding signature {go_quote(signature)}: {exc}") from None
+    expected = hmac.new(secret, payload, digest).digest()
+    if not hmac.compare_digest(given, expected):
+        raise SignatureError("payload signature check failed")
+
+
+def sign(payload: bytes, secret: bytes, alg: str = "sha256") -> str:
+    """Return the ``<alg>=<hex>`` header value a sender would compute (for tools and tests)."""
+    return f"{alg}=" + hmac.new(secret, payload, _HASHES[alg]).hexdigest()
