@@ -1,0 +1,46 @@
+"""The core interceptors Tekton ships (``tekton-triggers-core-interceptors``), by name.
+
+Tekton serves them at ``/cel``, ``/github``, ``/gitlab``, ``/bitbucket`` and ``/slack``; here they
+run in process. ``cel`` is built by a factory supplied by the CEL wiring, so this module does not
+depend on the CEL engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kfp_triggers.interceptors.bitbucket import BitbucketInterceptor
+from kfp_triggers.interceptors.github import GitHubInterceptor
+from kfp_triggers.interceptors.gitlab import GitLabInterceptor
+from kfp_triggers.interceptors.protocol import Interceptor, InterceptorServices
+from kfp_triggers.interceptors.slack import SlackInterceptor
+
+CORE_INTERCEPTORS = ("cel", "github", "gitlab", "bitbucket", "slack")
+
+_BUILDERS: dict[str, Callable[[InterceptorServices], Interceptor]] = {
+    "github": GitHubInterceptor,
+    "gitlab": GitLabInterceptor,
+    "bitbucket": BitbucketInterceptor,
+    "slack": SlackInterceptor,
+}
+
+
+def core_interceptor(
+    name: str,
+    services: InterceptorServices,
+    cel_factory: Callable[[], Interceptor] | None = None,
+) -> Interceptor:
+    """Build the core interceptor called ``name``.
+
+    Raises:
+        KeyError: ``name`` is not a core interceptor, or is ``cel`` and no ``cel_factory`` is given.
+    """
+    if name == "cel":
+        if cel_factory is None:
+            raise KeyError("cel interceptor requested but no CEL factory was provided")
+        return cel_factory()
+    try:
+        builder = _BUILDERS[name]
+    except KeyError:
+        raise KeyError(f"no core interceptor named {name!r}") from None
+    return builder(services)
