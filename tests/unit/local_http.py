@@ -7,6 +7,7 @@ the client sent, as the published API of the real service specifies them.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +21,9 @@ class Recorded:
 
     method: str
     target: str  # path and query, as sent
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-cased names; the last value of a repeated header
     body: bytes
+    header_lines: tuple[tuple[str, str], ...] = ()  # every header line, in order, as sent
 
 
 @dataclass
@@ -48,8 +50,10 @@ class LocalServer:
 
 
 @contextmanager
-def local_server(routes: dict[str, Reply] | None = None) -> Iterator[LocalServer]:
-    """Run a recording server for the duration of the ``with`` block."""
+def local_server(
+    routes: dict[str, Reply] | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[LocalServer]:
+    """Run a recording server (HTTPS when ``tls`` is given) for the duration of the ``with`` block."""
     state = LocalServer(base_url="", routes=dict(routes or {}), requests=[])
     stop = threading.Event()
 
@@ -58,7 +62,8 @@ def local_server(routes: dict[str, Reply] | None = None) -> Iterator[LocalServer
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            state.requests.append(Recorded(self.command, self.path, headers, body))
+            lines = tuple(self.headers.items())
+            state.requests.append(Recorded(self.command, self.path, headers, body, lines))
             reply = state.routes.get(f"{self.command} {self.path}", Reply(599, b"no such route"))
             if reply.delay_s:
                 stop.wait(reply.delay_s)
@@ -74,11 +79,18 @@ def local_server(routes: dict[str, Reply] | None = None) -> Iterator[LocalServer
         def log_message(self, format: str, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            return  # a client that gave up (timeout tests) is expected, not a failure
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "https" if tls is not None else "http"
+    state.base_url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     try:
         yield state
     finally:
