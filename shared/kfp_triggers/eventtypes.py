@@ -1,0 +1,93 @@
+"""The CloudEvent types that chain the stages, and the topic each one travels on.
+
+This module imports nothing heavy, so infrastructure code (topology set-up, Terraform
+generators) and tests can read the table without loading the cloudevents SDK.
+
+::
+
+    type                                   producer -> consumer      topic (default)
+    dev.kfptriggers.event.received.v1      ingest   -> intercept     kfpt-events
+    dev.kfptriggers.trigger.matched.v1     intercept -> render       kfpt-matched
+    dev.kfptriggers.run.requested.v1       render   -> launch        kfpt-launch
+    dev.kfptriggers.run.created.v1         launch   -> status        kfpt-runs
+    dev.kfptriggers.status.tick.v1         scheduler -> status       kfpt-runs
+    dev.kfptriggers.run.state.v1           status   -> anyone        kfpt-run-states
+
+Every topic has a dead-letter topic named ``<topic>-dead-letter``. The periodic tick shares the
+status stage's input topic, so the status function has one subscription and one trigger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+TYPE_PREFIX: Final = "dev.kfptriggers."
+
+EVENT_RECEIVED: Final = "dev.kfptriggers.event.received.v1"
+TRIGGER_MATCHED: Final = "dev.kfptriggers.trigger.matched.v1"
+RUN_REQUESTED: Final = "dev.kfptriggers.run.requested.v1"
+RUN_CREATED: Final = "dev.kfptriggers.run.created.v1"
+RUN_STATE: Final = "dev.kfptriggers.run.state.v1"
+STATUS_TICK: Final = "dev.kfptriggers.status.tick.v1"
+
+TOPIC_EVENTS: Final = "kfpt-events"
+TOPIC_MATCHED: Final = "kfpt-matched"
+TOPIC_LAUNCH: Final = "kfpt-launch"
+TOPIC_RUNS: Final = "kfpt-runs"
+TOPIC_RUN_STATES: Final = "kfpt-run-states"
+
+DEAD_LETTER_SUFFIX: Final = "-dead-letter"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One link of the chain: an event type, who sends it, who reads it, and its default topic."""
+
+    event_type: str
+    producer: str
+    consumer: str
+    topic: str
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """The topic that keeps messages the consumer failed on too often."""
+        return dead_letter_topic(self.topic)
+
+
+HOPS: Final[tuple[Hop, ...]] = (
+    Hop(EVENT_RECEIVED, "ingest", "intercept", TOPIC_EVENTS),
+    Hop(TRIGGER_MATCHED, "intercept", "render", TOPIC_MATCHED),
+    Hop(RUN_REQUESTED, "render", "launch", TOPIC_LAUNCH),
+    Hop(RUN_CREATED, "launch", "status", TOPIC_RUNS),
+    Hop(STATUS_TICK, "scheduler", "status", TOPIC_RUNS),
+    Hop(RUN_STATE, "status", "anyone", TOPIC_RUN_STATES),
+)
+
+EVENT_TYPES: Final[frozenset[str]] = frozenset(hop.event_type for hop in HOPS)
+
+#: The default topic of each event type.
+TOPIC_FOR_TYPE: Final[dict[str, str]] = {hop.event_type: hop.topic for hop in HOPS}
+
+#: Every stage-input topic, in chain order, without duplicates.
+TOPICS: Final[tuple[str, ...]] = tuple(dict.fromkeys(hop.topic for hop in HOPS))
+
+#: Every topic including the dead-letter ones.
+ALL_TOPICS: Final[tuple[str, ...]] = TOPICS + tuple(t + DEAD_LETTER_SUFFIX for t in TOPICS)
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Name of the dead-letter topic paired with ``topic``."""
+    return topic + DEAD_LETTER_SUFFIX
+
+
+def topic_for(event_type: str) -> str:
+    """The default topic an event of ``event_type`` is published on.
+
+    Raises:
+        KeyError: ``event_type`` is not one of our types.
+    """
+    try:
+        return TOPIC_FOR_TYPE[event_type]
+    except KeyError:
+        raise KeyError(f"not a kfp-triggers event type: {event_type!r}") from None
