@@ -109,7 +109,8 @@ def check_config(
     objects = parse_documents(docs, report, hooks or ValidationHooks())
     resolved, resolve_problems = resolve_all(objects)
     report.problems.extend(resolve_problems)
-    report.problems.extend(emptiness_problems(objects, origin, bool(files)))
+    if not any(p.severity == "error" for p in report.problems):
+        report.problems.extend(emptiness_problems(objects, origin, bool(files)))
     problems = _dedupe(report.problems)
     if not files:
         return None, problems

@@ -38,7 +38,7 @@ def parse_interceptors(ctx: Ctx, m: LMap, key: str, what: str) -> tuple[Intercep
 
 def parse_interceptor(ctx: Ctx, entry: LMap, what: str) -> InterceptorDecl | None:
     """Parse one interceptor entry, converting the legacy v1alpha1 forms."""
-    check_keys(ctx, entry, _ENTRY_KEYS + (LEGACY_KEYS if ctx.legacy else ()), what)
+    check_keys(ctx, entry, _ENTRY_KEYS + LEGACY_KEYS, what)  # legacy keys in v1beta1: an error below
     if not ctx.legacy:
         for key in legacy_keys_present(entry):
             ctx.error(
