@@ -1,0 +1,74 @@
+"""Publish over HTTP to a CloudEvents sink: a Knative Broker (``K_SINK``) or any receiver.
+
+Each event is POSTed in binary mode (``ce-*`` headers, JSON data as body), the mode Knative
+components exchange. The topic is not sent: a Knative Broker routes on the event ``type``
+through its Triggers. A 2xx answer is the broker's acknowledgement (it has stored the event);
+anything else, including a redirect, a time-out or a refused connection, is a
+:class:`TransportError`, so the caller retries. Uses only the standard library.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from http.client import HTTPException
+from urllib.parse import urlsplit
+
+from kfp_triggers.events import CloudEvent, to_http_binary
+from kfp_triggers.transports.base import TransportConfigError, TransportError
+
+_MAX_ERROR_BODY = 200
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse redirects: urllib would turn a redirected POST into a GET without the event."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+class HttpSinkPublisher:
+    """POSTs binary-mode CloudEvents to one URL."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0, headers: Mapping[str, str] | None = None) -> None:
+        """Create a publisher for ``url``.
+
+        Raises:
+            TransportConfigError: ``url`` is not an http(s) URL.
+        """
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise TransportConfigError(f"the CloudEvents sink must be an http(s) URL, got {url!r}")
+        self.url = url
+        self.timeout = timeout
+        self.extra_headers = dict(headers or {})
+        self._opener = urllib.request.build_opener(_NoRedirect())
+
+    def publish(self, topic: str, event: CloudEvent) -> str:
+        """POST ``event``; returns its CloudEvent id once the sink answered 2xx.
+
+        Raises:
+            TransportError: non-2xx answer, time-out or connection failure.
+        """
+        headers, body = to_http_binary(event)
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={**self.extra_headers, **headers}
+        )
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                response.read()
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            detail = exc.read(_MAX_ERROR_BODY).decode("utf-8", "replace").strip()
+            exc.close()
+            raise TransportError(
+                f"sink {self.url} refused event {event['id']!r} with HTTP {exc.code}"
+                + (f": {detail}" if detail else "")
+            ) from exc
+        except (urllib.error.URLError, HTTPException, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise TransportError(f"sink {self.url} unreachable for event {event['id']!r}: {reason}") from exc
+        if not 200 <= status < 300:  # 1xx/3xx that urllib did not raise on
+            raise TransportError(f"sink {self.url} answered HTTP {status} for event {event['id']!r}")
+        return str(event["id"])

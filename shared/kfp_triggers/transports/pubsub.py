@@ -1,0 +1,213 @@
+"""Publish on Google Cloud Pub/Sub (or its emulator), and set up topics for local runs and tests.
+
+Events go out in structured mode (see :mod:`kfp_triggers.events`). google-cloud-pubsub is
+imported only when a client is first needed: importing it costs about half a second of cold
+start, which a stage on another transport must not pay.
+
+Settings come from an environment mapping: ``KFPT_PUBSUB_PROJECT`` (else
+``GOOGLE_CLOUD_PROJECT``) names the project of bare topic names, and ``PUBSUB_EMULATOR_HOST``
+points the clients at the emulator (insecure channel, no credentials).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from kfp_triggers.events import CloudEvent, to_pubsub_message
+from kfp_triggers.eventtypes import dead_letter_topic
+from kfp_triggers.transports.base import TransportConfigError, TransportError
+
+log = logging.getLogger(__name__)
+
+
+def project_from_env(environ: Mapping[str, str]) -> str:
+    """The Pub/Sub project: ``KFPT_PUBSUB_PROJECT``, else ``GOOGLE_CLOUD_PROJECT``.
+
+    Raises:
+        TransportConfigError: neither is set.
+    """
+    project = environ.get("KFPT_PUBSUB_PROJECT") or environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise TransportConfigError("set KFPT_PUBSUB_PROJECT (or GOOGLE_CLOUD_PROJECT) to publish on Pub/Sub")
+    return project
+
+
+def topic_path(project: str, topic: str) -> str:
+    """``projects/<project>/topics/<topic>``; a full path is returned unchanged."""
+    return topic if topic.startswith("projects/") else f"projects/{project}/topics/{topic}"
+
+
+def subscription_path(project: str, subscription: str) -> str:
+    """``projects/<project>/subscriptions/<subscription>``; a full path is returned unchanged."""
+    if subscription.startswith("projects/"):
+        return subscription
+    return f"projects/{project}/subscriptions/{subscription}"
+
+
+def _client_kwargs(emulator_host: str | None, kind: str) -> dict[str, Any]:
+    """Client arguments that reach the emulator even when it is not named in ``os.environ``."""
+    if not emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST") == emulator_host:
+        return {}  # the client library reads os.environ itself
+    import grpc  # type: ignore[import-untyped]
+
+    if kind == "publisher":
+        from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
+
+        return {"transport": PublisherGrpcTransport(channel=grpc.insecure_channel(emulator_host))}
+    from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
+
+    return {"transport": SubscriberGrpcTransport(channel=grpc.insecure_channel(emulator_host))}
+
+
+class PubSubPublisher:
+    """Publishes events on Pub/Sub topics and waits for the server's acknowledgement."""
+
+    def __init__(
+        self,
+        project: str | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        max_latency: float = 0.001,
+    ) -> None:
+        """Create a publisher; the client itself is created on the first publish.
+
+        Args:
+            project: the project of bare topic names; defaults to the environment's.
+            environ: settings (defaults to ``os.environ``).
+            timeout: seconds to wait for the server to acknowledge one publish.
+            max_latency: how long the client may hold a message to batch it with others.
+
+        Raises:
+            TransportConfigError: no project given or configured.
+        """
+        env = os.environ if environ is None else environ
+        self.project = project or project_from_env(env)
+        self.emulator_host = env.get("PUBSUB_EMULATOR_HOST") or None
+        self.timeout = timeout
+        self.max_latency = max_latency
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _publisher(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                from google.cloud import pubsub_v1
+
+                batch = pubsub_v1.types.BatchSettings(max_latency=self.max_latency)
+                self._client = pubsub_v1.PublisherClient(
+                    batch_settings=batch, **_client_kwargs(self.emulator_host, "publisher")
+                )
+            return self._client
+
+    def publish(self, topic: str, event: CloudEvent) -> str:
+        """Publish ``event`` on ``topic`` (a name or a full path); returns the server's message id.
+
+        Raises:
+            TransportError: the server did not accept the message within the time-out.
+        """
+        data, attributes = to_pubsub_message(event)
+        path = topic_path(self.project, topic)
+        try:
+            future = self._publisher().publish(path, data, **attributes)
+            message_id = future.result(timeout=self.timeout)
+        except Exception as exc:  # google.api_core errors, grpc errors, futures.TimeoutError
+            raise TransportError(f"Pub/Sub did not accept event {event['id']!r} on {path}: {exc}") from exc
+        return str(message_id)
+
+    def close(self) -> None:
+        """Flush pending messages and release the client."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.stop()
+
+
+def ensure_topology(
+    project: str,
+    topics: Iterable[str],
+    push_endpoints: Mapping[str, str] | None = None,
+    max_delivery_attempts: int = 5,
+    *,
+    min_backoff_seconds: float = 1.0,
+    max_backoff_seconds: float = 10.0,
+    ack_deadline_seconds: int = 10,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Create topics, their dead-letter topics and subscriptions, for local runs and tests.
+
+    For each topic ``t``: topics ``t`` and ``t-dead-letter``; subscription ``t-sub`` (a push
+    subscription when ``push_endpoints`` names an endpoint for ``t``, else pull) with a
+    dead-letter policy (``max_delivery_attempts``, 5 to 100 on Pub/Sub) and an exponential retry
+    policy; and a pull subscription ``t-dead-letter-sub`` so dead letters are kept (a message on
+    a topic without subscriptions is dropped). Existing resources are left as they are.
+    Production topology is declared in Terraform, not here.
+
+    Returns:
+        ``{subscription name: full subscription path}`` for every subscription.
+
+    Raises:
+        TransportError: the Pub/Sub API failed.
+    """
+    from google.api_core import exceptions as gexc
+    from google.cloud import pubsub_v1
+    from google.protobuf import duration_pb2
+
+    env = os.environ if environ is None else environ
+    host = env.get("PUBSUB_EMULATOR_HOST") or None
+    endpoints = dict(push_endpoints or {})
+    created: dict[str, str] = {}
+
+    def seconds(value: float) -> duration_pb2.Duration:
+        whole = int(value)
+        return duration_pb2.Duration(seconds=whole, nanos=round((value - whole) * 1e9))
+
+    publisher = pubsub_v1.PublisherClient(**_client_kwargs(host, "publisher"))
+    subscriber = pubsub_v1.SubscriberClient(**_client_kwargs(host, "subscriber"))
+    try:
+        for topic in topics:
+            dlq = dead_letter_topic(topic)
+            for name in (topic, dlq):
+                with contextlib.suppress(gexc.AlreadyExists):
+                    publisher.create_topic(name=topic_path(project, name))
+            specs: list[tuple[str, str, dict[str, Any]]] = [
+                (
+                    f"{topic}-sub",
+                    topic,
+                    {
+                        "dead_letter_policy": pubsub_v1.types.DeadLetterPolicy(
+                            dead_letter_topic=topic_path(project, dlq),
+                            max_delivery_attempts=max_delivery_attempts,
+                        ),
+                        "retry_policy": pubsub_v1.types.RetryPolicy(
+                            minimum_backoff=seconds(min_backoff_seconds),
+                            maximum_backoff=seconds(max_backoff_seconds),
+                        ),
+                    },
+                ),
+                (f"{dlq}-sub", dlq, {}),
+            ]
+            for sub_name, sub_topic, policy in specs:
+                request: dict[str, Any] = {
+                    "name": subscription_path(project, sub_name),
+                    "topic": topic_path(project, sub_topic),
+                    "ack_deadline_seconds": ack_deadline_seconds,
+                    **policy,
+                }
+                if sub_topic == topic and topic in endpoints:
+                    request["push_config"] = pubsub_v1.types.PushConfig(push_endpoint=endpoints[topic])
+                with contextlib.suppress(gexc.AlreadyExists):
+                    subscriber.create_subscription(request=request)
+                created[sub_name] = request["name"]
+    except gexc.GoogleAPICallError as exc:
+        raise TransportError(f"could not set up Pub/Sub topology in {project}: {exc}") from exc
+    finally:
+        subscriber.close()
+        publisher.stop()
+    log.info("Pub/Sub topology ready in %s: %s", project, ", ".join(created))
+    return created
