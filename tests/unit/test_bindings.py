@@ -1,0 +1,339 @@
+"""Binding resolution as Tekton's ResolveParams does it: scanning, rendering, defaults, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kfp_triggers.bindings import (
+    evaluate_expression,
+    event_data,
+    expression_problems,
+    find_expressions,
+    go_json,
+    resolve_params,
+)
+from kfp_triggers.errors import BindingError
+from kfp_triggers.gojson import GoJsonError, go_float
+
+HEADERS = {"X-Github-Event": ["push"], "Two": ["a", "b"], "Content-Type": ["application/json"]}
+
+
+def render(body: bytes, expression: str, extensions: dict[str, Any] | None = None) -> str:
+    return evaluate_expression(expression, event_data(body, HEADERS, extensions, "evt-1"))
+
+
+# --- Go JSON encoding ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ('say "hi"', r"say \"hi\""),
+        ("back\\slash", r"back\\slash"),
+        ("a\nb", r"a\nb"),
+        ("a\rb", r"a\rb"),
+        ("a\tb", r"a\tb"),
+        ("a\bb", r"a\bb"),  # Go >= 1.22 uses the short \b and \f escapes
+        ("a\fb", r"a\fb"),
+        ("\x01\x1f", r"\u0001\u001f"),  # other control characters: \u00XX, lower-case hex
+        ("\x1b", r"\u001b"),
+        ("<a href='x'>&</a>", r"\u003ca href='x'\u003e\u0026\u003c/a\u003e"),
+        ("line\u2028sep\u2029", r"line\u2028sep\u2029"),
+        ("café 烈 😀", "café 烈 😀"),  # non-ASCII is written raw
+        ("\x7f", "\x7f"),  # DEL is not escaped
+        ("bad\udc80", r"bad\ufffd"),  # text that is not valid Unicode becomes U+FFFD
+        ("", ""),
+    ],
+)
+def test_go_json_string_escaping(text: str, want: str) -> None:
+    assert go_json(text) == f'"{want}"'
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        (42.0, "42"),
+        (1.5, "1.5"),
+        (-2.25, "-2.25"),
+        (0.1, "0.1"),
+        (-0.0, "-0"),
+        (0.0, "0"),
+        (1e20, "100000000000000000000"),  # 'f' form below 1e21
+        (1e21, "1e+21"),  # 'e' form from 1e21 up
+        (-1e21, "-1e+21"),
+        (1.2345e22, "1.2345e+22"),
+        (1e100, "1e+100"),
+        (1e-6, "0.000001"),  # 'f' form down to 1e-6
+        (1e-7, "1e-7"),  # below: 'e' form, Go strips the exponent's leading zero
+        (1.5e-7, "1.5e-7"),
+        (1e-10, "1e-10"),
+        (123456789.125, "123456789.125"),
+        (float(2**53 + 1), "9007199254740992"),
+    ],
+)
+def test_go_float_formatting(value: float, want: str) -> None:
+    assert go_float(value) == want
+    assert go_json(value) == want
+
+
+def test_go_json_composites() -> None:
+    value = {"b": 1.0, "a": {"d": [True, None, "x<"], "c": 2**60}, "": b"\x00\xff"}
+    # keys sorted at every level, compact separators, ints exact, bytes as base64
+    assert go_json(value) == '{"":"AP8=","a":{"c":1152921504606846976,"d":[true,null,"x\\u003c"]},"b":1}'
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {1: "x"}, object()])
+def test_go_json_rejects_what_go_cannot_marshal(value: Any) -> None:
+    with pytest.raises(GoJsonError):
+        go_json(value)
+
+
+# --- value rendering -------------------------------------------------------------------------
+
+BODY = (
+    b'{"s": "v\\r\\n\xe7\x83\x88", "html": "<b>&</b>", "ls": "a\\u2028b", "q": "say \\"hi\\"",'
+    b' "empty": "", "t": true, "f": false, "nul": null, "i": 42, "x": 1.5, "big": 1e21,'
+    b' "tiny": 0.0000001, "p53": 9007199254740993, "huge": 12345678901234567890, "negz": -0,'
+    b' "obj": {"z": 1, "a": {"y": "<", "b": [2, "c"]}}, "arr": ["a", "b", null],'
+    b' "one": ["only"], "items": [{"n": "i0"}, {"n": "i1"}], "dev.tekton.dev/foo": "esc"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("expression", "want"),
+    [
+        # one string: its JSON encoding without the quotes
+        ("$(body.s)", r"v\r\n烈"),
+        ("$(body.html)", r"\u003cb\u003e\u0026\u003c/b\u003e"),
+        ("$(body.ls)", r"a\u2028b"),
+        ("$(body.q)", r"say \"hi\""),
+        ("$(body.empty)", ""),
+        # other single values: Go's JSON for them
+        ("$(body.t)", "true"),
+        ("$(body.f)", "false"),
+        ("$(body.nul)", "null"),
+        ("$(body.i)", "42"),
+        ("$(body.x)", "1.5"),
+        ("$(body.big)", "1e+21"),
+        ("$(body.tiny)", "1e-7"),
+        # every JSON number is a float64: 2^53+1 and 20-digit ints lose precision
+        ("$(body.p53)", "9007199254740992"),
+        ("$(body.huge)", "12345678901234567000"),
+        ("$(body.negz)", "-0"),
+        ("$(body.obj)", '{"a":{"b":[2,"c"],"y":"\\u003c"},"z":1}'),
+        ("$(body.arr)", '["a","b",null]'),
+        # several matches: a JSON array (strings keep their quotes)
+        ("$(body.arr[0:2])", '["a","b"]'),
+        ("$(body.arr[1:])", '["b",null]'),
+        ("$(body.items[*].n)", '["i0","i1"]'),
+        # a one-element result is the element itself, not [x]
+        ("$(body.arr[0:1])", "a"),
+        ("$(body.one[*])", "only"),
+        ("$(body.items[?(@.n == 'i1')].n)", "i1"),
+        # no match without an error: an empty JSON array
+        ("$(body.items[?(@.n == 'zz')])", "[]"),
+        ("$(body.nul[0])", "[]"),
+        # accepted spellings of a path
+        ("$(.body.i)", "42"),
+        ("$({body.i})", "42"),
+        ("$({.body.i})", "42"),
+        ("$(Body.i)", "42"),  # Go field names work too
+        ("$(body.dev\\.tekton\\.dev\\/foo)", "esc"),
+        ("$()", ""),  # an empty expression prints nothing
+    ],
+)
+def test_rendering(expression: str, want: str) -> None:
+    assert render(BODY, expression) == want
+
+
+@pytest.mark.parametrize(
+    ("expression", "want"),
+    [
+        ("$(header.X-Github-Event)", "push"),
+        ("$(header.x-github-event)", "push"),  # the name after 'header.' is canonicalised
+        ("$(header.X-GITHUB-EVENT)", "push"),
+        ("$(header.two)", "a,b"),  # several values: joined with ',' and no space
+        (
+            "$(header)",
+            '{"Content-Type":"application/json","Two":"a,b","X-Github-Event":"push"}',
+        ),
+        ("$(context.eventID)", "evt-1"),
+        ("$(context)", '{"eventID":"evt-1"}'),
+    ],
+)
+def test_headers_and_context(expression: str, want: str) -> None:
+    assert render(b"{}", expression) == want
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("$(header.X-Missing)", "key 'X-Missing' not found"),
+        ("$(header.Two[1])", "cannot index a string"),  # header values are strings
+        ("$(header.x-github-event[0])", "not found"),  # not canonicalised: '[' is not a token char
+    ],
+)
+def test_header_errors(expression: str, message: str) -> None:
+    with pytest.raises(BindingError, match=message):
+        render(b"{}", expression)
+
+
+def test_extensions_are_normalised_like_a_json_round_trip() -> None:
+    ext = {"x": {"y": ["first"]}, "n": 2**53 + 1, "flag": True, "raw": b"\x01"}
+    assert render(b"{}", "$(extensions.x.y[0])", ext) == "first"
+    assert render(b"{}", "$(extensions.n)", ext) == "9007199254740992"
+    assert render(b"{}", "$(extensions.flag)", ext) == "true"
+    assert render(b"{}", "$(extensions.raw)", ext) == "AQ=="
+    assert render(b"{}", "$(extensions)", None) == "{}"
+
+
+def test_extensions_that_json_cannot_hold_are_rejected() -> None:
+    with pytest.raises(BindingError, match=r"extensions\.bad holds a set"):
+        event_data(b"", {}, {"bad": {1}}, "e")
+    with pytest.raises(BindingError, match=r"\(float64\) cannot hold"):
+        event_data(b"", {}, {"n": float("nan")}, "e")
+
+
+def test_empty_body_is_null() -> None:
+    assert render(b"", "$(body)") == "null"
+    with pytest.raises(BindingError, match="key 'a' not found"):
+        render(b"", "$(body.a)")
+
+
+def test_non_object_bodies_are_fine() -> None:
+    assert render(b"[1, 2]", "$(body[1])") == "2"
+    assert render(b'"text"', "$(body)") == "text"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"{", b'{"a": 1} trailing', b"   ", b'{"n": NaN}', b'{"n": 1e400}', b"\xef\xbb\xbf{}"],
+)
+def test_a_body_that_is_not_json_fails_every_binding(body: bytes) -> None:
+    with pytest.raises(BindingError, match="request body is not valid JSON"):
+        event_data(body, {}, None, "e")
+
+
+def test_invalid_utf8_and_lone_surrogates_become_replacement_characters() -> None:
+    # Go's decoder replaces each invalid byte with U+FFFD; the encoder then writes it raw.
+    assert render(b'{"a": "x\xff\xe2\x82y"}', "$(body.a)") == "x\ufffd\ufffd\ufffdy"
+    assert render(b'{"a": "\\ud800!"}', "$(body.a)") == "\ufffd!"
+    assert render(b'{"a": "\\ud83d\\ude00"}', "$(body.a)") == "😀"
+
+
+# --- the $( scanner --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ("$(body.blah)", ["$(body.blah)"]),
+        ("$(body.blah)-$(header.*)", ["$(body.blah)", "$(header.*)"]),
+        ("start:$(body.a)//middle//$(header.one)-end", ["$(body.a)", "$(header.one)"]),
+        ("start:$(body.[?(@.a == 'd')])-$(body.x)", ["$(body.[?(@.a == 'd')])", "$(body.x)"]),
+        ("$(this)-$(not-this", ["$(this)"]),  # unterminated: literal text
+        ("$body.)", []),
+        ("($(body.blah))-and-$(body.foo)", ["$(body.blah)", "$(body.foo)"]),
+        ("asd)$(asd", []),
+        ("onlystatic", []),
+        ("", []),
+        ("$())))", ["$()"]),
+        ("$($())", ["$()"]),
+        ("$($($(blahblah)))", ["$(blahblah)"]),  # nested: only the innermost
+        ("$(a(b)c)", ["$(a(b)c)"]),  # balanced parentheses stay inside
+    ],
+)
+def test_find_expressions(value: str, want: list[str]) -> None:
+    assert find_expressions(value) == want
+
+
+# --- resolve_params --------------------------------------------------------------------------
+
+EVENT = event_data(b'{"a": "va", "b": "body.a", "n": 7, "o": {"k": "v"}}', HEADERS, {"e": "ve"}, "id-9")
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ("static", "static"),
+        ("$(body.a)", "va"),
+        ("$(body.a): $(body.n)", "va: 7"),
+        ("$(body.a)-$(body.a)", "va-va"),
+        ("pre $(header.x-github-event) $(extensions.e) $(context.eventID) post", "pre push ve id-9 post"),
+        ("$($(body.b))", "$(body.a)"),  # inner expression replaced, outer $( ) left as text
+        ("cost: $(body.n", "cost: $(body.n"),  # unterminated: literal
+        ("$(body.o)", '{"k":"v"}'),
+        ("x$()y", "xy"),
+    ],
+)
+def test_resolve_values(value: str, want: str) -> None:
+    assert resolve_params([("p", value)], EVENT, {}) == {"p": want}
+
+
+def test_defaults_are_seeded_and_overridden_in_order() -> None:
+    got = resolve_params(
+        [("b", "$(body.a)"), ("extra", "not declared in the template")],
+        EVENT,
+        {"a": "default-a", "b": "default-b"},
+    )
+    assert got == {"a": "default-a", "b": "va", "extra": "not declared in the template"}
+    assert list(got) == ["a", "b", "extra"]
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [
+        ("$(body.missing)", "DEF"),
+        ("prefix-$(body.missing)-suffix", "prefix-DEF-suffix"),  # only the failing text is replaced
+        ("$(body.a)/$(body.missing)", "va/DEF"),
+        ("$(body.[)", "DEF"),  # a path that does not parse falls back too
+        ("$(header.X-None)", "DEF"),
+    ],
+)
+def test_a_failing_expression_falls_back_to_the_template_default(value: str, want: str) -> None:
+    assert resolve_params([("p", value)], EVENT, {"p": "DEF"}) == {"p": want}
+
+
+def test_a_failing_expression_without_default_names_param_and_expression() -> None:
+    with pytest.raises(BindingError) as info:
+        resolve_params([("ok", "$(body.a)"), ("p", "x-$(body.missing)")], EVENT, {"other": "d"})
+    err = info.value
+    assert err.param == "p"
+    assert err.expression == "$(body.missing)"
+    assert "'p'" in str(err)
+    assert "$(body.missing)" in str(err)
+    assert "key 'missing' not found" in str(err)
+
+
+def test_duplicate_param_names_are_rejected_even_with_equal_values() -> None:
+    with pytest.raises(BindingError, match="duplicate binding param name 'p'") as info:
+        resolve_params([("p", "x"), ("q", "y"), ("p", "x")], EVENT, {})
+    assert info.value.param == "p"
+
+
+# --- configuration checks --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "problems"),
+    [
+        ("$(body.a) and $(header.X) $(extensions.e) $(context.eventID)", []),
+        ("static", []),
+        ("$(body.a", []),  # an open $( at the very end is accepted by Tekton (literal)
+        ("$(body.a $(body.b)", ["no closing ')' before the next '$('"]),
+        ("$(foo.bar)", ["$(foo.bar): a path must start with body, header, extensions or context"]),
+        ("$(body.[)", ["$(body.[): syntax error", "unterminated array"]),
+        ("$({body.a)", ["$({body.a): unexpected path string"]),
+        ("$(context.id)", ["$(context.id): context only has eventID"]),
+        ("$()", ["$() is empty"]),
+    ],
+)
+def test_expression_problems(value: str, problems: list[str]) -> None:
+    found = expression_problems(value)
+    if not problems:
+        assert found == []
+    else:
+        assert len(found) == 1
+        assert all(p in found[0] for p in problems)
