@@ -43,6 +43,8 @@ _SHORT_ESCAPES = {
     "\t": "\\t",
 }
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A surrogate escape (\ud800-\udfff) or a raw surrogate: the only ways to get a lone one.
+_MAYBE_SURROGATE = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -182,6 +184,11 @@ def _int64_or_float(text: str) -> int | float:
     return _float64(text)
 
 
+# Every literal that overflows a float64 has a 290+ digit run or a 2+ digit positive exponent;
+# only texts matching this need the (slower) overflow check.
+_MAYBE_HUGE = re.compile(r"[0-9]{290}|[eE]\+?0*[1-9][0-9]")
+
+
 def loads_go(text: str, *, float64_numbers: bool = True) -> Any:
     """Parse JSON text with Go's acceptance rules.
 
@@ -193,18 +200,21 @@ def loads_go(text: str, *, float64_numbers: bool = True) -> Any:
     Raises:
         GoJsonError: the text is not JSON Go would accept (the message says where and why).
     """
+    huge = _MAYBE_HUGE.search(text) is not None
+    number: Callable[[str], Any] = _float64 if huge else float
     try:
         value = json.loads(
             text,
-            parse_int=_float64 if float64_numbers else _int64_or_float,
-            parse_float=_float64,
+            parse_int=number if float64_numbers else _int64_or_float,
+            parse_float=number,
             parse_constant=_reject_constant,
         )
     except json.JSONDecodeError as exc:
-        raise GoJsonError(f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise GoJsonError(f"{exc.msg.removesuffix(' at')} ({where})") from exc
     except RecursionError as exc:
         raise GoJsonError("JSON nested too deeply") from exc
-    if "\\u" in text or _SURROGATE.search(text) is not None:
+    if _MAYBE_SURROGATE.search(text) is not None:
         value = _drop_surrogates(value)
     return value
 

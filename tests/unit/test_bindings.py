@@ -216,6 +216,26 @@ def test_a_body_that_is_not_json_fails_every_binding(body: bytes) -> None:
         event_data(body, {}, None, "e")
 
 
+@pytest.mark.parametrize(
+    ("number", "want"),
+    [
+        (b"1e308", "1e+308"),
+        (b"1e-400", "0"),  # underflow is not an error in Go, just zero
+        (b"1" + b"0" * 300, "1e+300"),
+        (b"0.5e1", "5"),
+        (b"-1.0E-7", "-1e-7"),
+    ],
+)
+def test_number_range(number: bytes, want: str) -> None:
+    assert render(b'{"n": ' + number + b"}", "$(body.n)") == want
+
+
+@pytest.mark.parametrize("number", [b"1e309", b"9" * 300 + b"e9", b"1" + b"0" * 400, b"-1e400"])
+def test_numbers_beyond_float64_are_rejected(number: bytes) -> None:
+    with pytest.raises(BindingError, match="out of range"):
+        event_data(b'{"n": ' + number + b"}", {}, None, "e")
+
+
 def test_invalid_utf8_and_lone_surrogates_become_replacement_characters() -> None:
     # Go's decoder replaces each invalid byte with U+FFFD; the encoder then writes it raw.
     assert render(b'{"a": "x\xff\xe2\x82y"}', "$(body.a)") == "x\ufffd\ufffd\ufffdy"
