@@ -49,19 +49,34 @@ def subscription_path(project: str, subscription: str) -> str:
     return f"projects/{project}/subscriptions/{subscription}"
 
 
-def _client_kwargs(emulator_host: str | None, kind: str) -> dict[str, Any]:
-    """Client arguments that reach the emulator even when it is not named in ``os.environ``."""
-    if not emulator_host or os.environ.get("PUBSUB_EMULATOR_HOST") == emulator_host:
+def _client_kwargs(environ: Mapping[str, str] | None, kind: str) -> dict[str, Any]:
+    """Client arguments that reach the emulator even when it is named only in ``environ``."""
+    host = (os.environ if environ is None else environ).get("PUBSUB_EMULATOR_HOST")
+    if not host or os.environ.get("PUBSUB_EMULATOR_HOST") == host:
         return {}  # the client library reads os.environ itself
     import grpc  # type: ignore[import-untyped]
 
     if kind == "publisher":
         from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
 
-        return {"transport": PublisherGrpcTransport(channel=grpc.insecure_channel(emulator_host))}
+        return {"transport": PublisherGrpcTransport(channel=grpc.insecure_channel(host))}
     from google.pubsub_v1.services.subscriber.transports.grpc import SubscriberGrpcTransport
 
-    return {"transport": SubscriberGrpcTransport(channel=grpc.insecure_channel(emulator_host))}
+    return {"transport": SubscriberGrpcTransport(channel=grpc.insecure_channel(host))}
+
+
+def publisher_client(environ: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
+    """A ``google.cloud.pubsub_v1.PublisherClient`` honouring ``PUBSUB_EMULATOR_HOST`` in ``environ``."""
+    from google.cloud import pubsub_v1
+
+    return pubsub_v1.PublisherClient(**kwargs, **_client_kwargs(environ, "publisher"))
+
+
+def subscriber_client(environ: Mapping[str, str] | None = None) -> Any:
+    """A ``google.cloud.pubsub_v1.SubscriberClient`` honouring ``PUBSUB_EMULATOR_HOST`` in ``environ``."""
+    from google.cloud import pubsub_v1
+
+    return pubsub_v1.SubscriberClient(**_client_kwargs(environ, "subscriber"))
 
 
 class PubSubPublisher:
@@ -89,6 +104,7 @@ class PubSubPublisher:
         env = os.environ if environ is None else environ
         self.project = project or project_from_env(env)
         self.emulator_host = env.get("PUBSUB_EMULATOR_HOST") or None
+        self._environ = {"PUBSUB_EMULATOR_HOST": self.emulator_host} if self.emulator_host else {}
         self.timeout = timeout
         self.max_latency = max_latency
         self._client: Any = None
@@ -100,9 +116,7 @@ class PubSubPublisher:
                 from google.cloud import pubsub_v1
 
                 batch = pubsub_v1.types.BatchSettings(max_latency=self.max_latency)
-                self._client = pubsub_v1.PublisherClient(
-                    batch_settings=batch, **_client_kwargs(self.emulator_host, "publisher")
-                )
+                self._client = publisher_client(self._environ, batch_settings=batch)
             return self._client
 
     def publish(self, topic: str, event: CloudEvent) -> str:
@@ -158,8 +172,6 @@ def ensure_topology(
     from google.cloud import pubsub_v1
     from google.protobuf import duration_pb2
 
-    env = os.environ if environ is None else environ
-    host = env.get("PUBSUB_EMULATOR_HOST") or None
     endpoints = dict(push_endpoints or {})
     created: dict[str, str] = {}
 
@@ -167,8 +179,8 @@ def ensure_topology(
         whole = int(value)
         return duration_pb2.Duration(seconds=whole, nanos=round((value - whole) * 1e9))
 
-    publisher = pubsub_v1.PublisherClient(**_client_kwargs(host, "publisher"))
-    subscriber = pubsub_v1.SubscriberClient(**_client_kwargs(host, "subscriber"))
+    publisher = publisher_client(environ)
+    subscriber = subscriber_client(environ)
     try:
         for topic in topics:
             dlq = dead_letter_topic(topic)
