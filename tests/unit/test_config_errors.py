@@ -637,3 +637,60 @@ def test_missing_trigger_ref_is_skipped_but_the_rest_runs(tmp_path: Path) -> Non
     )
     config = load_config([path])
     assert [t.name for t in config.triggers_for(config.listener())] == ["real"]
+
+
+def test_unreadable_text_and_recursive_aliases_are_reported(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(
+        b"apiVersion: triggers.tekton.dev/v1beta1\nkind: TriggerBinding\nmetadata: {name: \xff}\n"
+    )
+    loop = write(
+        tmp_path / "loop.yaml",
+        """
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: TriggerBinding
+        metadata: {name: b, labels: &l {x: *l}}
+        spec: {params: [{name: a, value: b}]}
+        """,
+    )
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes(
+        b"\xef\xbb\xbfapiVersion: triggers.tekton.dev/v1beta1\nkind: TriggerBinding\n"
+        b"metadata: {name: bom}\nspec: {params: [{name: a, value: b}]}\n"
+    )
+    config, problems = check_config([tmp_path])
+    assert config is not None
+    assert [(Path(p.file).name, p.line, p.message) for p in problems] == [
+        ("latin.yaml", 0, "file is not UTF-8 text: invalid start byte"),
+        ("loop.yaml", 3, "recursive YAML alias"),
+    ]
+    assert ("TriggerBinding", "default", "bom") in config.bindings
+    assert loop.exists()
+
+
+def test_core_interceptor_names_are_not_overridden(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.yaml",
+        f"""
+        apiVersion: triggers.tekton.dev/v1alpha1
+        kind: ClusterInterceptor
+        metadata: {{name: cel}}
+        spec:
+          clientConfig:
+            service: {{name: tekton-triggers-core-interceptors, namespace: tekton-pipelines, path: cel}}
+        ---
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: EventListener
+        metadata: {{name: el}}
+        spec:
+          triggers:
+            - interceptors: [{{ref: {{name: cel}}, params: [{{name: filter, value: 'true'}}]}}]
+              template: {{spec: {{resourcetemplates: [{RUN}]}}}}
+        """,
+    )
+    config = load_config([path])
+    assert [(w.line, "name of a core interceptor" in w.message) for w in config.warnings] == [(1, True)]
+    (trigger,) = config.triggers_for(config.listener())
+    assert (trigger.interceptors[0].ref_name, trigger.interceptors[0].url) == ("cel", None)
+    assert trigger.name == ""
+    assert trigger.trigger_id == "namespaces/default/triggers/"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_triggers.config.models import source_of
-from kfp_triggers.config.yamlsource import LList, LMap, line_of
+from kfp_triggers.config.yamlsource import LList, LMap
 from kfp_triggers.errors import Problem
 
 
@@ -169,8 +169,3 @@ def check_keys(ctx: Ctx, m: LMap, allowed: Iterable[str], what: str) -> None:
     for key in m:
         if key not in known:
             ctx.warning(m.key_line(key), f"unknown field '{key}' in {what} is ignored")
-
-
-def container_line(value: Any, fallback: int) -> int:
-    """Line of a YAML container, else ``fallback``."""
-    return line_of(value, fallback)

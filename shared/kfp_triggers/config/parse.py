@@ -18,6 +18,7 @@ from typing import Any
 from kfp_triggers.config.fields import Ctx, Report, ValidationHooks, check_keys, opt_map, opt_str, string_map
 from kfp_triggers.config.models import (
     CLUSTER_TRIGGER_BINDING,
+    CORE_INTERCEPTORS,
     TRIGGER_BINDING,
     Binding,
     EventListener,
@@ -29,7 +30,7 @@ from kfp_triggers.config.models import (
 from kfp_triggers.config.parse_bindings import parse_binding_params
 from kfp_triggers.config.parse_templates import OLD_ESCAPE_ANNOTATION, parse_template_spec
 from kfp_triggers.config.parse_triggers import Meta, parse_listener, parse_trigger_spec
-from kfp_triggers.config.yamlsource import Document, LMap
+from kfp_triggers.config.yamlsource import Document, LList, LMap
 
 GROUP = "triggers.tekton.dev"
 VERSIONS = ("v1beta1", "v1alpha1")
@@ -54,9 +55,8 @@ class Objects:
     triggers: dict[tuple[str, str], TriggerDecl] = field(default_factory=dict)
     bindings: dict[tuple[str, str, str], Binding] = field(default_factory=dict)  # (kind, ns, name)
     templates: dict[tuple[str, str], Template] = field(default_factory=dict)
-    interceptors: dict[tuple[str, str, str], InterceptorObject] = field(
-        default_factory=dict
-    )  # (kind, ns, name)
+    # (kind, ns, name); ClusterInterceptors have ns ""
+    interceptors: dict[tuple[str, str, str], InterceptorObject] = field(default_factory=dict)
     sources: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (kind, ns, name) -> file:line
     count: int = 0  # triggers.tekton.dev documents seen
 
@@ -71,96 +71,103 @@ def parse_documents(docs: Iterable[Document], report: Report, hooks: ValidationH
 
 @dataclass
 class _Parser:
+    """Parses documents one by one into ``objects``."""
+
     objects: Objects
     report: Report
     hooks: ValidationHooks
 
     def document(self, data: Any, file: str, line: int) -> None:
-        _document(data, file, line, self)
-
-
-def _document(data: Any, file: str, line: int, parser: _Parser) -> None:
-    objects, report, hooks = parser.objects, parser.report, parser.hooks
-    if not isinstance(data, LMap):
-        report.error(file, line, "a YAML document must be a mapping with apiVersion and kind")
-        return
-    api = data.get("apiVersion")
-    kind = data.get("kind")
-    if not isinstance(kind, str) or not kind:
-        report.error(file, data.key_line("kind"), "document has no kind")
-        return
-    if not isinstance(api, str) or not api:
-        report.error(file, data.key_line("apiVersion"), f"{kind} document has no apiVersion")
-        return
-    if api == "v1" and kind == "List" and isinstance(data.get("items"), list):
-        for index, item in enumerate(data["items"]):
-            _document(item, file, data["items"].item_line(index), parser)
-        return
-    group, _, version = api.rpartition("/")
-    if group != GROUP:
-        return  # not ours: Secrets, RBAC, Deployments...
-    objects.count += 1
-    if kind not in KINDS:
-        report.error(
-            file, data.value_line("kind"), f"unknown kind '{kind}' in {GROUP} (known: {', '.join(KINDS)})"
-        )
-        return
-    if version not in VERSIONS or (kind in ALPHA_ONLY and version != "v1alpha1"):
-        served = "v1alpha1" if kind in ALPHA_ONLY else "v1beta1, v1alpha1"
-        report.error(
-            file, data.value_line("apiVersion"), f"{kind} is not served as {api} (versions: {served})"
-        )
-        return
-    ctx = Ctx(file, str(Path(file).parent), version, report, hooks)
-    check_keys(ctx, data, ("apiVersion", "kind", "metadata", "spec", "status"), kind)
-    meta = _metadata(ctx, data, kind)
-    if meta is None:
-        return
-    spec = opt_map(ctx, data, "spec", kind)
-    key = (kind, meta.namespace, meta.name)
-    if key in objects.sources:
-        shown = f"{meta.namespace}/{meta.name}" if meta.namespace else meta.name
-        ctx.error(meta.line, f"duplicate {kind} '{shown}' (first defined at {objects.sources[key]})")
-        return
-    objects.sources[key] = source_of(file, line)
-    _dispatch(ctx, meta, data, line=line, kind=kind, spec=spec, objects=objects)
-
-
-def _dispatch(
-    ctx: Ctx, meta: Meta, data: LMap, *, line: int, kind: str, spec: LMap | None, objects: Objects
-) -> None:
-    spec_line = data.key_line("spec") if "spec" in data else line
-    if kind == "EventListener":
-        objects.listeners[(meta.namespace, meta.name)] = parse_listener(ctx, meta, spec, line)
-    elif kind == "Trigger":
-        if spec is None:
-            ctx.error(spec_line, "Trigger needs a spec")
+        """Parse one document (or each item of a ``v1 List``)."""
+        report = self.report
+        if not isinstance(data, LMap):
+            report.error(file, line, "a YAML document must be a mapping with apiVersion and kind")
             return
-        check_keys(ctx, spec, ("bindings", "template", "name", "interceptors", "serviceAccountName"), "spec")
-        decl = parse_trigger_spec(
-            ctx, spec, name=meta.name, namespace=meta.namespace, labels=meta.labels, line=line, what="spec"
-        )
-        if decl is not None:
-            objects.triggers[(meta.namespace, meta.name)] = decl
-    elif kind in (TRIGGER_BINDING, CLUSTER_TRIGGER_BINDING):
-        params = parse_binding_params(ctx, spec, spec_line, "spec")
-        binding = Binding(kind, meta.name, meta.namespace, params, ctx.source(line))
-        objects.bindings[(kind, meta.namespace, meta.name)] = binding
-    elif kind == "TriggerTemplate":
-        template = parse_template_spec(
-            ctx,
-            spec,
-            name=meta.name,
-            namespace=meta.namespace,
-            line=spec_line,
-            what="spec",
-            old_escape_quotes=OLD_ESCAPE_ANNOTATION in meta.annotations,
-        )
-        objects.templates[(meta.namespace, meta.name)] = replace(template, source=ctx.source(line))
-    else:
-        found = _interceptor_object(ctx, meta, data, kind=kind, spec=spec, line=spec_line)
-        if found is not None:
-            objects.interceptors[(kind, meta.namespace, meta.name)] = found
+        api = data.get("apiVersion")
+        kind = data.get("kind")
+        if not isinstance(kind, str) or not kind:
+            report.error(file, data.key_line("kind"), "document has no kind")
+            return
+        if not isinstance(api, str) or not api:
+            report.error(file, data.key_line("apiVersion"), f"{kind} document has no apiVersion")
+            return
+        items = data.get("items")
+        if api == "v1" and kind == "List" and isinstance(items, LList):
+            for index, item in enumerate(items):
+                self.document(item, file, items.item_line(index))
+            return
+        group, _, version = api.rpartition("/")
+        if group != GROUP:
+            return  # not ours: Secrets, RBAC, Deployments...
+        self.objects.count += 1
+        if kind not in KINDS:
+            known = ", ".join(KINDS)
+            report.error(file, data.value_line("kind"), f"unknown kind '{kind}' in {GROUP} (known: {known})")
+            return
+        if version not in VERSIONS or (kind in ALPHA_ONLY and version != "v1alpha1"):
+            served = "v1alpha1" if kind in ALPHA_ONLY else "v1beta1, v1alpha1"
+            report.error(
+                file, data.value_line("apiVersion"), f"{kind} is not served as {api} (versions: {served})"
+            )
+            return
+        ctx = Ctx(file, str(Path(file).parent), version, report, self.hooks)
+        check_keys(ctx, data, ("apiVersion", "kind", "metadata", "spec", "status"), kind)
+        meta = _metadata(ctx, data, kind)
+        if meta is None:
+            return
+        key = (kind, meta.namespace, meta.name)
+        first = self.objects.sources.get(key)
+        if first is not None:
+            shown = f"{meta.namespace}/{meta.name}" if meta.namespace else meta.name
+            ctx.error(meta.line, f"duplicate {kind} '{shown}' (first defined at {first})")
+            return
+        self.objects.sources[key] = source_of(file, line)
+        self.dispatch(ctx, kind, meta, data, line)
+
+    def dispatch(self, ctx: Ctx, kind: str, meta: Meta, data: LMap, line: int) -> None:
+        """Parse the spec of a document of a known kind and store the object."""
+        objects = self.objects
+        spec = opt_map(ctx, data, "spec", kind)
+        spec_line = data.key_line("spec") if "spec" in data else line
+        if kind == "EventListener":
+            objects.listeners[(meta.namespace, meta.name)] = parse_listener(ctx, meta, spec, line)
+        elif kind == "Trigger":
+            if spec is None:
+                ctx.error(spec_line, "Trigger needs a spec")
+                return
+            check_keys(
+                ctx, spec, ("bindings", "template", "name", "interceptors", "serviceAccountName"), "spec"
+            )
+            decl = parse_trigger_spec(
+                ctx,
+                spec,
+                name=meta.name,
+                namespace=meta.namespace,
+                labels=meta.labels,
+                line=line,
+                what="spec",
+            )
+            if decl is not None:
+                objects.triggers[(meta.namespace, meta.name)] = decl
+        elif kind in (TRIGGER_BINDING, CLUSTER_TRIGGER_BINDING):
+            params = parse_binding_params(ctx, spec, spec_line, "spec")
+            binding = Binding(kind, meta.name, meta.namespace, params, ctx.source(line))
+            objects.bindings[(kind, meta.namespace, meta.name)] = binding
+        elif kind == "TriggerTemplate":
+            template = parse_template_spec(
+                ctx,
+                spec,
+                name=meta.name,
+                namespace=meta.namespace,
+                line=spec_line,
+                what="spec",
+                old_escape_quotes=OLD_ESCAPE_ANNOTATION in meta.annotations,
+            )
+            objects.templates[(meta.namespace, meta.name)] = replace(template, source=ctx.source(line))
+        else:
+            found = _interceptor_object(ctx, meta, data, kind=kind, spec=spec, line=spec_line)
+            if found is not None:
+                objects.interceptors[(kind, meta.namespace, meta.name)] = found
 
 
 def _metadata(ctx: Ctx, data: LMap, kind: str) -> Meta | None:
@@ -216,6 +223,12 @@ def _interceptor_object(
             client.line, f"{kind} '{meta.name}' needs spec.clientConfig.url or spec.clientConfig.service"
         )
         return None
+    if kind == "ClusterInterceptor" and meta.name in CORE_INTERCEPTORS:
+        ctx.warning(
+            data.line,
+            f"ClusterInterceptor '{meta.name}' has the name of a core interceptor: the built-in one runs "
+            "in process and this address is not used",
+        )
     return InterceptorObject(kind, meta.name, meta.namespace, url, ca_bundle, ctx.source(data.line))
 
 

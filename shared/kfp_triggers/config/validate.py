@@ -8,7 +8,7 @@ resolved on its own so its references are checked too.
 
 from __future__ import annotations
 
-from kfp_triggers.config.models import EventListener, ResolvedGroup, ResolvedTrigger
+from kfp_triggers.config.models import ResolvedGroup, ResolvedTrigger
 from kfp_triggers.config.parse import GROUP, Objects
 from kfp_triggers.config.resolve import Resolver
 from kfp_triggers.errors import Problem
@@ -36,7 +36,3 @@ def emptiness_problems(objects: Objects, where: str, read_any: bool) -> list[Pro
         return []
     return [Problem(where, 0, f"no {GROUP} objects found (EventListener, Trigger, TriggerBinding, ...)")]
 
-
-def listener_name(listener: EventListener) -> str:
-    """``namespace/name`` of a listener, for messages."""
-    return f"{listener.namespace}/{listener.name}"

@@ -11,7 +11,7 @@ and non-string mapping keys become their JSON text, as ``sigs.k8s.io/yaml`` does
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,11 +58,6 @@ class LList(list[Any]):
     def item_line(self, index: int) -> int:
         """Line of item ``index``, else the sequence's own line."""
         return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
-
-
-def line_of(value: Any, default: int = 0) -> int:
-    """Line of a container from YAML, else ``default`` (scalars carry no position)."""
-    return int(getattr(value, "line", default))
 
 
 def plain(value: Any) -> Any:
@@ -273,12 +268,3 @@ def load_documents(
         docs.extend(read_documents(str(path), text, problems))
     return docs, read, digest.hexdigest()
 
-
-def iter_items(value: Any) -> Iterator[tuple[int, Any, int]]:
-    """``(index, item, line)`` for each item of a YAML list (nothing for other values)."""
-    if isinstance(value, LList):
-        for index, item in enumerate(value):
-            yield index, item, value.item_line(index)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield index, item, 0
