@@ -20,6 +20,18 @@ Wire formats:
 * **HTTP** (Knative Broker, ``K_SINK``): binary mode, ``ce-*`` headers and the JSON data as body.
   Readers accept binary and structured.
 
+Payloads (full shapes in :mod:`kfp_triggers.eventdata`, read and written by its frozen dataclasses)::
+
+    event.received   {eventID, listener, request: {method, url, headers, bodyBase64}, receivedAt}
+    trigger.matched  {eventID, listener, trigger, group, request, extensions, decisions}
+    run.requested    {eventID, listener, trigger, idempotencyKey, uid, params, resources}
+    run.created      {eventID, idempotencyKey, runID, backend, state, runURL}
+    run.state        {eventID, runID, backend, state, previousState, runURL, trigger, listener}
+    status.tick      {tickAt}
+
+The type constants, the topic table, the payload classes and the trace-context helpers are
+re-exported here, so stages need only this module.
+
 A stage can be handed three shapes, and :func:`decode_stage_input` turns each into our event:
 (a) an Eventarc / functions-framework ``google.cloud.pubsub.topic.v1.messagePublished`` event
 wrapping a Pub/Sub message; (b) a raw Pub/Sub push envelope ``{"message": ..., "subscription": ...}``;
@@ -39,27 +51,43 @@ from cloudevents.conversion import to_binary, to_json
 from cloudevents.http import CloudEvent, from_http, from_json
 
 from kfp_triggers.errors import InvalidRequestError
-from kfp_triggers.eventdata import AnyEventData, EventData, parse_event_data
-from kfp_triggers.eventtypes import EVENT_TYPES, STATUS_TICK
-from kfp_triggers.tracecontext import child_traceparent, is_valid_traceparent
+from kfp_triggers.eventdata import (  # payload classes, re-exported
+    AnyEventData,
+    EventData,
+    EventReceived,
+    HttpRequestData,
+    ObjectRef,
+    RunCreated,
+    RunRequested,
+    RunState,
+    StatusTick,
+    TriggerMatched,
+    parse_event_data,
+)
+from kfp_triggers.eventtypes import (  # type constants and the topic table, re-exported
+    EVENT_RECEIVED,
+    EVENT_TYPES,
+    HOPS,
+    RUN_CREATED,
+    RUN_REQUESTED,
+    RUN_STATE,
+    STATUS_TICK,
+    TOPICS,
+    TRIGGER_MATCHED,
+    dead_letter_topic,
+    topic_for,
+)
+from kfp_triggers.tracecontext import child_traceparent, is_valid_traceparent, new_traceparent
 
 __all__ = [
-    "CLOUDEVENTS_JSON",
-    "EVENT_ID_EXTENSION",
-    "PUBSUB_MESSAGE_PUBLISHED",
-    "CloudEvent",
-    "decode_push_envelope",
-    "decode_stage_input",
-    "event_for",
-    "from_http_request",
-    "from_pubsub_message",
-    "new_event",
-    "origin_event_id",
-    "read_data",
-    "to_http_binary",
-    "to_pubsub_message",
-    "traceparent_of",
-]
+    "CLOUDEVENTS_JSON", "EVENT_ID_EXTENSION", "EVENT_RECEIVED", "EVENT_TYPES", "HOPS",
+    "PUBSUB_MESSAGE_PUBLISHED", "RUN_CREATED", "RUN_REQUESTED", "RUN_STATE", "STATUS_TICK", "TOPICS",
+    "TRIGGER_MATCHED", "CloudEvent", "EventReceived", "HttpRequestData", "ObjectRef", "RunCreated",
+    "RunRequested", "RunState", "StatusTick", "TriggerMatched", "child_traceparent", "dead_letter_topic",
+    "decode_push_envelope", "decode_stage_input", "event_for", "from_http_request", "from_pubsub_message",
+    "new_event", "new_traceparent", "origin_event_id", "read_data", "to_http_binary", "to_pubsub_message",
+    "topic_for", "traceparent_of",
+]  # fmt: skip
 
 EVENT_ID_EXTENSION = "kfpteventid"
 TRACEPARENT_EXTENSION = "traceparent"

@@ -492,3 +492,12 @@ def without_extension(event: ev.CloudEvent) -> ev.CloudEvent:
 def test_anything_else_is_rejected_with_the_expected_shapes(given: Any, message: str) -> None:
     with pytest.raises(InvalidRequestError, match=message):
         ev.decode_stage_input(given())
+
+
+def test_events_module_re_exports_the_contract() -> None:
+    from kfp_triggers import eventdata, eventtypes, tracecontext
+
+    assert ev.TriggerMatched is eventdata.TriggerMatched
+    assert ev.EVENT_RECEIVED == eventtypes.EVENT_RECEIVED and ev.HOPS is eventtypes.HOPS
+    assert ev.new_traceparent is tracecontext.new_traceparent
+    assert all(hasattr(ev, name) for name in ev.__all__)
