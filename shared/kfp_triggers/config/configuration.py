@@ -101,6 +101,8 @@ def check_config(
 
     Problems (errors and warnings) are sorted by file, then line; a problem found twice is listed once.
     """
+    if isinstance(paths, (str, Path)):  # one path given bare, not as a list
+        paths = [paths]
     report = Report()
     origin = str(paths[0]) if paths else "."
     if not paths:

@@ -28,6 +28,7 @@ def parse_binding_entries(ctx: Ctx, m: LMap, key: str, what: str) -> tuple[Bindi
         if ref:
             if name:
                 ctx.error(entry.key_line("name"), f"{ewhat} sets both ref and name; use one")
+                continue
             kind = opt_str(ctx, entry, "kind", ewhat) or TRIGGER_BINDING
             if kind not in (TRIGGER_BINDING, CLUSTER_TRIGGER_BINDING):
                 ctx.error(

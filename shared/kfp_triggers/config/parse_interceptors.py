@@ -129,7 +129,7 @@ def _webhook(ctx: Ctx, entry: LMap, what: str) -> WebhookSpec | None:
         if api != "v1":
             ctx.error(ref.value_line("apiVersion"), f"{where}.objectRef.apiVersion must be v1")
         if not opt_str(ctx, ref, "name", f"{where}.objectRef"):
-            ctx.error(ref.line, f"{where}.objectRef.name is required")
+            ctx.error(hook.key_line("objectRef"), f"{where}.objectRef.name is required")
         opt_str(ctx, ref, "namespace", f"{where}.objectRef")
     header: list[tuple[str, str | tuple[str, ...]]] = []
     for index, item in map_items(ctx, opt_list(ctx, hook, "header", where), f"{where}.header"):

@@ -35,4 +35,3 @@ def emptiness_problems(objects: Objects, where: str, read_any: bool) -> list[Pro
     if objects.count or not read_any:
         return []
     return [Problem(where, 0, f"no {GROUP} objects found (EventListener, Trigger, TriggerBinding, ...)")]
-

@@ -267,4 +267,3 @@ def load_documents(
         digest.update(raw)
         docs.extend(read_documents(str(path), text, problems))
     return docs, read, digest.hexdigest()
-
