@@ -228,6 +228,8 @@ def test_launcher_modules_import_no_heavy_sdk() -> None:
         "before = set(sys.modules)\n"
         "import kfp_triggers.launchers.base, kfp_triggers.launchers.params\n"
         "import kfp_triggers.launchers.local, kfp_triggers.launchers.local_runner\n"
+        "import kfp_triggers.launchers.kfp_rest, kfp_triggers.launchers.vertex\n"
+        "import kfp_triggers.launchers.dry_run, kfp_triggers.launchers.factory\n"
         "new = set(sys.modules) - before\n"
         "print(sorted(m for m in new if m.split('.')[0] in ('kfp', 'google', 'kfp_server_api')))"
     )
