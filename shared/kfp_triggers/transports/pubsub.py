@@ -122,6 +122,9 @@ class PubSubPublisher:
     def publish(self, topic: str, event: CloudEvent) -> str:
         """Publish ``event`` on ``topic`` (a name or a full path); returns the server's message id.
 
+        A time-out does not prove the message was lost: it may still be delivered. Retrying is
+        safe because message ids are deterministic per hop, so the consumer sees a redelivery.
+
         Raises:
             TransportError: the server did not accept the message within the time-out.
         """
