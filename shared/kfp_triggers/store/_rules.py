@@ -1,0 +1,108 @@
+"""Ledger and run-state rules shared by every store adapter.
+
+The adapters only differ in how they read a record and write it back *conditionally* (an SQLite
+``BEGIN IMMEDIATE`` transaction, a Firestore precondition); what to write is decided here, once, so
+both behave identically.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from kfp_triggers.store._time import utc
+from kfp_triggers.store.base import Claim, ClaimStatus, LeaseLostError, RunRecord
+
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """A ledger record as stored: ``IN_PROGRESS`` with a lease, or ``COMPLETED`` with a result."""
+
+    key: str
+    status: str
+    owner: str
+    lease_expires_at: datetime | None
+    attempt: int
+    result: dict[str, Any] | None = None
+    expires_at: datetime | None = None
+
+
+def decide_claim(
+    entry: LedgerEntry | None, key: str, owner: str, lease_s: float, now: datetime
+) -> tuple[Claim, LedgerEntry | None]:
+    """The answer to a claim on ``entry`` and the record to write for it (``None``: write nothing)."""
+    now = utc(now)
+    until = now + timedelta(seconds=lease_s)
+    if entry is None or (
+        entry.status == COMPLETED and entry.expires_at is not None and entry.expires_at <= now
+    ):
+        attempt = 1 if entry is None else entry.attempt + 1
+        fresh = LedgerEntry(key, IN_PROGRESS, owner, until, attempt)
+        return Claim(key, ClaimStatus.ACQUIRED, owner, until, attempt=attempt), fresh
+    if entry.status == COMPLETED:
+        claim = Claim(key, ClaimStatus.COMPLETED, entry.owner, attempt=entry.attempt, result=entry.result)
+        return claim, None
+    if entry.owner == owner:
+        renewed = replace(entry, lease_expires_at=until)
+        return Claim(key, ClaimStatus.ACQUIRED, owner, until, attempt=entry.attempt), renewed
+    if entry.lease_expires_at is not None and entry.lease_expires_at > now:
+        held = Claim(key, ClaimStatus.IN_PROGRESS, entry.owner, entry.lease_expires_at, attempt=entry.attempt)
+        return held, None
+    attempt = entry.attempt + 1
+    taken = LedgerEntry(key, IN_PROGRESS, owner, until, attempt)
+    claim = Claim(
+        key, ClaimStatus.ACQUIRED, owner, until, takeover=True, previous_owner=entry.owner, attempt=attempt
+    )
+    return claim, taken
+
+
+def completed_entry(
+    entry: LedgerEntry | None, key: str, owner: str, result: dict[str, Any], expires_at: datetime | None
+) -> LedgerEntry:
+    """The record that marks ``key`` completed by ``owner``; raises unless ``owner`` holds it."""
+    if entry is None:
+        raise LeaseLostError(f"ledger key {key!r} is not claimed (released or never claimed)")
+    if entry.owner != owner:
+        raise LeaseLostError(f"ledger key {key!r} is held by {entry.owner!r}, not {owner!r}")
+    return replace(
+        entry,
+        status=COMPLETED,
+        lease_expires_at=None,
+        result=dict(result),
+        expires_at=utc(expires_at) if expires_at is not None else None,
+    )
+
+
+def may_release(entry: LedgerEntry | None, key: str, owner: str) -> bool:
+    """True when ``entry`` should be deleted for ``owner``; ``False`` when there is nothing to release.
+
+    Raises:
+        LeaseLostError: another owner holds the key, or it is completed.
+    """
+    if entry is None:
+        return False
+    if entry.status == IN_PROGRESS and entry.owner == owner:
+        return True
+    if entry.status == COMPLETED:
+        raise LeaseLostError(f"ledger key {key!r} is already completed; it cannot be released")
+    raise LeaseLostError(f"ledger key {key!r} is held by {entry.owner!r}, not {owner!r}")
+
+
+def state_changes(current: RunRecord, state: str, at: datetime) -> bool:
+    """True when observing ``state`` at ``at`` changes ``current`` (not the same, not stale)."""
+    return current.state != state and utc(at) >= current.updated_at
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text for an opaque payload (requests, decisions, params, resources, results)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | None) -> Any:
+    """Inverse of :func:`dumps`; ``None`` stays ``None``."""
+    return None if text is None else json.loads(text)

@@ -1,0 +1,87 @@
+"""The Firestore store against the real Firestore emulator: the same behaviour table as SQLite."""
+
+from __future__ import annotations
+
+import functools
+import json
+import urllib.request
+import uuid
+
+import pytest
+
+from kfp_triggers.store import StoreError, store_from_url
+from kfp_triggers.store._firestore_rest import FirestoreClient
+from kfp_triggers.store.firestore import FirestoreStore
+from tests.emulator.firestore_fixture import firestore_emulator  # noqa: F401 - a fixture
+from tests.store_contract import REQUEST, StoreContract, StoreFactory, at, make_run
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture
+def project() -> str:
+    """A fresh project per test: the emulator keeps each project's data apart."""
+    return f"kfpt-test-{uuid.uuid4().hex[:12]}"
+
+
+class TestFirestoreStore(StoreContract):
+    @pytest.fixture
+    def store_factory(self, firestore_emulator: str, project: str) -> StoreFactory:  # noqa: F811
+        return functools.partial(FirestoreStore, project, emulator_host=firestore_emulator)
+
+
+def _raw_document(host: str, project: str, path: str) -> dict[str, object]:
+    url = f"http://{host}/v1/projects/{project}/databases/(default)/documents/{path}"
+    request = urllib.request.Request(url, headers={"Authorization": "Bearer owner"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        document: dict[str, object] = json.loads(response.read())
+        return document
+
+
+def test_document_layout(firestore_emulator: str, project: str) -> None:  # noqa: F811
+    store = FirestoreStore(project, emulator_host=firestore_emulator)
+    store.record_event("ev-1", "github", at(0), REQUEST, "cfg")
+    store.record_decision("ev-1", "a.b", None, [], True, {}, None)
+    store.claim("k-1", "owner-1", 30, at(0))
+    store.upsert_run(make_run("r1", "SUCCEEDED"))
+    event = _raw_document(firestore_emulator, project, "kfpt_events/ev-1")["fields"]
+    assert isinstance(event, dict)
+    assert event["receivedAt"] == {"timestampValue": "2026-03-01T12:00:00.123456Z"}
+    assert json.loads(event["request"]["stringValue"]) == REQUEST
+    assert set(event["triggers"]["mapValue"]["fields"]["a.b"]["mapValue"]["fields"]) == {"decision"}
+    ledger = _raw_document(firestore_emulator, project, "kfpt_ledger/k-1")["fields"]
+    assert isinstance(ledger, dict)
+    assert ledger["status"] == {"stringValue": "IN_PROGRESS"} and ledger["attempt"] == {"integerValue": "1"}
+    run = _raw_document(firestore_emulator, project, "kfpt_runs/r1")["fields"]
+    assert isinstance(run, dict)
+    assert run["terminal"] == {"booleanValue": True} and run["state"] == {"stringValue": "SUCCEEDED"}
+
+
+def test_ids_that_are_not_valid_document_ids_still_round_trip(
+    firestore_emulator: str,  # noqa: F811
+    project: str,
+) -> None:
+    store = FirestoreStore(project, emulator_host=firestore_emulator)
+    for run_id in ("projects/p/locations/l/pipelineJobs/x", "..", "__name__", "é" * 900):
+        store.upsert_run(make_run(run_id))
+        got = store.get_run(run_id)
+        assert got is not None and got.run_id == run_id
+
+
+def test_factory_uses_the_emulator_from_the_environment(
+    firestore_emulator: str,  # noqa: F811
+    project: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", firestore_emulator)
+    store = store_from_url(f"firestore://{project}")
+    assert isinstance(store, FirestoreStore) and store.database == "(default)"
+    store.upsert_run(make_run("r1"))
+    assert FirestoreStore(project, emulator_host=firestore_emulator).get_run("r1") == make_run("r1")
+
+
+def test_a_bad_request_is_a_permanent_store_error(firestore_emulator: str, project: str) -> None:  # noqa: F811
+    client = FirestoreClient(project, "(default)", firestore_emulator)
+    with pytest.raises(StoreError) as info:
+        client.run_query({"from": [{"collectionId": "x"}], "limit": -5})
+    assert not info.value.retryable
