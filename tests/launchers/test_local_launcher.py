@@ -274,3 +274,19 @@ def test_a_run_whose_process_died_reads_as_failed(tmp_path: Path) -> None:
     assert status.state is RunState.FAILED
     assert status.error == "the runner process exited without a result"
     assert json.loads((run_dir / "run.json").read_text())["state"] == "FAILED"
+
+
+def test_the_example_pipeline_runs_though_a_step_shares_its_name(launcher: LocalLauncher) -> None:
+    """The project's train.yaml: pipeline 'train' has a step 'train', which kfp 2.17 alone would load."""
+    package = Path(__file__).resolve().parents[2] / "examples" / "pipelines" / "train.yaml"
+    launched = launcher.launch(
+        request(package, "example", repo="acme/repo", commit_sha="abc1234", epochs="3")
+    )
+    status = launcher.wait(launched.run_id, WAIT_S)
+    assert status.state is RunState.SUCCEEDED, status.error
+    assert status.details["pipeline_name"] == "train"
+    outputs_dir = Path(status.details["outputs_dir"])
+    assert (outputs_dir / "prepare" / "config").read_text() == "repo=acme/repo\ncommit=abc1234\n"
+    assert status.details["outputs"] == {
+        "Output": round(len("repo=acme/repo\ncommit=abc1234\n") * 3 * 0.01, 6)
+    }

@@ -14,6 +14,9 @@ the launcher always appends the marker last). If one exists, it is returned and 
 After creating, the same query runs again: when two launches raced, every launcher sees the same
 earliest run (``created_at``, then ``run_id``), keeps it, and terminates its own later duplicate.
 In multi-user deployments give ``namespace``: listing runs requires it there.
+
+A v2beta1 ``Run`` has no labels, so ``metadata.labels`` and request labels are not sent; the event id
+travels in the description's marker line.
 """
 
 from __future__ import annotations

@@ -180,7 +180,12 @@ class LocalLauncher:
 
     def _execute(self, run_dir: Path) -> None:
         """Worker thread: run the runner subprocess and make sure the record ends terminal."""
-        env = {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in _SECRET_ENV_WORDS)}
+        # The pipeline is user code: keep our own credentials (KFPT_*TOKEN*, ...) out of its environment.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not (k.upper().startswith("KFPT_") and any(w in k.upper() for w in _SECRET_ENV_WORDS))
+        }
         env["PYTHONUNBUFFERED"] = "1"
         cmd = [self.python, "-m", "kfp_triggers.launchers.local_runner", str(run_dir)]
         try:
