@@ -1,0 +1,58 @@
+"""Turning an interceptor reference from the configuration into something that can be called.
+
+Core interceptors (``cel``, ``github``, ``gitlab``, ``bitbucket``, ``slack``) always run in process.
+Tekton reaches them through the ClusterInterceptor objects its release installs, whose in-cluster
+address means nothing here, so a copy of those objects in a configuration is ignored (validation
+warns). Other ``ClusterInterceptor``/``NamespacedInterceptor`` refs are called over HTTP(S) at the
+address resolved from the configuration. Instances are built once per
+configuration, so CEL expressions compile once.
+"""
+
+from __future__ import annotations
+
+from kfp_triggers.cel import CelEnvironment
+from kfp_triggers.config import InterceptorSpec
+from kfp_triggers.errors import InterceptorError
+from kfp_triggers.interceptors.cel import CelInterceptor
+from kfp_triggers.interceptors.core import CORE_INTERCEPTORS, core_interceptor
+from kfp_triggers.interceptors.protocol import Interceptor, InterceptorServices
+from kfp_triggers.interceptors.remote import LegacyWebhookInterceptor, RemoteInterceptor
+
+
+class InterceptorFactory:
+    """Builds and caches the interceptors a configuration refers to."""
+
+    def __init__(self, services: InterceptorServices, cel: CelEnvironment | None = None) -> None:
+        self.services = services
+        self.cel = cel or CelEnvironment(secrets=services.secrets)
+        self._cache: dict[tuple[str, str | None, str | None], Interceptor] = {}
+
+    def interceptor(self, spec: InterceptorSpec) -> Interceptor:
+        """Return the interceptor for a ``ref`` entry.
+
+        Raises:
+            InterceptorError: the reference cannot be resolved to anything callable.
+        """
+        key = (spec.ref_kind, spec.ref_name, spec.url)
+        found = self._cache.get(key)
+        if found is not None:
+            return found
+        made = self._make(spec)
+        self._cache[key] = made
+        return made
+
+    def webhook(self, spec: InterceptorSpec) -> LegacyWebhookInterceptor:
+        """Return the caller for a legacy ``webhook`` entry."""
+        if spec.webhook is None:
+            raise InterceptorError(f"interceptor {spec.name} is not a webhook interceptor")
+        return LegacyWebhookInterceptor(spec.webhook, timeout_s=5.0)
+
+    def _make(self, spec: InterceptorSpec) -> Interceptor:
+        name = spec.ref_name or ""
+        if spec.ref_kind == "ClusterInterceptor" and name in CORE_INTERCEPTORS:
+            return core_interceptor(name, self.services, cel_factory=lambda: CelInterceptor(self.cel))
+        if spec.url:
+            return RemoteInterceptor(
+                spec.url, ca_bundle=spec.ca_bundle, timeout_s=self.services.http_timeout_s
+            )
+        raise InterceptorError(f"url resolution failed for interceptor {name}: no such interceptor")

@@ -1,0 +1,189 @@
+"""One event through one EventListener: select triggers, run their chains, bind, render.
+
+This is the pure logic shared by ``simulate``, the in-process chain and the intercept/render
+stages. It does no I/O of its own beyond what interceptors do (remote interceptors, the GitHub API).
+
+Order and grouping follow Tekton's sink: the listener's own and selected triggers first, each with
+empty starting extensions; then each trigger group, whose interceptors run once and whose resulting
+extensions and headers (but, as in Tekton, not its body) are handed to the triggers it selects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kfp_triggers.bindings import event_data, resolve_params
+from kfp_triggers.chain import ChainOutcome, Decision, run_chain
+from kfp_triggers.config import Configuration, EventListener, ResolvedTrigger
+from kfp_triggers.errors import KfptError
+from kfp_triggers.interceptors.resolve import InterceptorFactory
+from kfp_triggers.request import RawRequest
+from kfp_triggers.templates import render_resources
+
+LABEL_LISTENER = "triggers.tekton.dev/eventlistener"
+LABEL_TRIGGER = "triggers.tekton.dev/trigger"
+LABEL_EVENT_ID = "triggers.tekton.dev/eventid"
+LABEL_EVENT_ID_TEKTON = "triggers.tekton.dev/triggers-eventid"
+
+
+@dataclass
+class TriggerOutcome:
+    """Everything that happened to one trigger for one event."""
+
+    trigger: ResolvedTrigger
+    group: str | None
+    accepted: bool
+    decisions: list[Decision] = field(default_factory=list)
+    extensions: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The per-trigger shape of ``simulate``'s output."""
+        out: dict[str, Any] = {
+            "name": self.trigger.name,
+            "accepted": self.accepted,
+            "interceptors": [d.to_json() for d in self.decisions],
+            "extensions": self.extensions,
+            "params": self.params,
+            "resources": self.resources,
+            "error": self.error,
+        }
+        if self.trigger.namespace:
+            out["namespace"] = self.trigger.namespace
+        if self.group is not None:
+            out["group"] = self.group
+        return out
+
+
+UidFactory = Callable[[], str]
+
+
+def new_uid() -> str:
+    """A fresh ``$(uid)`` value, one per trigger invocation as in Tekton."""
+    return str(uuid.uuid4())
+
+
+class EventProcessor:
+    """Processes requests for the listeners of one loaded configuration."""
+
+    def __init__(self, config: Configuration, interceptors: InterceptorFactory) -> None:
+        self.config = config
+        self.interceptors = interceptors
+
+    def process(
+        self, listener: EventListener, request: RawRequest, event_id: str, uid: UidFactory = new_uid
+    ) -> list[TriggerOutcome]:
+        """Run every trigger of ``listener`` over ``request``; one outcome per trigger invocation."""
+        outcomes = [
+            self._trigger(listener, trigger, request, request.header_map(), {}, event_id, uid, None)
+            for trigger in self.config.triggers_for(listener)
+        ]
+        for group in self.config.groups_for(listener):
+            chain = self._chain(group.interceptors, request.body, request, group.group_id, {}, event_id)
+            if not chain.accepted:
+                for trigger in group.triggers:
+                    outcomes.append(
+                        TriggerOutcome(trigger, group.name, False, list(chain.decisions), error=chain.error)
+                    )
+                continue
+            for trigger in group.triggers:
+                outcome = self._trigger(
+                    listener, trigger, request, chain.header, chain.extensions, event_id, uid, group.name
+                )
+                outcome.decisions[:0] = chain.decisions
+                outcomes.append(outcome)
+        return outcomes
+
+    def intercept(
+        self,
+        trigger: ResolvedTrigger,
+        request: RawRequest,
+        header: dict[str, list[str]],
+        extensions: dict[str, Any],
+        event_id: str,
+    ) -> ChainOutcome:
+        """Run one trigger's interceptor chain (the ``intercept`` stage's work)."""
+        req = RawRequest(request.method, request.url, header, request.body)
+        return self._chain(trigger.interceptors, request.body, req, trigger.trigger_id, extensions, event_id)
+
+    def render(
+        self,
+        listener: EventListener,
+        trigger: ResolvedTrigger,
+        chain: ChainOutcome,
+        event_id: str,
+        uid: str,
+    ) -> tuple[dict[str, str], list[dict[str, Any]]]:
+        """Bind params from the intercepted event and render the template (the ``render`` stage's work).
+
+        Raises:
+            BindingError: the body is not JSON, or an expression fails with no default to fall back on.
+            TemplateError: a rendered resource is not valid JSON.
+        """
+        template = trigger.template
+        defaults = {p.name: p.default for p in template.params if p.default is not None}
+        event = event_data(chain.body, chain.header, chain.extensions, event_id)
+        params = resolve_params([(b.name, b.value) for b in trigger.bindings], event, defaults)
+        labels = {
+            LABEL_LISTENER: listener.name,
+            LABEL_TRIGGER: trigger.name,
+            LABEL_EVENT_ID: event_id,
+            LABEL_EVENT_ID_TEKTON: event_id,
+        }
+        resources = render_resources(
+            template.resourcetemplates,
+            params,
+            uid=uid,
+            old_escape_quotes=template.old_escape_quotes,
+            labels=labels,
+        )
+        return params, resources
+
+    def _trigger(
+        self,
+        listener: EventListener,
+        trigger: ResolvedTrigger,
+        request: RawRequest,
+        header: dict[str, list[str]],
+        extensions: dict[str, Any],
+        event_id: str,
+        uid: UidFactory,
+        group: str | None,
+    ) -> TriggerOutcome:
+        chain = self.intercept(trigger, request, header, extensions, event_id)
+        outcome = TriggerOutcome(trigger, group, False, chain.decisions, chain.extensions, error=chain.error)
+        if not chain.accepted:
+            return outcome
+        try:
+            outcome.params, outcome.resources = self.render(listener, trigger, chain, event_id, uid())
+        except KfptError as exc:
+            outcome.error = str(exc)
+            return outcome
+        outcome.accepted = True
+        return outcome
+
+    def _chain(
+        self,
+        specs: Any,
+        body: bytes,
+        request: RawRequest,
+        trigger_id: str,
+        extensions: dict[str, Any],
+        event_id: str,
+    ) -> ChainOutcome:
+        return run_chain(
+            specs,
+            body=body,
+            header=request.header_map(),
+            event_url=request.url,
+            event_id=event_id,
+            trigger_id=trigger_id,
+            extensions=extensions,
+            resolve=self.interceptors.interceptor,
+            resolve_webhook=self.interceptors.webhook,
+        )
