@@ -34,7 +34,7 @@ def test_header_value_whitespace_is_trimmed_but_inner_kept() -> None:
 
 @pytest.mark.parametrize("length", [b"3", b"999", b"ten"])
 def test_stale_content_length_is_ignored_as_tekton_tools_do(length: bytes) -> None:
-    req = parse_http_request(b"POST / HTTP/1.1\r\nContent-Length: " + length + b"\r\n\r\n{\"a\": 1}")
+    req = parse_http_request(b"POST / HTTP/1.1\r\nContent-Length: " + length + b'\r\n\r\n{"a": 1}')
     assert req.body == b'{"a": 1}'
 
 
