@@ -236,6 +236,8 @@ def sink() -> Iterator[Sink]:
             )
             if state.block:
                 state.release.wait(10)
+                self.close_connection = True
+                return  # the client gave up long ago; answering would only hit a closed socket
             self.send_response(state.status)
             for name, value in state.headers.items():
                 self.send_header(name, value)
