@@ -9,6 +9,7 @@ not installed the tests are skipped, except under ``CI=true``, where that is a f
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -74,6 +75,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="session")
 def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start the emulator on a free port; yields its ``host:port`` (for ``PUBSUB_EMULATOR_HOST``)."""
+    try:
+        has_client = importlib.util.find_spec("google.cloud.pubsub_v1") is not None
+    except ModuleNotFoundError:
+        has_client = False
+    if not has_client:
+        _unavailable("google-cloud-pubsub is not installed (pip install -e '.[gcp]')")
     gcloud = shutil.which("gcloud")
     if gcloud is None:
         _unavailable("gcloud is not on PATH (install google-cloud-cli)")
