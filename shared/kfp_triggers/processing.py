@@ -60,6 +60,15 @@ class TriggerOutcome:
         return out
 
 
+@dataclass
+class Interception:
+    """One trigger's chain result for one event (the intercept stage's unit of work)."""
+
+    trigger: ResolvedTrigger
+    group: str | None
+    chain: ChainOutcome
+
+
 UidFactory = Callable[[], str]
 
 
@@ -75,28 +84,54 @@ class EventProcessor:
         self.config = config
         self.interceptors = interceptors
 
-    def process(
-        self, listener: EventListener, request: RawRequest, event_id: str, uid: UidFactory = new_uid
-    ) -> list[TriggerOutcome]:
-        """Run every trigger of ``listener`` over ``request``; one outcome per trigger invocation."""
-        outcomes = [
-            self._trigger(listener, trigger, request, request.header_map(), {}, event_id, uid, None)
+    def intercept_all(
+        self, listener: EventListener, request: RawRequest, event_id: str
+    ) -> list[Interception]:
+        """Run the interceptor chain of every trigger (and trigger group) of ``listener``."""
+        out = [
+            Interception(trigger, None, self.intercept(trigger, request, request.header_map(), {}, event_id))
             for trigger in self.config.triggers_for(listener)
         ]
         for group in self.config.groups_for(listener):
-            chain = self._chain(group.interceptors, request.body, request, group.group_id, {}, event_id)
-            if not chain.accepted:
-                for trigger in group.triggers:
-                    outcomes.append(
-                        TriggerOutcome(trigger, group.name, False, list(chain.decisions), error=chain.error)
-                    )
-                continue
+            group_chain = self._chain(group.interceptors, request.body, request, group.group_id, {}, event_id)
             for trigger in group.triggers:
-                outcome = self._trigger(
-                    listener, trigger, request, chain.header, chain.extensions, event_id, uid, group.name
+                if not group_chain.accepted:
+                    stopped = ChainOutcome(
+                        False,
+                        request.body,
+                        request.header_map(),
+                        {},
+                        list(group_chain.decisions),
+                        group_chain.error,
+                    )
+                    out.append(Interception(trigger, group.name, stopped))
+                    continue
+                chain = self.intercept(trigger, request, group_chain.header, group_chain.extensions, event_id)
+                chain.decisions[:0] = group_chain.decisions
+                out.append(Interception(trigger, group.name, chain))
+        return out
+
+    def process(
+        self, listener: EventListener, request: RawRequest, event_id: str, uid: UidFactory = new_uid
+    ) -> list[TriggerOutcome]:
+        """Run every trigger of ``listener`` over ``request``: intercept, bind, render."""
+        outcomes: list[TriggerOutcome] = []
+        for item in self.intercept_all(listener, request, event_id):
+            chain = item.chain
+            outcome = TriggerOutcome(
+                item.trigger, item.group, False, chain.decisions, chain.extensions, error=chain.error
+            )
+            outcomes.append(outcome)
+            if not chain.accepted:
+                continue
+            try:
+                outcome.params, outcome.resources = self.render(
+                    listener, item.trigger, chain, event_id, uid()
                 )
-                outcome.decisions[:0] = chain.decisions
-                outcomes.append(outcome)
+            except KfptError as exc:
+                outcome.error = str(exc)
+                continue
+            outcome.accepted = True
         return outcomes
 
     def intercept(
@@ -143,29 +178,6 @@ class EventProcessor:
             labels=labels,
         )
         return params, resources
-
-    def _trigger(
-        self,
-        listener: EventListener,
-        trigger: ResolvedTrigger,
-        request: RawRequest,
-        header: dict[str, list[str]],
-        extensions: dict[str, Any],
-        event_id: str,
-        uid: UidFactory,
-        group: str | None,
-    ) -> TriggerOutcome:
-        chain = self.intercept(trigger, request, header, extensions, event_id)
-        outcome = TriggerOutcome(trigger, group, False, chain.decisions, chain.extensions, error=chain.error)
-        if not chain.accepted:
-            return outcome
-        try:
-            outcome.params, outcome.resources = self.render(listener, trigger, chain, event_id, uid())
-        except KfptError as exc:
-            outcome.error = str(exc)
-            return outcome
-        outcome.accepted = True
-        return outcome
 
     def _chain(
         self,

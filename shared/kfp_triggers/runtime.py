@@ -1,0 +1,195 @@
+"""Wiring: settings from the environment, the stage context built once, errors mapped to outcomes.
+
+This is the only engine module that reads ``os.environ``. Function adapters call
+:func:`handle_http` (ingest) and :func:`handle_event` (every other stage); ``serve`` builds a
+context with :func:`build_context` and an in-process bus.
+
+Outcome rules for CloudEvent stages: a retryable error is raised, so functions-framework answers
+500 and Pub/Sub / Eventarc / Knative deliver the message again (and dead-letter it after the
+configured attempts); anything else is logged and the function returns, so the message is
+acknowledged and a poison message cannot loop. Events older than ``KFPT_MAX_EVENT_AGE_S`` are
+dropped with an error log instead of being retried for ever.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kfp_triggers.errors import KfptError
+from kfp_triggers.events import (
+    CloudEvent,
+    EventReceived,
+    RunCreated,
+    RunRequested,
+    StatusTick,
+    TriggerMatched,
+    decode_stage_input,
+    read_data,
+)
+from kfp_triggers.interceptors.protocol import InterceptorServices
+from kfp_triggers.interceptors.resolve import InterceptorFactory
+from kfp_triggers.processing import EventProcessor
+from kfp_triggers.request import RawRequest
+from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.stages import HttpAnswer, StageContext, ingest, intercept, launch, render, status
+from kfp_triggers.transports.base import Publisher
+from kfp_triggers.validation import load
+
+log = logging.getLogger(__name__)
+
+STAGES = ("intercept", "render", "launch", "status")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every ``KFPT_*`` setting the runtime reads, with its default."""
+
+    config: str = "config"
+    secrets_dir: str = "secrets"
+    store: str = "sqlite:///.kfpt/state.db"
+    output_root: str = ".kfpt/runs"
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_event_age_s: float = 24 * 3600.0
+    github_api_url: str = "https://api.github.com/"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read settings; unset or empty variables keep their defaults."""
+
+        def get(name: str, default: str) -> str:
+            return environ.get(name) or default
+
+        return cls(
+            config=get("KFPT_CONFIG", cls.config),
+            secrets_dir=get("KFPT_SECRETS_DIR", cls.secrets_dir),
+            store=get("KFPT_STORE", cls.store),
+            output_root=get("KFPT_LOCAL_OUTPUT_ROOT", cls.output_root),
+            max_body_bytes=int(get("KFPT_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+            max_event_age_s=float(get("KFPT_MAX_EVENT_AGE_S", str(cls.max_event_age_s))),
+            github_api_url=get("KFPT_GITHUB_API_URL", cls.github_api_url),
+        )
+
+
+def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str, str]) -> StageContext:
+    """Load the configuration and assemble the ports. Store and launcher open on first use."""
+    config = load([settings.config])
+    services = InterceptorServices(
+        secrets=FileSecrets(settings.secrets_dir), github_api_url=settings.github_api_url
+    )
+    env = dict(environ)
+
+    def store() -> Any:
+        from kfp_triggers.store import store_from_url
+
+        return store_from_url(settings.store)
+
+    def launcher() -> Any:
+        from kfp_triggers.launchers.factory import launcher_from_env
+
+        return launcher_from_env(env, settings.output_root)
+
+    config_root = Path(settings.config)
+    return StageContext(
+        config=config,
+        processor=EventProcessor(config, InterceptorFactory(services)),
+        publisher=publisher,
+        store_factory=store,
+        launcher_factory=launcher,
+        config_root=config_root if config_root.is_dir() else config_root.parent,
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+class _Process:
+    """The process-wide settings and context (Google's lazy-global pattern for functions)."""
+
+    lock = threading.Lock()
+    settings: Settings | None = None
+    context: StageContext | None = None
+
+
+def context() -> StageContext:
+    """The process-wide context, built on first use from ``os.environ``."""
+    with _Process.lock:
+        if _Process.context is None:
+            from kfp_triggers.transports.factory import publisher_from_env
+
+            _Process.settings = Settings.from_env(os.environ)
+            _Process.context = build_context(_Process.settings, publisher_from_env(os.environ), os.environ)
+        return _Process.context
+
+
+def handle_http(request: RawRequest, ctx: StageContext | None = None) -> HttpAnswer:
+    """The ingest stage for one HTTP request; configuration errors answer 500 with a reason."""
+    try:
+        current = ctx or context()
+    except KfptError as exc:
+        log.error("ingest is misconfigured: %s", exc)
+        return HttpAnswer.json(500, {"error": "the listener configuration could not be loaded"})
+    return ingest(current, request)
+
+
+def handle_event(
+    stage: str,
+    event: CloudEvent | Mapping[str, Any],
+    ctx: StageContext | None = None,
+    max_age_s: float | None = None,
+) -> object:
+    """Run one CloudEvent stage. Returns the stage's result; raises only when a retry can help."""
+    current = ctx or context()
+    settings = _Process.settings or Settings()
+    limit = max_age_s if max_age_s is not None else settings.max_event_age_s
+    try:
+        inner = decode_stage_input(event)
+        if _too_old(inner, limit, current.clock()):
+            log.error("dropping %s %s: older than %.0f s", inner["type"], inner["id"], limit)
+            return None
+        return _dispatch(stage, current, inner)
+    except KfptError as exc:
+        if exc.retryable:
+            log.warning("%s: retryable failure: %s", stage, exc)
+            raise
+        log.error("%s: giving up on %s: %s", stage, _event_id(event), exc)
+        return None
+
+
+def _dispatch(stage: str, ctx: StageContext, event: CloudEvent) -> object:
+    data = read_data(event)
+    if stage == "intercept" and isinstance(data, EventReceived):
+        return intercept(ctx, event, data)
+    if stage == "render" and isinstance(data, TriggerMatched):
+        return render(ctx, event, data)
+    if stage == "launch" and isinstance(data, RunRequested):
+        return launch(ctx, event, data)
+    if stage == "status" and isinstance(data, RunCreated | StatusTick):
+        return status(ctx, event, data)
+    from kfp_triggers.errors import InvalidRequestError
+
+    raise InvalidRequestError(f"stage {stage} does not take events of type {event['type']}")
+
+
+def _too_old(event: CloudEvent, limit: float, now: datetime) -> bool:
+    raw = event.get("time")
+    if not isinstance(raw, str) or not raw:
+        return False
+    try:
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return (now - at).total_seconds() > limit
+
+
+def _event_id(event: CloudEvent | Mapping[str, Any]) -> str:
+    try:
+        return str(event["id"])
+    except (KeyError, TypeError):
+        return "<unknown>"

@@ -1,0 +1,89 @@
+"""What every stage is handed: the loaded configuration and the ports, built once per instance."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kfp_triggers.config import Configuration, EventListener, ResolvedTrigger
+from kfp_triggers.errors import KfptError
+from kfp_triggers.processing import EventProcessor
+
+if TYPE_CHECKING:
+    from kfp_triggers.launchers.base import Launcher
+    from kfp_triggers.store.base import Store
+    from kfp_triggers.transports.base import Publisher
+
+
+class PermanentStageError(KfptError):
+    """The input can never be processed (unknown listener or trigger, malformed payload)."""
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+def default_owner() -> str:
+    """A ledger owner id unique to this process instance."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class StageContext:
+    """Configuration plus ports. Launcher and store are created on first use by their factories.
+
+    ``publisher`` carries stage outputs; ``source`` names this deployment in CloudEvent ``source``.
+    """
+
+    config: Configuration
+    processor: EventProcessor
+    publisher: Publisher
+    store_factory: Callable[[], Store]
+    launcher_factory: Callable[[], Launcher]
+    config_root: Path = Path()
+    max_body_bytes: int = 10 * 1024 * 1024
+    lease_s: float = 300.0
+    owner: str = field(default_factory=default_owner)
+    clock: Callable[[], datetime] = utc_now
+    source: str = "//kfp-triggers"
+    _store: Store | None = None
+    _launcher: Launcher | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store, opened on first use (ingest never needs it)."""
+        if self._store is None:
+            self._store = self.store_factory()
+        return self._store
+
+    @property
+    def launcher(self) -> Launcher:
+        """The launcher, created on first use (only launch and status need it)."""
+        if self._launcher is None:
+            self._launcher = self.launcher_factory()
+        return self._launcher
+
+    def listener(self, namespace: str, name: str) -> EventListener:
+        """The listener named by an event, or a permanent error when the configuration lacks it."""
+        found = self.config.listeners.get((namespace, name))
+        if found is None:
+            raise PermanentStageError(f"no EventListener {namespace}/{name} in the configuration")
+        return found
+
+    def trigger(self, listener: EventListener, namespace: str, name: str) -> ResolvedTrigger:
+        """A trigger of ``listener`` (directly or through a group) by namespace and name."""
+        for trigger in self.config.triggers_for(listener):
+            if trigger.namespace == namespace and trigger.name == name:
+                return trigger
+        for group in self.config.groups_for(listener):
+            for trigger in group.triggers:
+                if trigger.namespace == namespace and trigger.name == name:
+                    return trigger
+        raise PermanentStageError(f"listener {listener.name} has no trigger {namespace}/{name}")

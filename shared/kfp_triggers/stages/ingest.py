@@ -1,0 +1,153 @@
+"""Ingest: accept a webhook, hand it on durably, answer as a Tekton EventListener would.
+
+The request is checked (size, the listener's payload validation) and published as an
+``event.received`` CloudEvent with the body kept byte-exact. Only once the transport has
+acknowledged the publish does ingest answer ``202`` with Tekton's body; if the hand-off fails it
+answers ``503`` so the sender retries, where Tekton would have answered 202 and lost the event.
+
+The eventID reuses the sender's delivery id when there is one (``X-GitHub-Delivery``, GitLab's
+``Idempotency-Key`` or ``X-Gitlab-Event-UUID``, Bitbucket's ``X-Request-UUID`` / ``X-Request-Id``,
+a CloudEvent's ``ce-id``), so a redelivery of the same webhook is recognised downstream and launches
+nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from kfp_triggers.config import EventListener
+from kfp_triggers.errors import KfptError
+from kfp_triggers.events import EventReceived, HttpRequestData, ObjectRef, event_for, topic_for
+from kfp_triggers.headers import first
+from kfp_triggers.payload import invalid_body_message, payload_problem
+from kfp_triggers.request import RawRequest
+from kfp_triggers.stages.context import StageContext
+
+log = logging.getLogger(__name__)
+
+DELIVERY_ID_HEADERS = (
+    "X-Github-Delivery",
+    "Idempotency-Key",
+    "X-Gitlab-Event-Uuid",
+    "X-Request-Uuid",
+    "X-Request-Id",
+    "Ce-Id",
+)
+ACCEPTED_EVENT_TYPE = "dev.tekton.event.triggers.accepted.v1"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_ID_NAMESPACE = uuid.UUID("5a7e7e1d-3c1b-4f57-9a55-6b1f0e7c2d10")
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """An HTTP response: status, headers and a body."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, obj: Any, headers: dict[str, str] | None = None) -> HttpAnswer:
+        """A JSON answer with a trailing newline, as Go's JSON encoder writes it."""
+        data = (json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        return cls(status, data, {"Content-Type": "application/json", **(headers or {})})
+
+
+def event_id_for(request: RawRequest) -> str:
+    """The sender's delivery id when present (made safe for use as an id), else a fresh UUID."""
+    for name in DELIVERY_ID_HEADERS:
+        value = first(request.headers, name).strip()
+        if value:
+            return value if _SAFE_ID.match(value) else str(uuid.uuid5(_ID_NAMESPACE, value))
+    return str(uuid.uuid4())
+
+
+def route(ctx: StageContext, path: str) -> EventListener | None:
+    """The listener a request path addresses: ``/<name>`` or ``/<namespace>/<name>``, else the only one."""
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    if len(parts) == 1:
+        for (_ns, name), listener in ctx.config.listeners.items():
+            if name == parts[0]:
+                return listener
+    if len(parts) == 2:
+        found = ctx.config.listeners.get((parts[0], parts[1]))
+        if found is not None:
+            return found
+    listeners = list(ctx.config.listeners.values())
+    return listeners[0] if len(listeners) == 1 else None
+
+
+def ingest(ctx: StageContext, request: RawRequest) -> HttpAnswer:
+    """Handle one incoming HTTP request; never raises for bad input."""
+    if request.url.split("?", 1)[0] == "/live":
+        return HttpAnswer(200, b"ok", {"Content-Type": "text/plain; charset=utf-8"})
+    if len(request.body) > ctx.max_body_bytes:
+        return HttpAnswer.json(
+            413, {"error": f"request body is {len(request.body)} bytes; the limit is {ctx.max_body_bytes}"}
+        )
+    listener = route(ctx, request.url)
+    if listener is None:
+        names = sorted(f"{ns}/{name}" for ns, name in ctx.config.listeners)
+        return HttpAnswer.json(404, {"error": f"no EventListener at {request.url!r}", "listeners": names})
+    if listener.payload_validation:
+        problem = payload_problem(request.body)
+        if problem is not None:
+            return HttpAnswer.json(
+                400, _tekton_body(listener, "", uid="", error=invalid_body_message(problem))
+            )
+    event_id = event_id_for(request)
+    received = EventReceived(
+        event_id=event_id,
+        listener=ObjectRef(listener.namespace, listener.name),
+        request=HttpRequestData(request.method, request.url, request.header_map(), request.body),
+        received_at=ctx.clock().isoformat().replace("+00:00", "Z"),
+    )
+    try:
+        event = event_for(
+            received, source=f"{ctx.source}/ingest", traceparent=first(request.headers, "Traceparent")
+        )
+        ctx.publisher.publish(topic_for(received.TYPE), event)
+    except KfptError as exc:
+        log.error("event %s for listener %s not handed on: %s", event_id, listener.name, exc)
+        return HttpAnswer.json(
+            503, {"error": "the event could not be handed on; retry later", "eventID": event_id}
+        )
+    body = _tekton_body(listener, event_id, uid=listener.uid)
+    if _is_cloudevent(request):
+        return _cloudevent_answer(listener, event_id, body)
+    return HttpAnswer.json(202, body)
+
+
+def _tekton_body(
+    listener: EventListener, event_id: str, *, uid: str, error: str | None = None
+) -> dict[str, str]:
+    body = {"eventListener": listener.name, "namespace": listener.namespace, "eventListenerUID": uid}
+    if event_id:
+        body["eventID"] = event_id
+    if error is not None:
+        body["errorMessage"] = error
+    return body
+
+
+def _is_cloudevent(request: RawRequest) -> bool:
+    content_type = first(request.headers, "Content-Type").lower()
+    return bool(first(request.headers, "Ce-Specversion")) or content_type.startswith(
+        "application/cloudevents+json"
+    )
+
+
+def _cloudevent_answer(listener: EventListener, event_id: str, body: dict[str, str]) -> HttpAnswer:
+    """Tekton answers a CloudEvent with a binary-mode CloudEvent of type ``...triggers.accepted.v1``."""
+    headers = {
+        "Ce-Specversion": "1.0",
+        "Ce-Id": event_id,
+        "Ce-Type": ACCEPTED_EVENT_TYPE,
+        "Ce-Source": listener.name,
+        "Ce-Subject": f"{listener.namespace}.{listener.name} accepted {event_id}",
+    }
+    return HttpAnswer.json(202, body, headers)

@@ -1,0 +1,115 @@
+"""Intercept and render: from an incoming event to run requests, one per accepted trigger.
+
+Intercept runs every trigger's interceptor chain (Tekton semantics, see :mod:`kfp_triggers.chain`)
+and publishes one ``trigger.matched`` per accepted trigger; render binds params and renders the
+template, publishing ``run.requested`` with an idempotency key derived from (listener, trigger,
+eventID). Every decision and every render goes to the journal. Both are safe to run again on a
+redelivered input: journal writes replace, message ids are deterministic, and launch deduplicates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+
+from cloudevents.http import CloudEvent
+
+from kfp_triggers.chain import ChainOutcome
+from kfp_triggers.errors import KfptError
+from kfp_triggers.events import (
+    EventReceived,
+    HttpRequestData,
+    ObjectRef,
+    RunRequested,
+    TriggerMatched,
+    event_for,
+    topic_for,
+    traceparent_of,
+)
+from kfp_triggers.request import RawRequest
+from kfp_triggers.stages.context import StageContext
+
+log = logging.getLogger(__name__)
+
+_UID_NAMESPACE = uuid.UUID("0d9b6a34-52f1-4c7e-8e0f-1a2b3c4d5e6f")
+
+
+def idempotency_key(listener: ObjectRef, trigger: ObjectRef, event_id: str) -> str:
+    """The key that makes one (listener, trigger, event) launch at most one run."""
+    text = f"{listener.namespace}/{listener.name}|{trigger.namespace}/{trigger.name}|{event_id}"
+    return "kfpt-" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> list[str]:
+    """Run every trigger of the event's listener; publish the accepted ones. Returns their names."""
+    listener = ctx.listener(received.listener.namespace, received.listener.name)
+    req = received.request
+    ctx.store.record_event(
+        received.event_id,
+        f"{listener.namespace}/{listener.name}",
+        ctx.clock(),
+        req.to_data(),
+        ctx.config.version,
+    )
+    request = RawRequest(req.method, req.url, req.headers, req.body)
+    accepted: list[str] = []
+    for item in ctx.processor.intercept_all(listener, request, received.event_id):
+        trigger, chain = item.trigger, item.chain
+        decisions = [d.to_json() for d in chain.decisions]
+        ctx.store.record_decision(
+            received.event_id,
+            trigger.name,
+            item.group,
+            decisions,
+            chain.accepted,
+            chain.extensions,
+            chain.error,
+        )
+        if not chain.accepted:
+            continue
+        matched = TriggerMatched(
+            event_id=received.event_id,
+            listener=received.listener,
+            trigger=ObjectRef(trigger.namespace, trigger.name),
+            group=item.group,
+            request=HttpRequestData(req.method, req.url, chain.header, chain.body),
+            extensions=chain.extensions,
+            decisions=decisions,
+        )
+        ctx.publisher.publish(
+            topic_for(matched.TYPE),
+            event_for(matched, source=f"{ctx.source}/intercept", traceparent=traceparent_of(event)),
+        )
+        accepted.append(trigger.name)
+    return accepted
+
+
+def render(ctx: StageContext, event: CloudEvent, matched: TriggerMatched) -> RunRequested | None:
+    """Bind and render one matched trigger; publish its run request. None when it cannot render."""
+    listener = ctx.listener(matched.listener.namespace, matched.listener.name)
+    trigger = ctx.trigger(listener, matched.trigger.namespace, matched.trigger.name)
+    key = idempotency_key(matched.listener, matched.trigger, matched.event_id)
+    uid = str(uuid.uuid5(_UID_NAMESPACE, key))  # deterministic: a redelivery renders the same run
+    chain = ChainOutcome(True, matched.request.body, matched.request.headers, dict(matched.extensions))
+    try:
+        params, resources = ctx.processor.render(listener, trigger, chain, matched.event_id, uid)
+    except KfptError as exc:
+        log.warning("event %s trigger %s: %s", matched.event_id, trigger.name, exc)
+        ctx.store.record_render(matched.event_id, trigger.name, {}, [], key, str(exc))
+        return None
+    ctx.store.record_render(matched.event_id, trigger.name, dict(params), resources, key, None)
+    requested = RunRequested(
+        event_id=matched.event_id,
+        listener=matched.listener,
+        trigger=matched.trigger,
+        idempotency_key=key,
+        uid=uid,
+        params=dict(params),
+        resources=resources,
+    )
+    ctx.publisher.publish(
+        topic_for(requested.TYPE),
+        event_for(requested, source=f"{ctx.source}/render", traceparent=traceparent_of(event)),
+    )
+    return requested

@@ -1,0 +1,196 @@
+"""Launch and status: create each requested run exactly once, then follow it to the end.
+
+Exactly once, over at-least-once delivery, rests on two guards:
+
+* the ledger: a run request's idempotency key is claimed with a lease before launching; a
+  completed claim returns the stored run, a live claim held by another worker makes this delivery
+  retry later, and a claim whose holder crashed is taken over when its lease expires;
+* the backend: every launcher finds a run already created for the key (KFP: a marker in the run's
+  description; Vertex: the job id; local: an index file), which covers a crash between creating
+  the run and completing the claim.
+
+Status reads each non-terminal run's state (on ``run.created`` and on every ``status.tick``),
+records it with a compare-and-set, and publishes ``run.state`` only on a real transition.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cloudevents.http import CloudEvent
+
+from kfp_triggers.errors import KfptError
+from kfp_triggers.events import (
+    ObjectRef,
+    RunCreated,
+    RunRequested,
+    RunState,
+    StatusTick,
+    event_for,
+    topic_for,
+    traceparent_of,
+)
+from kfp_triggers.launchers.base import LaunchRejected, LaunchRequest, RunSpec
+from kfp_triggers.processing import LABEL_EVENT_ID, LABEL_LISTENER, LABEL_TRIGGER
+from kfp_triggers.stages.context import StageContext
+from kfp_triggers.store.base import ClaimStatus, LeaseLostError, RunRecord
+
+log = logging.getLogger(__name__)
+
+RUN_API_VERSION = "pipelines.kubeflow.org/v2beta1"
+
+
+class LaunchInProgressError(KfptError):
+    """Another worker holds a live claim on this run request: deliver it again later."""
+
+    retryable = True
+
+
+def is_launchable(resource: dict[str, Any]) -> bool:
+    """True for the KFP ``Run`` resources a launcher can start."""
+    return resource.get("kind") == "Run" and resource.get("apiVersion") == RUN_API_VERSION
+
+
+def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> list[RunCreated]:
+    """Create the runs of one request exactly once each; publish ``run.created`` for every one.
+
+    Raises:
+        LaunchInProgressError: another worker is launching this key right now (retry later).
+        KfptError: a retryable backend or store failure (the claim is released first).
+    """
+    listener = ctx.listener(requested.listener.namespace, requested.listener.name)
+    trigger = ctx.trigger(listener, requested.trigger.namespace, requested.trigger.name)
+    created: list[RunCreated] = []
+    for index, resource in enumerate(requested.resources):
+        key = requested.idempotency_key if index == 0 else f"{requested.idempotency_key}-{index}"
+        if not is_launchable(resource):
+            kind = f"{resource.get('apiVersion')}/{resource.get('kind')}"
+            _journal_failure(ctx, requested, key, f"resource {index} ({kind}) is not a KFP Run; not launched")
+            continue
+        try:
+            spec = RunSpec.from_resource(resource, trigger.template.file_dir)
+        except LaunchRejected as exc:
+            _journal_failure(ctx, requested, key, str(exc))
+            continue
+        run = _launch_once(ctx, requested, key, spec)
+        if run is None:
+            continue
+        ctx.publisher.publish(
+            topic_for(run.TYPE),
+            event_for(run, source=f"{ctx.source}/launch", traceparent=traceparent_of(event)),
+        )
+        created.append(run)
+    return created
+
+
+def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: RunSpec) -> RunCreated | None:
+    store = ctx.store
+    claim = store.claim(key, ctx.owner, ctx.lease_s, ctx.clock())
+    if claim.status == ClaimStatus.COMPLETED:
+        stored = store.get_run(claim.run_id or "")
+        log.info("event %s: run %s already launched for %s", requested.event_id, claim.run_id, key)
+        return RunCreated(
+            event_id=requested.event_id,
+            idempotency_key=key,
+            run_id=claim.run_id or "",
+            backend=claim.backend or "",
+            state=stored.state if stored else "UNKNOWN",
+            run_url=stored.run_url if stored else None,
+        )
+    if not claim.acquired:
+        raise LaunchInProgressError(f"run request {key} is being launched by another worker")
+    labels = {
+        LABEL_LISTENER: requested.listener.name,
+        LABEL_TRIGGER: requested.trigger.name,
+        LABEL_EVENT_ID: requested.event_id,
+    }
+    try:
+        launched = ctx.launcher.launch(LaunchRequest(spec, key, requested.event_id, labels))
+    except LaunchRejected as exc:
+        store.release(key, ctx.owner)
+        _journal_failure(ctx, requested, key, str(exc))
+        return None
+    except KfptError:
+        store.release(key, ctx.owner)
+        raise
+    now = ctx.clock()
+    store.upsert_run(
+        RunRecord(
+            run_id=launched.run_id,
+            event_id=requested.event_id,
+            listener=f"{requested.listener.namespace}/{requested.listener.name}",
+            trigger=requested.trigger.name,
+            backend=launched.backend,
+            state=str(launched.state),
+            created_at=now,
+            updated_at=now,
+            run_url=launched.run_url,
+            idempotency_key=key,
+            details={"displayName": spec.display_name, "triggerNamespace": requested.trigger.namespace},
+        )
+    )
+    result = {"runID": launched.run_id, "backend": launched.backend, "runURL": launched.run_url}
+    try:
+        store.complete(key, ctx.owner, result)
+    except LeaseLostError:
+        # Our lease ran out and another worker took over; the backend guard gave it this same run.
+        log.warning("claim on %s was taken over; run %s stands", key, launched.run_id)
+    store.record_launch(
+        requested.event_id, requested.trigger.name, key, launched.run_id, launched.backend, None
+    )
+    return RunCreated(
+        event_id=requested.event_id,
+        idempotency_key=key,
+        run_id=launched.run_id,
+        backend=launched.backend,
+        state=str(launched.state),
+        run_url=launched.run_url,
+    )
+
+
+def _journal_failure(ctx: StageContext, requested: RunRequested, key: str, message: str) -> None:
+    log.warning("event %s trigger %s: %s", requested.event_id, requested.trigger.name, message)
+    ctx.store.record_launch(requested.event_id, requested.trigger.name, key, None, None, message)
+
+
+def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) -> list[RunState]:
+    """Poll the run named by ``run.created``, or every non-terminal run on a tick; publish transitions."""
+    if isinstance(data, RunCreated):
+        record = ctx.store.get_run(data.run_id)
+        runs = [record] if record is not None and not record.terminal else []
+    else:
+        runs = ctx.store.list_runs(1000, non_terminal_only=True)
+    changes: list[RunState] = []
+    for run in runs:
+        change = _poll(ctx, run)
+        if change is None:
+            continue
+        ctx.publisher.publish(
+            topic_for(change.TYPE),
+            event_for(change, source=f"{ctx.source}/status", traceparent=traceparent_of(event)),
+        )
+        changes.append(change)
+    return changes
+
+
+def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
+    try:
+        observed = ctx.launcher.get_state(run.run_id)
+    except LaunchRejected as exc:
+        log.warning("run %s cannot be read: %s", run.run_id, exc)
+        return None
+    previous = ctx.store.record_state(run.run_id, str(observed.state), ctx.clock())
+    if previous is None:
+        return None
+    namespace, _, name = run.listener.rpartition("/")
+    return RunState(
+        event_id=run.event_id,
+        run_id=run.run_id,
+        backend=run.backend,
+        state=str(observed.state),
+        previous_state=previous,
+        run_url=run.run_url,
+        trigger=ObjectRef(str(run.details.get("triggerNamespace", namespace)), run.trigger),
+        listener=ObjectRef(namespace, name),
+    )
