@@ -1,0 +1,83 @@
+"""The small interface both CEL backends implement, and the parts they share.
+
+Every expression is first parsed and type-checked by :mod:`kfp_triggers.cel.syntax` and
+:mod:`kfp_triggers.cel.checker`, so compile errors read the same whatever backend runs it. A
+backend then turns the checked expression into something it can evaluate against prepared
+variables and returns results in the shared value model (:mod:`kfp_triggers.cel.values`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kfp_triggers.cel import checker, syntax
+from kfp_triggers.cel.syntax import Node
+from kfp_triggers.cel.typesys import T
+from kfp_triggers.errors import CelCompileError
+
+
+def go_quote(text: str) -> str:
+    """Go's ``%#v`` of a string (``strconv.Quote``), used in Tekton's messages."""
+    escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+               '"': '\\"', "\\": "\\\\"}  # fmt: skip
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif ch.isprintable() and not 0xD800 <= code <= 0xDFFF:
+            out.append(ch)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A parsed and type-checked expression: its text, tree and static types by node id."""
+
+    text: str
+    tree: Node
+    types: dict[int, T]
+
+
+def parse_and_check(expression: str) -> Checked:
+    """Parse and check as Tekton does; raise :class:`CelCompileError` with Tekton's wording.
+
+    The message is ``failed to parse expression "...": ERROR: ...`` for syntax errors and
+    ``expression "..." check failed: ERROR: ...`` for type errors.
+    """
+    try:
+        tree = syntax.parse(expression)
+    except syntax.SyntaxProblemError as exc:
+        raise CelCompileError(f"failed to parse expression {go_quote(expression)}: {exc}") from None
+    try:
+        types = checker.check(expression, tree)
+    except checker.CheckFailedError as exc:
+        raise CelCompileError(f"expression {go_quote(expression)} check failed: {exc}") from None
+    return Checked(expression, tree, types)
+
+
+class Backend(Protocol):
+    """What :class:`~kfp_triggers.cel.environment.CelEnvironment` needs from a CEL engine."""
+
+    name: str
+
+    def compile(self, checked: Checked) -> Any:
+        """Prepare a checked expression for repeated evaluation."""
+        ...
+
+    def bind(self, variables: Mapping[str, Any]) -> Any:
+        """Prepare one set of variables (``body``, ``header``, ``extensions``, ``requestURL``)."""
+        ...
+
+    def evaluate(self, program: Any, bound: Any) -> Any:
+        """Evaluate; return a value of the shared model or raise ``CelEvalError``."""
+        ...

@@ -1,0 +1,271 @@
+"""Tekton's CEL functions (``pkg/interceptors/cel/triggers.go``), with Tekton's error messages.
+
+``match``, ``canonical``, ``truncate``, ``compareSecret``, ``parseJSON``, ``parseYAML``,
+``parseURL``, ``marshalJSON``, ``first``, ``last`` and ``translate``. They operate on the shared
+value model; ``compareSecret`` reads secrets through a :class:`SecretStore` (Tekton's namespace
+argument is accepted and ignored, as Tekton ignores it).
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from kfp_triggers.cel import gojson, goregex, gourl, numfmt
+from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint, no_such_overload
+from kfp_triggers.errors import SecretError
+from kfp_triggers.headers import canonical_header_key
+from kfp_triggers.secrets import SecretStore
+
+
+def _go_quote(text: str) -> str:
+    return (
+        '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+    )
+
+
+def _header_values(h: Any, key: str) -> str:
+    """``http.Header(h).Get(key)``, after converting the CEL map as cel-go would."""
+    for name, values in h.items():
+        if type(name) is not str:
+            raise EvalError("failed to convert to http.Header: unsupported type conversion to 'string'")
+        if type(values) not in (list, tuple):
+            kind = "string" if type(values) is str else type(values).__name__
+            raise EvalError(
+                f"failed to convert to http.Header: unsupported native conversion from {kind} to '[]string'"
+            )
+        for v in values:
+            if type(v) is not str:
+                raise EvalError("failed to convert to http.Header: type conversion error to 'string'")
+    values = h.get(canonical_header_key(key))
+    return str(values[0]) if values else ""
+
+
+def match(h: Any, key: Any, value: Any) -> bool:
+    if type(h) is not dict or type(key) is not str or type(value) is not str:
+        raise no_such_overload("match", h, key, value)
+    return _header_values(h, key) == value
+
+
+def canonical(h: Any, key: Any) -> str:
+    if type(h) is not dict or type(key) is not str:
+        raise no_such_overload("canonical", h, key)
+    return _header_values(h, key)
+
+
+def truncate(s: Any, n: Any) -> str:
+    if type(s) is not str or type(n) is not int:
+        raise no_such_overload("truncate", s, n)
+    raw = s.encode("utf-8", "surrogatepass")
+    if n < 0:
+        raise EvalError(f"internal error: runtime error: slice bounds out of range [:{n}]")
+    return raw[: min(n, len(raw))].decode("utf-8", "kfpt-go-replace")
+
+
+def compare_secret(secrets: SecretStore | None) -> Callable[..., bool]:
+    """``compareSecret`` bound to a secret store (both the 2- and 3-argument forms)."""
+
+    def impl(value: Any, key: Any, name: Any, *namespace: Any) -> bool:
+        args = (value, key, name, *namespace)
+        if len(namespace) > 1 or any(type(a) is not str for a in args):
+            raise no_such_overload("compareSecret", *args)
+        ref = f"v1beta1.SecretRef{{SecretKey:{_go_quote(key)}, SecretName:{_go_quote(name)}}}"
+        try:
+            if secrets is None:
+                raise SecretError(f'secrets "{name}" not found (no secrets directory configured)')
+            secret = secrets.get(name, key)
+        except SecretError as exc:
+            raise EvalError(f"failed to find secret '{ref}' in compareSecret: {exc}") from None
+        return hmac.compare_digest(secret, value.encode("utf-8", "surrogatepass"))
+
+    return impl
+
+
+def parse_json(s: Any) -> dict[str, Any]:
+    if type(s) is not str:
+        raise no_such_overload("parseJSON", s)
+    try:
+        return gojson.loads_object(s)
+    except gojson.GoJSONError as exc:
+        raise EvalError(f"failed to decode '{s}' in parseJSON: {exc}") from None
+
+
+class _GoYAMLLoader(yaml.SafeLoader):
+    """YAML as go-yaml v2 reads it into ``interface{}``: timestamps stay strings, duplicates fail."""
+
+
+_GoYAMLLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _Pairs(list[tuple[Any, Any]]):
+    """A YAML mapping before its keys become JSON strings (``1`` and ``true`` are distinct keys)."""
+
+
+def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Pairs:
+    loader.flatten_mapping(node)
+    result = _Pairs()
+    seen: set[tuple[str, str]] = set()
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        identity = (type(key).__name__, repr(key))
+        if identity in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f'key "{key}" already set in map', key_node.start_mark
+            )
+        seen.add(identity)
+        result.append((key, loader.construct_object(value_node, deep=True)))
+    return result
+
+
+_GoYAMLLoader.add_constructor("tag:yaml.org,2002:map", _mapping)
+
+
+def _jsonable(value: Any) -> Any:
+    """sigs.k8s.io/yaml's YAML-to-JSON step: keys become strings, numbers become doubles."""
+    if isinstance(value, _Pairs):
+        return {_yaml_key(k): _jsonable(v) for k, v in value}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(
+                "error converting YAML to JSON: json: unsupported value: " + numfmt.format_g(value)
+            )
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _yaml_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        return numfmt.format_g(key)
+    return str(key)
+
+
+def parse_yaml(s: Any) -> dict[str, Any]:
+    if type(s) is not str:
+        raise no_such_overload("parseYAML", s)
+    try:
+        data = _jsonable(yaml.load(s, Loader=_GoYAMLLoader))
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", 0) + 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise EvalError(
+            f"failed to decode '{s}' in parseYAML: error converting YAML to JSON: "
+            f"yaml: line {line}: {problem}"
+        ) from None
+    except ValueError as exc:
+        raise EvalError(f"failed to decode '{s}' in parseYAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        kind = "array" if isinstance(data, list) else ("string" if isinstance(data, str) else "number")
+        kind = "bool" if isinstance(data, bool) else kind
+        raise EvalError(
+            f"failed to decode '{s}' in parseYAML: error unmarshaling JSON: while decoding JSON: "
+            f"json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
+        )
+    return data
+
+
+def parse_url(s: Any) -> dict[str, Any]:
+    if type(s) is not str:
+        raise no_such_overload("parseURL", s)
+    try:
+        return gourl.to_map(gourl.parse(s))
+    except gourl.URLError as exc:
+        raise EvalError(f"failed to decode '{s}' in parseURL: {exc}") from None
+
+
+def to_struct_json(value: Any, container: str) -> Any:
+    """Convert a CEL value to JSON data as cel-go converts it to ``structpb`` values."""
+    t = type(value)
+    if value is None or t is bool or t is str:
+        return value
+    if t is int or t is Uint or t is float:
+        number = float(value)
+        if not math.isfinite(number):
+            shown = "NaN" if math.isnan(number) else ("+Inf" if number > 0 else "-Inf")
+            raise _StructError(
+                f"json: error calling MarshalJSON for type *structpb.{container}: "
+                f"proto: google.protobuf.Value.number_value: invalid {shown} value"
+            )
+        return number
+    if t is bytes:
+        import base64
+
+        return base64.b64encode(value).decode("ascii")
+    if t is Timestamp or t is Duration:
+        return str(value)
+    if t is list or t is tuple:
+        return [to_struct_json(v, container) for v in value]
+    if t is dict:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _StructError(f"unsupported type conversion from '{_kind(k)}' to string", native=True)
+            out[k] = to_struct_json(v, container)
+        return out
+    if t is CelType:
+        raise _StructError("type conversion not supported for 'type'", native=True)
+    raise _StructError(f"unsupported value {value!r}", native=True)
+
+
+def _kind(v: Any) -> str:
+    from kfp_triggers.cel.values import runtime_type_name
+
+    return runtime_type_name(v)
+
+
+class _StructError(Exception):
+    def __init__(self, message: str, native: bool = False) -> None:
+        super().__init__(message)
+        self.native = native
+
+
+def marshal_json(value: Any) -> str:
+    if type(value) not in (dict, list, tuple):
+        raise no_such_overload("marshalJSON", value)
+    container = "Struct" if type(value) is dict else "ListValue"
+    try:
+        return gojson.dumps(to_struct_json(value, container))
+    except _StructError as exc:
+        prefix = "failed to convert to native" if exc.native else "failed to marshal to json"
+        raise EvalError(f"{prefix}: {exc}") from None
+
+
+def first(lst: Any) -> Any:
+    if type(lst) not in (list, tuple):
+        raise no_such_overload("first", lst)
+    return lst[0] if lst else None
+
+
+def last(lst: Any) -> Any:
+    if type(lst) not in (list, tuple):
+        raise no_such_overload("last", lst)
+    return lst[-1] if lst else None
+
+
+def translate(s: Any, regex: Any, repl: Any) -> str:
+    if type(s) is not str or type(regex) is not str or type(repl) is not str:
+        raise no_such_overload("translate", s, regex, repl)
+    try:
+        return goregex.replace_all(s, regex, repl)
+    except goregex.RegexError as exc:
+        raise EvalError(f"failed to parse regular expression for translation: {exc}") from None
