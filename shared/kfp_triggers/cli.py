@@ -12,7 +12,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from kfp_triggers.errors import ConfigError, KfptError, Problem
 from kfp_triggers.secrets import FileSecrets, NoSecrets, SecretStore
@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), problems=[_problem_json(p) for p in exc.problems])
     except KfptError as exc:
         return _fail(str(exc))
-    _emit(result)
+    if result is not None:
+        _emit(result)
     return 0
 
 
@@ -85,6 +86,46 @@ def _parser() -> argparse.ArgumentParser:
     _secrets_arg(p)
     p.add_argument("--github-api-url", default="https://api.github.com/", help="GitHub REST API base URL")
     p.set_defaults(handler=cmd_interceptor)
+
+    p = sub.add_parser("serve", help="run the whole chain in one process (ingest over HTTP)")
+    p.add_argument("-c", "--config", help="config file or dir (default: KFPT_CONFIG or ./config)")
+    _secrets_arg(p)
+    p.add_argument("--store", help="store URL (default: KFPT_STORE or sqlite:///.kfpt/state.db)")
+    p.add_argument("--launcher", help="local, kfp, vertex or dry-run (default: KFPT_LAUNCHER or local)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--tick", type=float, default=2.0, help="seconds between status polls")
+    p.add_argument("--send", type=Path, help="once up, POST this raw HTTP request file to the server")
+    p.add_argument("--exit-when-done", action="store_true", help="with --send: stop once its runs finish")
+    p.add_argument("--timeout", type=float, default=300.0, help="with --exit-when-done: give up after this")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("send", help="POST a raw HTTP request file to a listener URL")
+    p.add_argument("request", type=Path)
+    p.add_argument("--url", default="http://127.0.0.1:8080/")
+    p.set_defaults(handler=cmd_send)
+
+    for noun in ("events", "runs"):
+        p = sub.add_parser(noun, help=f"read the {'journal' if noun == 'events' else 'runs'} in the store")
+        verbs = p.add_subparsers(title="verbs", metavar="VERB")
+        lst = verbs.add_parser("list")
+        lst.add_argument("--limit", type=int, default=50)
+        lst.add_argument("--listener" if noun == "events" else "--state")
+        show = verbs.add_parser("show")
+        show.add_argument("id")
+        for q in (lst, show):
+            q.add_argument("--store", help="store URL (default: KFPT_STORE)")
+            q.add_argument("--output", choices=["table", "json"], default="table")
+        lst.set_defaults(handler=cmd_list, noun=noun)
+        show.set_defaults(handler=cmd_show, noun=noun)
+
+    p = sub.add_parser("replay", help="re-run a journalled event against the current configuration")
+    p.add_argument("event_id")
+    p.add_argument("-c", "--config", type=Path, action="append", help="config (default: KFPT_CONFIG)")
+    _secrets_arg(p)
+    p.add_argument("--store", help="store URL (default: KFPT_STORE)")
+    p.add_argument("--dry-run", action="store_true", help="only show what would differ")
+    p.set_defaults(handler=cmd_replay)
     return parser
 
 
@@ -169,6 +210,79 @@ def cmd_interceptor(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Serve until interrupted (or until the sent request's runs finish)."""
+    import logging
+
+    from kfp_triggers.operations import settings_with
+    from kfp_triggers.serve import run_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings, environ = settings_with(
+        {
+            "KFPT_CONFIG": args.config,
+            "KFPT_SECRETS_DIR": str(args.secrets_dir) if args.secrets_dir else None,
+            "KFPT_STORE": args.store,
+            "KFPT_LAUNCHER": args.launcher,
+        }
+    )
+    code = run_server(
+        settings, environ, host=args.host, port=args.port, tick_s=args.tick, send=args.send,
+        exit_when_done=args.exit_when_done, timeout_s=args.timeout,
+    )  # fmt: skip
+    raise SystemExit(code)
+
+
+def cmd_send(args: argparse.Namespace) -> dict[str, Any]:
+    """POST a request file and show the answer."""
+    from kfp_triggers.serve import send_request
+
+    status, body = send_request(args.url, args.request)
+    try:
+        answer: Any = json.loads(body)
+    except ValueError:
+        answer = body.decode(errors="replace")
+    if status >= 400:
+        raise CommandError(f"the listener answered {status}", status=status, body=answer)
+    return {"status": status, "body": answer}
+
+
+def cmd_list(args: argparse.Namespace) -> Any:
+    """events list / runs list."""
+    from kfp_triggers import operations as ops
+
+    store = ops.open_store(args.store)
+    if args.noun == "runs":
+        rows = ops.list_runs(store, args.limit, args.state)
+        columns = ["runID", "state", "trigger", "eventID", "backend", "updatedAt"]
+    else:
+        rows = ops.list_events(store, args.limit, args.listener)
+        columns = ["eventID", "listener", "receivedAt", "accepted", "rejected", "runIDs", "errors"]
+    if args.output == "json":
+        return rows
+    ops.print_table(rows, columns)
+    return None
+
+
+def cmd_show(args: argparse.Namespace) -> Any:
+    """events show / runs show (always JSON: the whole story does not fit a table)."""
+    from kfp_triggers import operations as ops
+
+    store = ops.open_store(args.store)
+    return ops.show_run(store, args.id) if args.noun == "runs" else ops.show_event(store, args.id)
+
+
+def cmd_replay(args: argparse.Namespace) -> dict[str, Any]:
+    """Replay one journalled event."""
+    import os
+
+    from kfp_triggers import operations as ops
+
+    config = args.config or [Path(os.environ.get("KFPT_CONFIG") or "config")]
+    secrets = args.secrets_dir or Path(os.environ.get("KFPT_SECRETS_DIR") or "secrets")
+    return ops.replay(ops.open_store(args.store), args.event_id, config, secrets, dry_run=args.dry_run)
+
+
 def _read_json_object(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_bytes())
@@ -197,8 +311,3 @@ def _emit(obj: Any) -> None:
 def _fail(message: str, **extra: Any) -> int:
     _emit({"error": message, **extra})
     return 1
-
-
-def die(message: str) -> NoReturn:
-    """Stop a command with a message (for helpers deep in a command)."""
-    raise CommandError(message)

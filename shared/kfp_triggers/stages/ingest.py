@@ -82,8 +82,11 @@ def route(ctx: StageContext, path: str) -> EventListener | None:
     return listeners[0] if len(listeners) == 1 else None
 
 
-def ingest(ctx: StageContext, request: RawRequest) -> HttpAnswer:
-    """Handle one incoming HTTP request; never raises for bad input."""
+def ingest(ctx: StageContext, request: RawRequest, event_id: str | None = None) -> HttpAnswer:
+    """Handle one incoming HTTP request; never raises for bad input.
+
+    ``event_id`` overrides the id taken from the request (``replay`` keeps the original one).
+    """
     if request.url.split("?", 1)[0] == "/live":
         return HttpAnswer(200, b"ok", {"Content-Type": "text/plain; charset=utf-8"})
     if len(request.body) > ctx.max_body_bytes:
@@ -100,7 +103,7 @@ def ingest(ctx: StageContext, request: RawRequest) -> HttpAnswer:
             return HttpAnswer.json(
                 400, _tekton_body(listener, "", uid="", error=invalid_body_message(problem))
             )
-    event_id = event_id_for(request)
+    event_id = event_id or event_id_for(request)
     received = EventReceived(
         event_id=event_id,
         listener=ObjectRef(listener.namespace, listener.name),

@@ -67,7 +67,11 @@ class SqliteDatabase:
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            # Switching to WAL takes a lock the busy handler does not wait for; it persists in the
+            # file, so only the first connection needs to do it (and others racing it may skip).
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                with self._lock:
+                    conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             raise translate(exc) from exc
