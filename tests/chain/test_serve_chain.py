@@ -1,0 +1,135 @@
+"""The whole chain in one process: a signed webhook in, a real kfp.local run out, exactly once.
+
+Everything is real: the HTTP server, the in-process bus with Pub/Sub's delivery rules, SQLite,
+the interceptors and kfp.local running the example pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kfp_triggers.runtime import Settings
+from kfp_triggers.serve import Server, send_request, start, wait_for
+from tests.conftest import EXAMPLES, run_cli
+
+EXAMPLE = EXAMPLES / "github-push"
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(
+        config=str(EXAMPLE),
+        secrets_dir=str(EXAMPLE / "secrets"),
+        store=f"sqlite:///{tmp_path}/state.db",
+        output_root=str(tmp_path / "runs"),
+    )
+    srv = start(settings, {"KFPT_LAUNCHER": "local"}, port=0, tick_s=0.2)
+    import threading
+
+    threading.Thread(target=srv.httpd.serve_forever, daemon=True).start()
+    yield srv
+    srv.httpd.shutdown()
+    srv.close()
+
+
+def _runs(srv: Server, event_id: str) -> list[Any]:
+    return [r for r in srv.ctx.store.list_runs(100) if r.event_id == event_id]
+
+
+def _send(srv: Server, name: str) -> dict[str, Any]:
+    status, body = send_request(srv.url, EXAMPLE / "requests" / name)
+    assert status == 202, body
+    answer: dict[str, Any] = json.loads(body)
+    return answer
+
+
+def test_signed_push_runs_the_pipeline_once_and_redelivery_adds_nothing(
+    server: Server, tmp_path: Path
+) -> None:
+    answer = _send(server, "push.http")
+    assert answer["eventListener"] == "github-push"
+    event_id = answer["eventID"]
+    assert event_id == "0b6f5a2e-c9d1-11f0-8a1e-4f2c7a9d3b01"  # the X-GitHub-Delivery of the request file
+    assert wait_for(lambda: any(r.terminal for r in _runs(server, event_id)), 60)
+    [run] = _runs(server, event_id)
+    assert run.state == "SUCCEEDED"
+    assert run.trigger == "train-on-main"
+    # The pipeline really ran: its outputs are on disk under the run's directory.
+    outputs = list((tmp_path / "runs" / run.run_id).rglob("executor_output.json"))
+    assert outputs, "kfp.local wrote no task outputs"
+
+    # GitHub redelivers the same delivery: same eventID, same idempotency key, no second run.
+    again = _send(server, "push.http")
+    assert again["eventID"] == event_id
+    assert not wait_for(lambda: len(_runs(server, event_id)) > 1, 3)
+    record = server.ctx.store.get_event(event_id)
+    assert record is not None
+    by_name = {t.trigger: t for t in record.triggers}
+    assert by_name["train-on-main"].run_id == run.run_id
+    assert by_name["release-on-tag"].accepted is False
+
+    # A new delivery (the tag push) creates exactly one new run, from the other trigger.
+    tag = _send(server, "push-tag.http")
+    assert wait_for(lambda: any(r.terminal for r in _runs(server, tag["eventID"])), 60)
+    [tag_run] = _runs(server, tag["eventID"])
+    assert tag_run.trigger == "release-on-tag"
+    assert tag_run.run_id != run.run_id
+
+
+def test_bad_requests_get_clear_errors(server: Server, tmp_path: Path) -> None:
+    not_object = tmp_path / "array.http"
+    not_object.write_bytes(b"POST / HTTP/1.1\r\nContent-Type: application/json\r\n\r\n[1, 2]")
+    status, body = send_request(server.url, not_object)
+    assert status == 400
+    assert json.loads(body) == {
+        "eventListener": "github-push",
+        "namespace": "default",
+        "eventListenerUID": "",
+        "errorMessage": "Invalid event body format : "
+        "json: cannot unmarshal array into Go value of type map[string]interface {}",
+    }
+    status, body = send_request(server.url.rstrip("/") + "/live", not_object)
+    assert (status, body) == (200, b"ok")
+
+
+def test_runs_and_events_commands_read_the_store(server: Server, tmp_path: Path) -> None:
+    answer = _send(server, "push.http")
+    event_id = answer["eventID"]
+    assert wait_for(lambda: any(r.terminal for r in _runs(server, event_id)), 60)
+    store = f"sqlite:///{tmp_path}/state.db"
+    runs = run_cli(["runs", "list", "--store", store, "--output", "json"]).json()
+    assert [(r["eventID"], r["state"], r["trigger"]) for r in runs] == [
+        (event_id, "SUCCEEDED", "train-on-main")
+    ]
+    assert {"runID", "eventID", "listener", "trigger", "backend", "state", "createdAt", "updatedAt"} <= set(
+        runs[0]
+    )
+    story = run_cli(["events", "show", event_id, "--store", store]).json()
+    triggers = {t["trigger"]: t for t in story["triggers"]}
+    assert triggers["train-on-main"]["runId"] == runs[0]["runID"]
+    assert triggers["train-on-main"]["params"]["sha"] == "c0ffee1234567890abcdef1234567890abcdef12"
+    assert triggers["release-on-tag"]["accepted"] is False
+    assert triggers["release-on-tag"]["decisions"][1]["response"]["status"]["code"] == 9
+    replay = run_cli(
+        [
+            "replay",
+            event_id,
+            "--store",
+            store,
+            "-c",
+            EXAMPLE,
+            "--secrets-dir",
+            EXAMPLE / "secrets",
+            "--dry-run",
+        ]
+    ).json()
+    assert {t["trigger"]: (t["before"], t["now"]) for t in replay["triggers"]} == {
+        "train-on-main": (True, True),
+        "release-on-tag": (False, False),
+    }
