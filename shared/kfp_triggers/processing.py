@@ -13,15 +13,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfp_triggers.bindings import event_data, resolve_params
 from kfp_triggers.chain import ChainOutcome, Decision, run_chain
 from kfp_triggers.config import Configuration, EventListener, ResolvedTrigger
 from kfp_triggers.errors import KfptError
-from kfp_triggers.interceptors.resolve import InterceptorFactory
 from kfp_triggers.request import RawRequest
 from kfp_triggers.templates import render_resources
+
+if TYPE_CHECKING:
+    from kfp_triggers.interceptors.resolve import InterceptorFactory
 
 LABEL_LISTENER = "triggers.tekton.dev/eventlistener"
 LABEL_TRIGGER = "triggers.tekton.dev/trigger"

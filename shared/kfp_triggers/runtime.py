@@ -79,7 +79,7 @@ class Settings:
 
 def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str, str]) -> StageContext:
     """Load the configuration and assemble the ports. Store and launcher open on first use."""
-    config = load([settings.config])
+    config = load([settings.config], check_cel=False)
     services = InterceptorServices(
         secrets=FileSecrets(settings.secrets_dir), github_api_url=settings.github_api_url
     )
@@ -124,6 +124,18 @@ def context() -> StageContext:
             _Process.settings = Settings.from_env(os.environ)
             _Process.context = build_context(_Process.settings, publisher_from_env(os.environ), os.environ)
         return _Process.context
+
+
+def reset_context() -> None:
+    """Forget the process-wide context so the next call rebuilds it from the environment."""
+    with _Process.lock:
+        _Process.context = None
+        _Process.settings = None
+
+
+def max_body_bytes() -> int:
+    """The ingest body limit (``KFPT_MAX_BODY_BYTES``), readable before the context is built."""
+    return (_Process.settings or Settings.from_env(os.environ)).max_body_bytes
 
 
 def handle_http(request: RawRequest, ctx: StageContext | None = None) -> HttpAnswer:

@@ -10,13 +10,15 @@ configuration, so CEL expressions compile once.
 
 from __future__ import annotations
 
-from kfp_triggers.cel import CelEnvironment
-from kfp_triggers.config import InterceptorSpec
+from typing import TYPE_CHECKING
+
+from kfp_triggers.config import CORE_INTERCEPTORS, InterceptorSpec
 from kfp_triggers.errors import InterceptorError
-from kfp_triggers.interceptors.cel import CelInterceptor
-from kfp_triggers.interceptors.core import CORE_INTERCEPTORS, core_interceptor
 from kfp_triggers.interceptors.protocol import Interceptor, InterceptorServices
-from kfp_triggers.interceptors.remote import LegacyWebhookInterceptor, RemoteInterceptor
+
+if TYPE_CHECKING:
+    from kfp_triggers.cel import CelEnvironment
+    from kfp_triggers.interceptors.remote import LegacyWebhookInterceptor
 
 
 class InterceptorFactory:
@@ -24,8 +26,17 @@ class InterceptorFactory:
 
     def __init__(self, services: InterceptorServices, cel: CelEnvironment | None = None) -> None:
         self.services = services
-        self.cel = cel or CelEnvironment(secrets=services.secrets)
+        self._cel = cel
         self._cache: dict[tuple[str, str | None, str | None], Interceptor] = {}
+
+    @property
+    def cel(self) -> CelEnvironment:
+        """The CEL environment shared by every CEL interceptor (compiled expressions are cached there)."""
+        if self._cel is None:
+            from kfp_triggers.cel import CelEnvironment
+
+            self._cel = CelEnvironment(secrets=self.services.secrets)
+        return self._cel
 
     def interceptor(self, spec: InterceptorSpec) -> Interceptor:
         """Return the interceptor for a ``ref`` entry.
@@ -45,13 +56,20 @@ class InterceptorFactory:
         """Return the caller for a legacy ``webhook`` entry."""
         if spec.webhook is None:
             raise InterceptorError(f"interceptor {spec.name} is not a webhook interceptor")
+        from kfp_triggers.interceptors.remote import LegacyWebhookInterceptor
+
         return LegacyWebhookInterceptor(spec.webhook, timeout_s=5.0)
 
     def _make(self, spec: InterceptorSpec) -> Interceptor:
         name = spec.ref_name or ""
         if spec.ref_kind == "ClusterInterceptor" and name in CORE_INTERCEPTORS:
+            from kfp_triggers.interceptors.cel import CelInterceptor
+            from kfp_triggers.interceptors.core import core_interceptor
+
             return core_interceptor(name, self.services, cel_factory=lambda: CelInterceptor(self.cel))
         if spec.url:
+            from kfp_triggers.interceptors.remote import RemoteInterceptor
+
             return RemoteInterceptor(
                 spec.url, ca_bundle=spec.ca_bundle, timeout_s=self.services.http_timeout_s
             )

@@ -1,0 +1,194 @@
+"""Each function through functions-framework's own app and test client, every input shape."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from functions_framework import create_app
+
+from kfp_triggers import runtime
+from kfp_triggers.events import (
+    EVENT_RECEIVED,
+    TRIGGER_MATCHED,
+    CloudEvent,
+    read_data,
+    to_http_binary,
+    to_pubsub_message,
+)
+from kfp_triggers.request import read_http_request
+from kfp_triggers.transports.memory import MemoryBus
+from tests.conftest import EXAMPLES, ROOT
+
+EXAMPLE = EXAMPLES / "github-push"
+PUSH = EXAMPLE / "requests" / "push.http"
+
+
+@pytest.fixture(autouse=True)
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("KFPT_CONFIG", str(EXAMPLE))
+    monkeypatch.setenv("KFPT_SECRETS_DIR", str(EXAMPLE / "secrets"))
+    monkeypatch.setenv("KFPT_STORE", f"sqlite:///{tmp_path}/state.db")
+    monkeypatch.setenv("KFPT_TRANSPORT", "memory")
+    monkeypatch.setenv("KFPT_LAUNCHER", "dry-run")
+    runtime.reset_context()
+    yield
+    runtime.reset_context()
+
+
+def _client(stage: str, target: str, signature: str) -> Any:
+    app = create_app(target, str(ROOT / "functions" / stage / "main.py"), signature)
+    return app.test_client()
+
+
+def _bus() -> MemoryBus:
+    bus = runtime.context().publisher
+    assert isinstance(bus, MemoryBus)
+    return bus
+
+
+def _post_push(client: Any, body: bytes | None = None, **headers: str) -> Any:
+    request = read_http_request(PUSH)
+    sent = {k: ", ".join(v) for k, v in request.headers.items() if k not in {"Content-Length", "Host"}}
+    return client.post("/", data=request.body if body is None else body, headers={**sent, **headers})
+
+
+def test_ingest_publishes_the_exact_body_and_answers_like_tekton() -> None:
+    client = _client("ingest", "ingest_webhook", "http")
+    response = _post_push(client)
+    assert response.status_code == 202
+    answer = response.get_json()
+    assert answer["eventID"] == "0b6f5a2e-c9d1-11f0-8a1e-4f2c7a9d3b01"
+    assert set(answer) == {"eventListener", "namespace", "eventListenerUID", "eventID"}
+    [event] = _bus().events("kfpt-events")
+    assert event["type"] == EVENT_RECEIVED
+    data = read_data(event)
+    assert data.request.body == read_http_request(PUSH).body
+    assert data.request.headers["X-Hub-Signature-256"][0].startswith("sha256=")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (b"[1]", 400, "cannot unmarshal array"),
+        (b"", 400, "unexpected end of JSON input"),
+        (b"{not json", 400, "invalid character"),
+    ],
+)
+def test_ingest_rejects_bad_bodies_and_publishes_nothing(body: bytes, status: int, fragment: str) -> None:
+    response = _post_push(_client("ingest", "ingest_webhook", "http"), body)
+    assert response.status_code == status
+    assert fragment in response.get_json()["errorMessage"]
+    assert _bus().events("kfpt-events") == []
+
+
+def test_ingest_size_limit_and_liveness(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KFPT_MAX_BODY_BYTES", "100")
+    runtime.reset_context()
+    client = _client("ingest", "ingest_webhook", "http")
+    response = _post_push(client)
+    assert response.status_code == 413
+    assert "limit is 100" in response.get_json()["error"]
+    live = client.get("/live")
+    assert (live.status_code, live.data) == (200, b"ok")
+
+
+def test_ingest_answers_a_cloudevent_with_a_cloudevent() -> None:
+    client = _client("ingest", "ingest_webhook", "http")
+    response = _post_push(client, **{"ce-specversion": "1.0", "ce-id": "x", "ce-type": "t", "ce-source": "s"})
+    assert response.status_code == 202
+    assert response.headers["Ce-Type"] == "dev.tekton.event.triggers.accepted.v1"
+    assert response.headers["Ce-Id"] == response.get_json()["eventID"]
+
+
+def test_ingest_answers_503_when_the_hand_off_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KFPT_TRANSPORT", "http")
+    monkeypatch.setenv("K_SINK", "http://127.0.0.1:9/")  # nothing listens on the discard port
+    runtime.reset_context()
+    response = _post_push(_client("ingest", "ingest_webhook", "http"))
+    assert response.status_code == 503
+    assert response.get_json()["eventID"] == "0b6f5a2e-c9d1-11f0-8a1e-4f2c7a9d3b01"
+
+
+def _received_event() -> CloudEvent:
+    client = _client("ingest", "ingest_webhook", "http")
+    assert _post_push(client).status_code == 202
+    [event] = _bus().events("kfpt-events")
+    return event
+
+
+def _as_binary(event: CloudEvent) -> tuple[dict[str, str], bytes]:
+    return to_http_binary(event)
+
+
+def _as_push_envelope(event: CloudEvent) -> tuple[dict[str, str], bytes]:
+    data, attributes = to_pubsub_message(event)
+    envelope = {
+        "message": {"data": base64.b64encode(data).decode(), "attributes": attributes, "messageId": "42"},
+        "subscription": "projects/p/subscriptions/kfpt-events-sub",
+    }
+    return {"Content-Type": "application/json"}, json.dumps(envelope).encode()
+
+
+@pytest.mark.parametrize("shape", [_as_binary, _as_push_envelope])
+def test_intercept_accepts_each_input_shape(shape: Any) -> None:
+    event = _received_event()
+    client = _client("intercept", "intercept_event", "cloudevent")
+    headers, body = shape(event)
+    response = client.post("/projects/p/topics/kfpt-events", data=body, headers=headers)
+    assert response.status_code == 200
+    matched = _bus().events("kfpt-matched")
+    assert [m["type"] for m in matched] == [TRIGGER_MATCHED]
+    assert read_data(matched[0]).trigger.name == "train-on-main"
+
+
+def test_a_retryable_failure_answers_500_so_the_platform_redelivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    event = _received_event()
+    monkeypatch.setenv("KFPT_TRANSPORT", "http")
+    monkeypatch.setenv("K_SINK", "http://127.0.0.1:9/")
+    runtime.reset_context()
+    headers, body = to_http_binary(event)
+    response = _client("intercept", "intercept_event", "cloudevent").post("/", data=body, headers=headers)
+    assert response.status_code == 500
+
+
+def test_a_permanent_failure_is_acknowledged() -> None:
+    event = _received_event()
+    event.data["listener"]["name"] = "no-such-listener"
+    headers, body = to_http_binary(event)
+    response = _client("intercept", "intercept_event", "cloudevent").post("/", data=body, headers=headers)
+    assert response.status_code == 200
+    assert _bus().events("kfpt-matched") == []
+
+
+def test_render_launch_and_status_follow_on() -> None:
+    event = _received_event()
+    headers, body = to_http_binary(event)
+    assert (
+        _client("intercept", "intercept_event", "cloudevent")
+        .post("/", data=body, headers=headers)
+        .status_code
+        == 200
+    )
+    [matched] = _bus().events("kfpt-matched")
+    headers, body = to_http_binary(matched)
+    assert (
+        _client("render", "render_run", "cloudevent").post("/", data=body, headers=headers).status_code == 200
+    )
+    [requested] = _bus().events("kfpt-launch")
+    assert read_data(requested).resources[0]["kind"] == "Run"
+    headers, body = to_http_binary(requested)
+    launch = _client("launch", "launch_run", "cloudevent")
+    assert launch.post("/", data=body, headers=headers).status_code == 200
+    assert launch.post("/", data=body, headers=headers).status_code == 200  # redelivered
+    created = _bus().events("kfpt-runs")
+    assert len({read_data(c).run_id for c in created}) == 1  # one run, announced twice
+    headers, body = to_http_binary(created[0])
+    assert (
+        _client("status", "collect_status", "cloudevent").post("/", data=body, headers=headers).status_code
+        == 200
+    )
