@@ -4,10 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXAMPLE_CONFIG := examples/github-push
+EXAMPLE_SECRETS := examples/github-push/secrets
 EXAMPLE_REQUEST := examples/github-push/requests/push.http
+STORE := sqlite:///.kfpt/state.db
+PORT ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint typecheck check clean
+.PHONY: help venv run serve send test test-fast lint typecheck check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,13 +23,23 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the project with every extra
 
-run: $(STAMP) ## validate the example listener and run its sample GitHub push through it
-	$(BIN)/kfp-triggers validate $(EXAMPLE_CONFIG)
-	$(BIN)/kfp-triggers simulate -c $(EXAMPLE_CONFIG) -r $(EXAMPLE_REQUEST) \
-		--secrets-dir $(EXAMPLE_CONFIG)/secrets
+run: $(STAMP) ## serve the example listener, send it a signed push, run the pipeline to the end
+	$(BIN)/kfp-triggers validate $(EXAMPLE_CONFIG) > /dev/null
+	$(BIN)/kfp-triggers serve -c $(EXAMPLE_CONFIG) --secrets-dir $(EXAMPLE_SECRETS) --store $(STORE) \
+		--port $(PORT) --send $(EXAMPLE_REQUEST) --exit-when-done
+	$(BIN)/kfp-triggers runs list --store $(STORE)
 
-test: $(STAMP) ## run the whole test suite
+serve: $(STAMP) ## serve the example listener until Ctrl-C (send webhooks with `make send`)
+	$(BIN)/kfp-triggers serve -c $(EXAMPLE_CONFIG) --secrets-dir $(EXAMPLE_SECRETS) --store $(STORE) --port $(PORT)
+
+send: $(STAMP) ## send the signed sample push to a running `make serve`
+	$(BIN)/kfp-triggers send $(EXAMPLE_REQUEST) --url http://127.0.0.1:$(PORT)/
+
+test: $(STAMP) ## run the whole test suite (the emulator tier starts its own emulators)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## the tests that need no emulator
+	$(BIN)/python -m pytest -m "not emulator"
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .
