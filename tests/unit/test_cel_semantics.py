@@ -250,6 +250,18 @@ COMPILE_ERRORS = [
     ("[1].all(x, x)", "expected type 'bool' but found 'int'"),
     ("(1).all(x, true)", "expression of type 'int' cannot be range of a comprehension"),
     ("cel.bind(x, 1, x)", "undeclared reference to 'cel'"),
+    (
+        "'%d'.format(['x'])",
+        "ERROR: <input>:1:14: error during formatting: decimal clause can only be used on ints, uints, and doubles, was given string",
+    ),
+    ("'%s %s'.format(['x'])", "ERROR: <input>:1:15: index 1 out of range"),
+    ("'%s'.format(['a', 'b'])", "too many arguments supplied to string.format (expected 1, got 2)"),
+    ("'%.101f'.format([1.0])", "precision 101 exceeds maximum allowed precision 100"),
+    ("'%q'.format([1])", 'could not parse formatting clause: unrecognized formatting clause "q"'),
+    (
+        "'%b'.format([[1, timestamp(0)]])",
+        "only ints, uints, and bools can be formatted as binary, was given list",
+    ),
     ("body.a.b{c: 1}", "undeclared reference"),
 ]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kfp_triggers.cel import checker, syntax
-from kfp_triggers.cel.syntax import Node
+from kfp_triggers.cel.nodes import Node
 from kfp_triggers.cel.typesys import T
 from kfp_triggers.errors import CelCompileError
 

@@ -18,7 +18,10 @@ Evaluation errors, which C++ reports with its own wording, are translated to cel
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,9 +33,8 @@ from kfp_triggers.cel import decls, interp, library, timeutil
 from kfp_triggers.cel import typesys as ts
 from kfp_triggers.cel.backend import Checked
 from kfp_triggers.cel.celpy_backend import InterpretedProgram, fail
-from kfp_triggers.cel.syntax import Call, Comprehension, Ident, Literal, Node, Select
+from kfp_triggers.cel.routing import routing_reason
 from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint
-from kfp_triggers.errors import CelEvalError
 from kfp_triggers.secrets import SecretStore
 
 _PYTHON_MEMBERS = frozenset(n for n, o in decls.TEKTON_FUNCTIONS.items()) | frozenset(
@@ -40,7 +42,10 @@ _PYTHON_MEMBERS = frozenset(n for n, o in decls.TEKTON_FUNCTIONS.items()) | froz
 )
 _PYTHON_GLOBALS = frozenset(library.PYTHON_ONLY_GLOBALS)
 _EXOTIC_CALLS = frozenset({"uint", "bytes", "type", "base64.decode", "timestamp", "duration"})
-_ROUTED_CALLS = frozenset({"timestamp", "duration"})
+_ROUTED_CALLS = frozenset({"timestamp", "duration", "format"})
+# Conversions whose C++ result differs from cel-go's for some argument types: int(bool) is 1 in C++
+# (an error in cel-go) and string(double) prints NaN and infinities differently.
+_ROUTED_ARGUMENTS = {"int": frozenset({"bool", "dyn"}), "string": frozenset({"double", "dyn"})}
 _SCALARS = {
     "int": cel.Type.INT, "uint": cel.Type.UINT, "double": cel.Type.DOUBLE, "bool": cel.Type.BOOL,
     "string": cel.Type.STRING, "bytes": cel.Type.BYTES, "dyn": cel.Type.DYN, "null": cel.Type.NULL,
@@ -58,6 +63,11 @@ def _cel_type(t: ts.T) -> Any:
     if t.kind == "map":
         return cel.Type.Map(_cel_type(t.params[0]), _cel_type(t.params[1]))
     return _SCALARS.get(t.kind, cel.Type.DYN)
+
+
+def _dynamic(t: ts.T) -> ts.T:
+    """The same shape with every element type made ``dyn`` (``list(int)`` -> ``list(dyn)``)."""
+    return ts.T(t.kind, tuple(ts.DYN for _ in t.params)) if t.params else t
 
 
 def _to_python(value: Any) -> Any:
@@ -89,18 +99,23 @@ def _declarations(lib: library.Library) -> list[Any]:
     out = []
     for name, overloads in wanted.items():
         impl = lib.members[name] if overloads[0].member else lib.globals[name]
-        seen: set[str] = set()
+        shapes = [tuple(p.kind for p in o.params) for o in overloads]
+        seen: set[tuple[str, ...]] = set()
         cel_overloads = []
         for index, overload in enumerate(overloads):
-            params = [_cel_type(p) for p in overload.params]
-            signature = ",".join(p.name() for p in params)
-            if signature in seen:
+            # C++ rejects overlapping signatures, so overloads that differ only in element types
+            # (``sort`` on list(int), list(string), ...) become one overload on list(dyn).
+            shape = shapes[index]
+            if shape in seen:
                 continue
-            seen.add(signature)
+            seen.add(shape)
+            merged = shapes.count(shape) > 1
+            params = [_cel_type(_dynamic(p) if merged else p) for p in overload.params]
+            result = _cel_type(_dynamic(overload.result) if merged else overload.result)
             cel_overloads.append(
                 cel.Overload(
                     f"kfpt_{name.replace('.', '_')}_{index}",
-                    return_type=_cel_type(overload.result),
+                    return_type=result,
                     parameters=params,
                     is_member=overload.member,
                     impl=_bridge(impl),
@@ -110,53 +125,15 @@ def _declarations(lib: library.Library) -> list[Any]:
     return out
 
 
-def routing_reason(checked: Checked) -> str | None:
-    """Why this expression must run on the in-process evaluator, or None when C++ may run it."""
-    uses_python = False
-    exotic = False
-    for node in _walk(checked.tree):
-        if isinstance(node, Comprehension) and node.kind == "sortBy":
-            return "sortBy"
-        if isinstance(node, Literal) and type(node.value) in (Uint, bytes):
-            exotic = True
-        if isinstance(node, Ident) and node.name in decls.TYPE_NAMES:
-            exotic = True
-        if isinstance(node, Call):
-            if node.function in _ROUTED_CALLS:
-                return node.function
-            if node.function in _EXOTIC_CALLS:
-                exotic = True
-            target_type = checked.types.get(id(node.target), ts.DYN) if node.target is not None else None
-            if node.function == "reverse" and target_type is not None and target_type.kind != "string":
-                return "list reverse"
-            member = node.target is not None and node.function in _PYTHON_MEMBERS
-            if member or (node.target is None and node.function in _PYTHON_GLOBALS):
-                uses_python = True
-    return "values the Python bridge cannot carry" if uses_python and exotic else None
-
-
-def _walk(node: Node) -> Any:
-    yield node
-    for child in _children(node):
-        yield from _walk(child)
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, Select):
-        return [node.operand]
-    if isinstance(node, Call):
-        return [*([node.target] if node.target is not None else []), *node.args]
-    if isinstance(node, Comprehension):
-        return [n for n in (node.target, node.pred, node.transform) if n is not None]
-    return [*getattr(node, "elements", []), *(x for kv in getattr(node, "entries", []) for x in kv)]
-
-
-@dataclass(frozen=True)
+@dataclass
 class NativeProgram:
-    """An expression compiled by the C++ runtime."""
+    """An expression compiled by the C++ runtime, plus its in-process twin for error reporting."""
 
     text: str
     expression: Any
+    checked: Checked
+    boolean: bool = False
+    twin: InterpretedProgram | None = None
 
 
 @dataclass
@@ -164,7 +141,18 @@ class Bound:
     """Variables for both engines: the Python data, and a C++ activation made on first use."""
 
     variables: dict[str, Any]
-    native: Any = field(default=None)
+    key: tuple[int, int, str, str]
+    native: _Native | None = field(default=None)
+
+
+@dataclass
+class _Native:
+    """A C++ activation and the lock that keeps its lazy conversion single-threaded."""
+
+    activation: Any
+    body: Any
+    header: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class CelExprBackend:
@@ -180,17 +168,45 @@ class CelExprBackend:
             extensions=[ext_strings.ExtStrings(), ext_math.ExtMath(), ext_encoders.ExtEncoders()],
             functions=_declarations(self.library),
         )
+        self.env.compile("body")  # surface declaration problems now rather than per expression
+        # Converting a 6 KB body into a C++ activation costs ~50 µs, so triggers of one event that
+        # see the same variables share one activation.
+        self._natives: OrderedDict[tuple[int, int, str, str], _Native] = OrderedDict()
+        self._lock = threading.Lock()
 
     def compile(self, checked: Checked) -> NativeProgram | InterpretedProgram:
         if routing_reason(checked) is None:
             try:
-                return NativeProgram(checked.text, self.env.compile(checked.text))
+                boolean = checked.types.get(id(checked.tree)) == ts.BOOL
+                return NativeProgram(checked.text, self.env.compile(checked.text), checked, boolean)
             except RuntimeError:
                 pass  # the C++ checker is stricter here; the in-process evaluator runs it
         return InterpretedProgram(checked.text, interp.compile_expr(checked.tree, self.library))
 
     def bind(self, variables: Mapping[str, Any]) -> Bound:
-        return Bound(dict(variables))
+        extensions = variables.get("extensions") or {}
+        fingerprint = json.dumps(extensions, sort_keys=True, default=repr) if extensions else ""
+        key = (
+            id(variables.get("body")),
+            id(variables.get("header")),
+            str(variables.get("requestURL")),
+            fingerprint,
+        )
+        return Bound(dict(variables), key)
+
+    def _native(self, bound: Bound) -> _Native:
+        with self._lock:
+            found = self._natives.get(bound.key)
+            body, header = bound.variables.get("body"), bound.variables.get("header")
+            if found is None or found.body is not body or found.header is not header:
+                found = _Native(self.env.Activation(data=bound.variables), body, header)
+                self._natives[bound.key] = found
+                while len(self._natives) > _NATIVE_CACHE_SIZE:
+                    self._natives.popitem(last=False)
+            else:
+                self._natives.move_to_end(bound.key)
+        bound.native = found
+        return found
 
     def evaluate(self, program: NativeProgram | InterpretedProgram, bound: Bound) -> Any:
         if isinstance(program, InterpretedProgram):
@@ -198,17 +214,35 @@ class CelExprBackend:
                 return program.fn(bound.variables)
             except EvalError as exc:
                 raise fail(program.text, exc.message) from None
-        if bound.native is None:
-            bound.native = self.env.Activation(data=bound.variables)
+        native = bound.native or self._native(bound)
         try:
-            result = program.expression.eval(bound.native)
-        except RuntimeError as exc:  # pragma: no cover - the runtime reports errors as values
-            raise CelEvalError(f"expression {program.text!r} failed to evaluate: {exc}") from None
+            with native.lock:
+                result = program.expression.eval(native.activation)
+        except RuntimeError as exc:
+            return self._explain(program, bound, str(exc))
+        if program.boolean:
+            value = result.plain_value()
+            if type(value) is bool:
+                return value
         if result.type().name() == "ERROR":
-            raise fail(program.text, translate_error(str(result.value())))
+            return self._explain(program, bound, str(result.value()))
         return from_native(result)
 
+    def _explain(self, program: NativeProgram, bound: Bound, native_error: str) -> Any:
+        """Re-run a failed expression in process, so the error (or value) is exactly cel-go's."""
+        if program.twin is None:
+            program.twin = InterpretedProgram(
+                program.text, interp.compile_expr(program.checked.tree, self.library)
+            )
+        try:
+            return program.twin.fn(bound.variables)
+        except EvalError as exc:
+            raise fail(program.text, exc.message) from None
+        except Exception:  # pragma: no cover - the in-process evaluator only raises EvalError
+            raise fail(program.text, translate_error(native_error)) from None
 
+
+_NATIVE_CACHE_SIZE = 32
 _VARIABLES = {"body": ts.map_of(ts.STRING, ts.DYN), "header": ts.map_of(ts.STRING, ts.DYN),
               "extensions": ts.map_of(ts.STRING, ts.DYN), "requestURL": ts.STRING}  # fmt: skip
 

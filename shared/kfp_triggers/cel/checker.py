@@ -12,9 +12,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from kfp_triggers.cel import decls, syntax
+from kfp_triggers.cel import decls, formatting, nodes
 from kfp_triggers.cel import typesys as ts
-from kfp_triggers.cel.syntax import (
+from kfp_triggers.cel.nodes import (
     Call,
     Comprehension,
     Ident,
@@ -56,9 +56,9 @@ def check(text: str, node: Node) -> dict[int, T]:
     try:
         checker.check(node)
     except RecursionError:
-        raise CheckFailedError(syntax.render_error(text, 0, "expression recursion limit exceeded")) from None
+        raise CheckFailedError(nodes.render_error(text, 0, "expression recursion limit exceeded")) from None
     if checker.errors:
-        raise CheckFailedError(syntax.render_errors(text, checker.errors))
+        raise CheckFailedError(nodes.render_errors(text, checker.errors))
     return {k: ts.substitute(checker.mapping, v, True) for k, v in checker.types.items()}
 
 
@@ -153,7 +153,7 @@ class _Checker:
                     ok = False
             return ts.BOOL if ok else ts.ERROR
         if node.target is not None:
-            prefix = syntax.qualified_name(node.target)
+            prefix = nodes.qualified_name(node.target)
             if prefix and f"{prefix}.{node.function}" in decls.FUNCTIONS and not self._is_variable(prefix):
                 node.function = f"{prefix}.{node.function}"
                 node.target = None
@@ -165,7 +165,27 @@ class _Checker:
         target_type = self.check(node.target)
         if node.function not in decls.FUNCTIONS:
             return self.error(node.pos, f"undeclared reference to '{node.function}' (in container '')")
-        return self.resolve(node, node.function, [target_type, *arg_types], member=True)
+        result = self.resolve(node, node.function, [target_type, *arg_types], member=True)
+        if node.function == "format" and result.kind != "error":
+            self._validate_format(node)
+        return result
+
+    def _validate_format(self, node: Call) -> None:
+        """cel-go's check-time validation of ``'<literal>'.format([<list literal>])``."""
+        target, args = node.target, node.args
+        if not (
+            isinstance(target, Literal)
+            and type(target.value) is str
+            and args
+            and isinstance(args[0], ListExpr)
+        ):
+            return
+        problem = formatting.check_literal_call(
+            target.value, args[0].elements, lambda n: ts.substitute(self.mapping, self.types[id(n)], True)
+        )
+        if problem is not None:
+            pos, message = problem
+            self.error(node.pos if pos is None else pos, message)
 
     def _is_variable(self, qualified: str) -> bool:
         root = qualified.split(".", 1)[0]

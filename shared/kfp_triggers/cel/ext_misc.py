@@ -9,7 +9,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from kfp_triggers.cel.stdlib import compare, equals, is_list, is_num
+from kfp_triggers.cel.access import is_list
+from kfp_triggers.cel.stdlib import compare, equals, is_num
 from kfp_triggers.cel.values import INT64_MIN, CelType, Duration, EvalError, Timestamp, Uint, no_such_overload
 
 _B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")

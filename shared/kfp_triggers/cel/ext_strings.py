@@ -1,7 +1,8 @@
 """cel-go's Strings extension (latest version): indices count Unicode code points, not bytes.
 
 ``charAt, indexOf, lastIndexOf, lowerAscii, upperAscii, replace, split, substring, trim, join,
-reverse, format`` and ``strings.quote``, with cel-go's error messages (``index out of range: 9``).
+reverse`` and ``strings.quote``, with cel-go's error messages (``index out of range: 9``);
+``format`` lives in :mod:`kfp_triggers.cel.formatting`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uin
 _SPACES = (
     "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
 )
-_MAX_PRECISION = 100
 
 
 def _expect(name: str, args: tuple[Any, ...], *types: type) -> None:
@@ -166,7 +166,7 @@ def format_value(arg: Any) -> str:
     if t is dict:
         entries = sorted((format_value(k), format_value(v)) for k, v in arg.items())
         return "{" + ", ".join(f"{k}: {v}" for k, v in entries) + "}"
-    raise EvalError(_clause_error("string", t.__name__))
+    raise EvalError(f"error during formatting: unsupported value of type {t.__name__}")
 
 
 def _special(x: float) -> str | None:
@@ -175,120 +175,3 @@ def _special(x: float) -> str | None:
     if x in (float("inf"), float("-inf")):
         return "Infinity" if x > 0 else "-Infinity"
     return None
-
-
-_CLAUSE_ERRORS = {
-    "string": "string clause can only be used on strings, bools, bytes, ints, doubles, maps, lists, types, "
-    "durations, and timestamps",
-    "d": "decimal clause can only be used on ints, uints, and doubles",
-    "f": "fixed-point clause can only be used on ints, uints, and doubles",
-    "e": "scientific clause can only be used on ints, uints, and doubles",
-    "b": "only ints, uints, and bools can be formatted as binary",
-    "x": "only ints, uints, bytes, and strings can be formatted as hex",
-    "o": "octal clause can only be used on ints and uints",
-}
-
-
-def _clause_error(clause: str, type_name: str) -> str:
-    return f"{_CLAUSE_ERRORS[clause]}, was given {type_name}"
-
-
-def _type_name(v: Any) -> str:
-    from kfp_triggers.cel.values import runtime_type_name
-
-    return runtime_type_name(v)
-
-
-def _format_clause(verb: str, precision: int, arg: Any) -> str:
-    t = type(arg)
-    numeric = t is int or t is Uint or t is float
-    if verb == "s":
-        return format_value(arg)
-    if verb == "d":
-        if not numeric:
-            raise ValueError(_clause_error("d", _type_name(arg)))
-        return (_special(arg) or numfmt.format_f(arg)) if t is float else str(int(arg))
-    if verb in "fe":
-        if not numeric:
-            raise ValueError(_clause_error(verb, _type_name(arg)))
-        value = float(arg)
-        return _special(value) or (f"{value:.{precision}f}" if verb == "f" else f"{value:.{precision}e}")
-    if verb == "b":
-        if t is bool:
-            return "1" if arg else "0"
-        if t is int or t is Uint:
-            return format(int(arg), "b")
-        raise ValueError(_clause_error("b", _type_name(arg)))
-    if verb in "xX":
-        if t is int or t is Uint:
-            text = format(int(arg), "x")
-        elif t is str:
-            text = arg.encode("utf-8", "surrogatepass").hex()
-        elif t is bytes:
-            text = arg.hex()
-        else:
-            raise ValueError(_clause_error("x", _type_name(arg)))
-        return text.upper() if verb == "X" else text
-    if t is int or t is Uint:
-        return format(int(arg), "o")
-    raise ValueError(_clause_error("o", _type_name(arg)))
-
-
-def string_format(fmt: Any, args: Any) -> str:
-    """``'...'.format([...])`` with cel-go's clauses ``%s %d %f %e %b %x %X %o`` and ``%%``."""
-    if type(fmt) is not str or type(args) not in (list, tuple):
-        raise no_such_overload("format", fmt, args)
-    out: list[str] = []
-    i = 0
-    arg_index = 0
-    while i < len(fmt):
-        if fmt[i] != "%":
-            out.append(fmt[i])
-            i += 1
-            continue
-        if fmt[i + 1 : i + 2] == "%":
-            out.append("%")
-            i += 2
-            continue
-        if arg_index >= len(args):
-            raise EvalError(f"index {arg_index} out of range")
-        if i + 1 >= len(fmt):
-            raise EvalError("unexpected end of string")
-        read, verb, precision = _parse_clause(fmt, i + 1)
-        try:
-            out.append(_format_clause(verb, precision, args[arg_index]))
-        except (ValueError, EvalError) as exc:
-            raise EvalError(f"error during formatting: {exc}") from None
-        i = read
-        arg_index += 1
-    return "".join(out)
-
-
-def _parse_clause(fmt: str, i: int) -> tuple[int, str, int]:
-    precision = 6
-    if fmt[i] == ".":
-        j = i + 1
-        while j < len(fmt) and fmt[j] in "0123456789":
-            j += 1
-        if j >= len(fmt):
-            raise EvalError(
-                "could not parse formatting clause: error while parsing precision: "
-                "could not find end of precision specifier"
-            )
-        digits = fmt[i + 1 : j]
-        if not digits:
-            raise EvalError(
-                "could not parse formatting clause: error while parsing precision: error while converting "
-                'precision to integer: strconv.Atoi: parsing "": invalid syntax'
-            )
-        precision = int(digits)
-        if precision > _MAX_PRECISION:
-            raise EvalError(
-                "could not parse formatting clause: error while parsing precision: "
-                f"precision {precision} exceeds maximum allowed precision {_MAX_PRECISION}"
-            )
-        i = j
-    verb = fmt[i]
-    if verb not in "sdfebxXo":
-        raise EvalError(f'could not parse formatting clause: unrecognized formatting clause "{verb}"')
-    return i + 1, verb, precision

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kfp_triggers.cel import decls, stdlib
+from kfp_triggers.cel import access, decls, stdlib
 from kfp_triggers.cel.ext_misc import sort_by_keys
 from kfp_triggers.cel.library import Library
-from kfp_triggers.cel.syntax import Call, Comprehension, Ident, ListExpr, Literal, MapExpr, Node, Select
+from kfp_triggers.cel.nodes import Call, Comprehension, Ident, ListExpr, Literal, MapExpr, Node, Select
 from kfp_triggers.cel.values import CelType, EvalError, no_such_overload
 
 Fn = Callable[[dict[str, Any]], Any]
@@ -51,7 +51,7 @@ class _Compiler:
         operand = self.compile(node.operand)
         field = node.field
         if node.test_only:
-            return lambda act: stdlib.has_field(operand(act), field)
+            return lambda act: access.has_field(operand(act), field)
 
         def select(act: dict[str, Any]) -> Any:
             value = operand(act)
@@ -60,7 +60,7 @@ class _Compiler:
                     return value[field]
                 except KeyError:
                     raise EvalError(f"no such key: {field}") from None
-            return stdlib.select(value, field)
+            return access.select(value, field)
 
         return select
 
@@ -143,7 +143,7 @@ class _Compiler:
                 elif pred is None or _condition(pred, local):
                     out.append(transform(local) if transform is not None else item)
             if kind == "sortBy":
-                return sort_by_keys(items if stdlib.is_list(source) else source, keys)
+                return sort_by_keys(items if access.is_list(source) else source, keys)
             return out
 
         return run

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_triggers.cel import convert, ext_misc, ext_strings, functions, stdlib
+from kfp_triggers.cel import access, convert, ext_misc, ext_strings, formatting, functions, stdlib
 from kfp_triggers.cel.values import no_such_overload
 from kfp_triggers.secrets import SecretStore
 
@@ -20,7 +20,7 @@ Impl = Callable[..., Any]
 def _reverse(value: Any) -> Any:
     if type(value) is str:
         return ext_strings.reverse_string(value)
-    if stdlib.is_list(value):
+    if access.is_list(value):
         return ext_misc.list_reverse(value)
     raise no_such_overload("reverse", value)
 
@@ -75,7 +75,7 @@ def build(secrets: SecretStore | None) -> Library:
         "substring": ext_strings.substring,
         "trim": ext_strings.trim,
         "join": ext_strings.join,
-        "format": ext_strings.string_format,
+        "format": formatting.string_format,
         "reverse": _reverse,
         "slice": ext_misc.list_slice,
         "flatten": ext_misc.list_flatten,

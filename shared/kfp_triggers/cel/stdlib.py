@@ -12,7 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from kfp_triggers.cel import goregex, numfmt, timeutil
+from kfp_triggers.cel import goregex, timeutil
+from kfp_triggers.cel.access import index, is_list, map_find
 from kfp_triggers.cel.values import (
     INT64_MAX,
     INT64_MIN,
@@ -32,11 +33,6 @@ NUMERIC = (int, Uint, float)
 def is_num(v: Any) -> bool:
     t = type(v)
     return t is int or t is float or t is Uint
-
-
-def is_list(v: Any) -> bool:
-    t = type(v)
-    return t is list or t is tuple
 
 
 def check_int(v: int) -> int:
@@ -115,20 +111,6 @@ def greater(a: Any, b: Any) -> bool:
 
 def greater_equals(a: Any, b: Any) -> bool:
     return compare(a, b, "_>=_") >= 0
-
-
-def map_find(m: dict[Any, Any], key: Any) -> tuple[bool, Any]:
-    """Look a key up with CEL's numeric key equivalence (``{1: x}[1u]``, ``[1.0]``)."""
-    t = type(key)
-    if t is float and not key.is_integer():
-        return False, None
-    try:
-        if key in m:
-            found = m[key]
-            return True, found
-    except TypeError:
-        return False, None
-    return False, None
 
 
 def contains_value(item: Any, container: Any) -> bool:
@@ -245,66 +227,6 @@ def logical_not(a: Any) -> bool:
     if type(a) is not bool:
         raise no_such_overload()
     return not a
-
-
-# -- indexing -------------------------------------------------------------------------------------
-def key_text(key: Any) -> str:
-    """A value as Go's ``%v`` prints it in ``no such key: ...`` messages."""
-    if type(key) is float:
-        return numfmt.format_g(key)
-    if type(key) is bool:
-        return "true" if key else "false"
-    if key is None:
-        return "<nil>"
-    return str(int(key)) if isinstance(key, int) else str(key)
-
-
-def list_index(lst: Any, index: Any) -> int:
-    t = type(index)
-    if t is int or t is Uint:
-        i = int(index)
-    elif t is float:
-        if not index.is_integer() or not INT64_MIN <= index <= INT64_MAX:
-            raise EvalError(f"unsupported index value {numfmt.format_g(index)} in list")
-        i = int(index)
-    else:
-        raise EvalError(f"unsupported index type '{runtime_type_name(index)}' in list")
-    if not 0 <= i < len(lst):
-        raise EvalError(f"index out of bounds: {key_text(index)}")
-    return i
-
-
-def index(container: Any, key: Any) -> Any:
-    """``container[key]`` with cel-go's attribute errors."""
-    if type(container) is dict:
-        found, value = map_find(container, key)
-        if not found:
-            raise EvalError(f"no such key: {key_text(key)}")
-        return value
-    if is_list(container):
-        return container[list_index(container, key)]
-    raise EvalError(f"no such key: {key_text(key)}")
-
-
-def select(operand: Any, field: str) -> Any:
-    """``operand.field``: a map lookup; anything else has no such key."""
-    if type(operand) is dict:
-        try:
-            return operand[field]
-        except KeyError:
-            raise EvalError(f"no such key: {field}") from None
-    if is_list(operand):
-        raise EvalError("unsupported index type 'string' in list")
-    raise EvalError(f"no such key: {field}")
-
-
-def has_field(operand: Any, field: str) -> bool:
-    """``has(operand.field)``: key presence on maps, false on other scalars."""
-    if type(operand) is dict:
-        return field in operand
-    if is_list(operand):
-        raise EvalError("unsupported index type 'string' in list")
-    return False
 
 
 # -- size, strings, regex -------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """CEL source text to a small expression tree, with macros expanded as cel-go expands them.
 
 cel-python's Lark grammar does the parsing; this module turns its parse tree into the node types
-below (the same shape as cel-go's AST: identifiers, selections, calls with operator names such
-as ``_+_``, list and map literals, comprehensions). Each node keeps the source offset cel-go uses
-to locate errors (the operator, the ``(`` of a call, the ``.`` of a selection), so messages can be
-rendered as ``ERROR: <input>:1:5: ...`` with the caret in the same place.
+of :mod:`kfp_triggers.cel.nodes` (the same shape as cel-go's AST: identifiers, selections, calls
+with operator names such as ``_+_``, list and map literals, comprehensions). Each node keeps the
+source offset cel-go uses to locate errors (the operator, the ``(`` of a call, the ``.`` of a
+selection), so messages can be rendered as ``ERROR: <input>:1:5: ...`` with the caret in place.
 """
 
 from __future__ import annotations
@@ -19,70 +19,25 @@ from typing import Any, ClassVar
 import lark
 
 from kfp_triggers.cel import literals
+from kfp_triggers.cel.nodes import (
+    Call,
+    Comprehension,
+    Ident,
+    ListExpr,
+    Literal,
+    MapExpr,
+    Node,
+    Select,
+    StructExpr,
+    qualified_name,
+    render_error,
+    render_errors,
+)
 from kfp_triggers.cel.values import Uint
 
 RESERVED = frozenset({"in", "as", "break", "const", "continue", "else", "for", "function", "if", "import",
                       "let", "loop", "package", "namespace", "return", "var", "void", "while"})  # fmt: skip
 QUANTIFIERS = frozenset({"all", "exists", "exists_one"})
-
-
-@dataclass(eq=False)
-class Node:
-    """Base of every expression node; ``pos`` is the offset cel-go reports errors at."""
-
-    pos: int
-
-
-@dataclass(eq=False)
-class Literal(Node):
-    value: Any
-
-
-@dataclass(eq=False)
-class Ident(Node):
-    name: str
-
-
-@dataclass(eq=False)
-class Select(Node):
-    operand: Node
-    field: str
-    test_only: bool = False
-
-
-@dataclass(eq=False)
-class Call(Node):
-    function: str
-    args: list[Node]
-    target: Node | None = None
-
-
-@dataclass(eq=False)
-class ListExpr(Node):
-    elements: list[Node]
-
-
-@dataclass(eq=False)
-class MapExpr(Node):
-    entries: list[tuple[Node, Node]]
-
-
-@dataclass(eq=False)
-class Comprehension(Node):
-    """A macro over a list or map: ``all``, ``exists``, ``exists_one``, ``map``, ``filter``, ``sortBy``."""
-
-    kind: str
-    target: Node
-    var: str
-    pred: Node | None
-    transform: Node | None = None
-
-
-@dataclass(eq=False)
-class StructExpr(Node):
-    """A message construction ``a.b{f: v}``; no message types exist here, so it never checks."""
-
-    name: str
 
 
 class SyntaxProblemError(Exception):
@@ -93,32 +48,6 @@ class SyntaxProblemError(Exception):
 class _Source:
     text: str
     errors: list[tuple[int, str]] = field(default_factory=list)
-
-
-def location(text: str, pos: int) -> tuple[int, int]:
-    """1-based line and 0-based column (in characters) of an offset."""
-    line = text.count("\n", 0, pos) + 1
-    start = text.rfind("\n", 0, pos) + 1
-    return line, pos - start
-
-
-def render_error(text: str, pos: int, message: str) -> str:
-    """Render one error as cel-go's ``ToDisplayString`` does, with the source line and a caret."""
-    line, col = location(text, pos)
-    out = f"ERROR: <input>:{line}:{col + 1}: {message}"
-    lines = text.split("\n")
-    if line - 1 < len(lines):
-        snippet = lines[line - 1].replace("\t", " ")
-        marker = "".join("\uff0e" if len(ch.encode("utf-8")) > 1 else "." for ch in snippet[:col])
-        nxt = snippet[col : col + 1]
-        marker += "\uff3e" if nxt and len(nxt.encode("utf-8")) > 1 else "^"
-        out += f"\n | {snippet}\n | {marker}"
-    return out
-
-
-def render_errors(text: str, errors: list[tuple[int, str]]) -> str:
-    """Render several errors sorted by position, joined by newlines."""
-    return "\n".join(render_error(text, p, m) for p, m in sorted(errors, key=lambda e: location(text, e[0])))
 
 
 _PARSERS: list[lark.Lark] = []
@@ -311,7 +240,7 @@ class _Converter:
 
     def c_member_object(self, tree: lark.Tree[Any]) -> Node:
         operand = self.convert(tree.children[0])
-        name = _qualified_name(operand) or "?"
+        name = qualified_name(operand) or "?"
         return StructExpr(self.find(self.end(tree.children[0]), "{"), name)
 
     def c_ident(self, tree: lark.Tree[Any]) -> Node:
@@ -412,16 +341,3 @@ def _numeric_arg(node: Node) -> bool:
     if isinstance(node, Literal):
         return type(node.value) in (int, float, Uint)
     return not isinstance(node, ListExpr | MapExpr | StructExpr)
-
-
-def _qualified_name(node: Node) -> str | None:
-    """``a.b.c`` for a chain of selections on an identifier, else None."""
-    if isinstance(node, Ident):
-        return node.name
-    if isinstance(node, Select) and not node.test_only:
-        prefix = _qualified_name(node.operand)
-        return f"{prefix}.{node.field}" if prefix else None
-    return None
-
-
-qualified_name = _qualified_name

@@ -1,0 +1,105 @@
+"""Which expressions the C++ backend hands to the in-process evaluator, and why.
+
+cel-expr-python implements CEL faithfully, but not always as cel-go does; comparing both
+engines over thousands of expressions found these differences, each of which would change what a
+Tekton user sees:
+
+* ``sortBy`` is a cel-go macro unknown to the C++ parser, and ``reverse`` on a list collides
+  with the C++ Strings extension's ``reverse``;
+* ``timestamp()``/``duration()`` lose the written UTC offset and sub-microsecond digits, and
+  ``format()`` prints numbers differently (``'%d'`` of 1.5);
+* ``int(true)`` is 1 in C++ but an error in cel-go; ``string()`` of NaN or an infinity differs;
+* NaN compares as false in C++ but is an error in cel-go; NaN needs a division, ``sqrt`` or a
+  string conversion, so those expressions are evaluated in process;
+* ``lastIndexOf`` with an offset at or past the end, and ``split('')`` of an empty string;
+* ``map``/``filter`` over a map iterate keys in a different order;
+* Python callbacks cannot receive uint, bytes, timestamp or type values intact, so expressions
+  that call them and can create such values run in process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from kfp_triggers.cel import decls, library
+from kfp_triggers.cel import typesys as ts
+from kfp_triggers.cel.backend import Checked
+from kfp_triggers.cel.nodes import Call, Comprehension, Ident, Literal, Node, Select
+from kfp_triggers.cel.values import Uint
+
+_PYTHON_MEMBERS = frozenset(decls.TEKTON_FUNCTIONS) | frozenset(library.PYTHON_ONLY_MEMBERS)
+_PYTHON_GLOBALS = frozenset(library.PYTHON_ONLY_GLOBALS)
+_EXOTIC_CALLS = frozenset({"uint", "bytes", "type", "base64.decode", "timestamp", "duration"})
+_ROUTED_CALLS = frozenset({"timestamp", "duration", "format", "math.sqrt"})
+_ROUTED_ARGUMENTS = {
+    "int": frozenset({"bool", "dyn"}),
+    "string": frozenset({"double", "dyn"}),
+    "double": frozenset({"string", "dyn"}),
+}
+
+
+def routing_reason(checked: Checked) -> str | None:
+    """Why ``checked`` must run in process, or None when the C++ runtime agrees with cel-go."""
+    types = checked.types
+
+    def kind(node: Node) -> str:
+        return types.get(id(node), ts.DYN).kind
+
+    calls_python = creates_exotic = False
+    for node in _walk(checked.tree):
+        if isinstance(node, Comprehension):
+            if node.kind == "sortBy":
+                return "sortBy"
+            if node.kind in ("map", "filter") and kind(node.target) in ("map", "dyn"):
+                return "iteration order over a map"
+        elif isinstance(node, Literal | Ident):
+            value = node.value if isinstance(node, Literal) else None
+            creates_exotic |= type(value) in (Uint, bytes) or getattr(node, "name", "") in decls.TYPE_NAMES
+        elif isinstance(node, Call):
+            reason = _call_reason(node, kind)
+            if reason:
+                return reason
+            creates_exotic |= node.function in _EXOTIC_CALLS
+            member = node.target is not None and node.function in _PYTHON_MEMBERS
+            calls_python |= member or (node.target is None and node.function in _PYTHON_GLOBALS)
+    return "values the Python bridge cannot carry" if calls_python and creates_exotic else None
+
+
+def _call_reason(node: Call, kind_of: Callable[[Node], str]) -> str | None:
+    name = node.function
+    if name in _ROUTED_CALLS:
+        return name
+    routed_kinds = _ROUTED_ARGUMENTS.get(name)
+    if routed_kinds and node.target is None and node.args and kind_of(node.args[0]) in routed_kinds:
+        return f"{name}() of a {kind_of(node.args[0])} value"
+    if name == "_/_" and any(kind_of(a) in ("double", "dyn") for a in node.args):
+        return "a division that may produce NaN"
+    if node.target is not None:
+        if name == "reverse" and kind_of(node.target) != "string":
+            return "reverse on a list"
+        if name == "lastIndexOf" and len(node.args) == 2:
+            return "lastIndexOf with an offset"
+        if name == "split" and not (isinstance(node.args[0], Literal) and node.args[0].value):
+            return "split without a literal separator"
+    return None
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    yield node
+    if isinstance(node, Select):
+        yield from _walk(node.operand)
+    elif isinstance(node, Call):
+        if node.target is not None:
+            yield from _walk(node.target)
+        for arg in node.args:
+            yield from _walk(arg)
+    elif isinstance(node, Comprehension):
+        for child in (node.target, node.pred, node.transform):
+            if child is not None:
+                yield from _walk(child)
+    else:
+        for child in getattr(node, "elements", []):
+            yield from _walk(child)
+        for key, value in getattr(node, "entries", []):
+            yield from _walk(key)
+            yield from _walk(value)
