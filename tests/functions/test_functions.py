@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,3 +193,36 @@ def test_render_launch_and_status_follow_on() -> None:
         _client("status", "collect_status", "cloudevent").post("/", data=body, headers=headers).status_code
         == 200
     )
+
+
+def _edge_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLE, config)
+    listener = config / "listener.yaml"
+    text = listener.read_text().replace(
+        "metadata:\n  name: github-push\n",
+        'metadata:\n  name: github-push\n  annotations:\n    kfp-triggers.dev/verify-at-ingest: "true"\n',
+        1,
+    )
+    assert "verify-at-ingest" in text
+    listener.write_text(text)
+    monkeypatch.setenv("KFPT_CONFIG", str(config))
+    runtime.reset_context()
+
+
+def test_edge_auth_refuses_a_bad_signature_with_401(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _edge_config(tmp_path, monkeypatch)
+    client = _client("ingest", "ingest_webhook", "http")
+    forged = _post_push(client, **{"X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert forged.status_code == 401
+    assert forged.get_json()["reason"] == "github: payload signature check failed"
+    assert _bus().events("kfpt-events") == []
+    genuine = _post_push(client)
+    assert genuine.status_code == 202
+    assert len(_bus().events("kfpt-events")) == 1
+
+
+def test_without_the_annotation_a_bad_signature_is_accepted_then_rejected_by_the_trigger() -> None:
+    client = _client("ingest", "ingest_webhook", "http")
+    forged = _post_push(client, **{"X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert forged.status_code == 202  # Tekton's behaviour: the interceptor rejects it later

@@ -27,6 +27,7 @@ from kfp_triggers.headers import first
 from kfp_triggers.payload import invalid_body_message, payload_problem
 from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
+from kfp_triggers.stages.edge_auth import authentication_failure, wants_edge_auth
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,11 @@ def ingest(ctx: StageContext, request: RawRequest, event_id: str | None = None) 
             return HttpAnswer.json(
                 400, _tekton_body(listener, "", uid="", error=invalid_body_message(problem))
             )
+    if wants_edge_auth(listener):
+        failure = authentication_failure(ctx, listener, request)
+        if failure is not None:
+            log.warning("listener %s: request refused at the edge: %s", listener.name, failure)
+            return HttpAnswer.json(401, {"error": "the request is not authentic", "reason": failure})
     event_id = event_id or event_id_for(request)
     received = EventReceived(
         event_id=event_id,

@@ -1,0 +1,70 @@
+"""Optional edge authentication: check a webhook's signature at ingest and answer 401.
+
+Tekton answers 202 to a request with a bad signature and drops it later, so the sender never
+learns that its secret is wrong. A listener annotated ``kfp-triggers.dev/verify-at-ingest: "true"``
+gets the check at the edge instead: every GitHub, GitLab or Bitbucket interceptor with a
+``secretRef`` among the listener's triggers (and groups) is run on the request with only its
+secret (event types are left to the triggers); the request is authentic when at least one accepts
+it, and is answered ``401`` otherwise, before anything is published.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from kfp_triggers.config import EventListener, InterceptorSpec
+from kfp_triggers.errors import KfptError
+from kfp_triggers.interceptors.protocol import InterceptorRequest, TriggerContext
+from kfp_triggers.request import RawRequest
+from kfp_triggers.stages.context import StageContext
+
+ANNOTATION = "kfp-triggers.dev/verify-at-ingest"
+SIGNED_INTERCEPTORS = frozenset({"github", "gitlab", "bitbucket"})
+
+
+def wants_edge_auth(listener: EventListener) -> bool:
+    """True when the listener asks for signatures to be checked at ingest."""
+    return listener.annotations.get(ANNOTATION, "").strip().lower() == "true"
+
+
+def _signature_checks(ctx: StageContext, listener: EventListener) -> Iterator[InterceptorSpec]:
+    seen: set[str] = set()
+    chains = [t.interceptors for t in ctx.config.triggers_for(listener)]
+    for group in ctx.config.groups_for(listener):
+        chains.append(group.interceptors)
+        chains.extend(t.interceptors for t in group.triggers)
+    for chain in chains:
+        for spec in chain:
+            if spec.ref_name not in SIGNED_INTERCEPTORS or "secretRef" not in spec.params:
+                continue
+            only_secret = {"secretRef": spec.params["secretRef"]}
+            key = json.dumps([spec.ref_name, only_secret], sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                yield InterceptorSpec(
+                    spec.name, spec.ref_name, spec.ref_kind, only_secret, source=spec.source
+                )
+
+
+def authentication_failure(ctx: StageContext, listener: EventListener, request: RawRequest) -> str | None:
+    """None when the request is authentic (or nothing can be checked), else why it is not."""
+    reasons: list[str] = []
+    for spec in _signature_checks(ctx, listener):
+        probe = InterceptorRequest(
+            body=request.body,
+            header=request.header_map(),
+            interceptor_params=dict(spec.params),
+            context=TriggerContext(event_url=request.url),
+        )
+        try:
+            response = ctx.processor.interceptors.interceptor(spec).process(probe)
+        except KfptError as exc:
+            reasons.append(f"{spec.ref_name}: {exc}")
+            continue
+        if response.continue_:
+            return None
+        reasons.append(f"{spec.ref_name}: {response.status.message}")
+    if not reasons:
+        return None
+    return "; ".join(dict.fromkeys(reasons))
