@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import shutil
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
