@@ -141,6 +141,14 @@ VALUES = [
     ("int(timestamp('1970-01-01T00:01:00Z'))", "int", 60),
     ("string(timestamp(0))", "string", "1970-01-01T00:00:00Z"),
     ("timestamp('2023-01-01T00:00:00Z') < timestamp('2023-01-01T00:00:01Z')", "bool", True),
+    # places where Google's C++ runtime differs from cel-go; both backends must answer as cel-go
+    ("string(0.0/0.0) + ' ' + string(-1.0/0.0) + ' ' + string(1.0/0.0)", "string", "NaN -Inf +Inf"),
+    ("''.split('')", "list", []),
+    ("'héllo'.lastIndexOf('l', 5)", "int", -1),
+    ("'héllo'.lastIndexOf('l', 4)", "int", 3),
+    ("{'b': 1, 'a': 2}.map(k, k)", "list", ["b", "a"]),
+    ("body.test.filter(k, true)", "list", ["other"]),
+    ("1 < 1.5 && 1u < 2 && -1 < 1u && 2.5 > 2u", "bool", True),
     # aggregates
     ("[1, 'a', [true]]", "list", [1, "a", [True]]),
     ("{'a': 1, 'b': [2u]}", "map", {"a": 1, "b": [2]}),
@@ -201,6 +209,10 @@ EVAL_ERRORS = [
     ("timestamp('9999-12-31T23:59:59Z') + duration('1s')", "timestamp overflow"),
     ("timestamp(0).getHours('Nowhere/City')", "unknown time zone Nowhere/City"),
     ("0.0/0.0 < 1.0", "NaN values cannot be ordered"),
+    ("dyn(0.0/0.0) < 1", "NaN values cannot be ordered"),
+    ("math.greatest(0.0/0.0, 1)", "NaN values cannot be ordered: math.@max"),
+    ("int(dyn(true))", "no such overload: int(bool)"),
+    ("int(body.flag)", "no such overload: int(bool)"),
     ("'abc'.matches('[')", "error parsing regexp: missing closing ]: `[`"),
 ]
 
@@ -286,3 +298,9 @@ def test_check_failures_are_reported_with_tektons_prefix() -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_valid_expression_checks_clean(backend: str) -> None:
     assert environment(backend).check("header.match('X-GitHub-Event', 'push') && body.ref == 'main'") is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_runtime_error_inside_a_list_literal_propagates(backend: str) -> None:
+    with pytest.raises(CelEvalError, match=r"no such key: nope\Z"):
+        evaluate(backend, "[1, body.nope, 3]", BODY)
