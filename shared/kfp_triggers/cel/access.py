@@ -19,15 +19,22 @@ def is_list(v: Any) -> bool:
 
 
 def map_find(m: dict[Any, Any], key: Any) -> tuple[bool, Any]:
-    """Look a key up with CEL's numeric key equivalence (``{1: x}[1u]``, ``[1.0]``)."""
-    if type(key) is float and not key.is_integer():
-        return False, None
+    """Look a key up with CEL's numeric key equivalence (``{1: x}[1u]``, ``[1.0]``).
+
+    Python treats ``True`` and ``1`` as the same key; CEL does not, so those two are told apart.
+    """
     try:
-        if key in m:
-            return True, m[key]
+        hit = key in m
     except TypeError:
         return False, None
-    return False, None
+    if not hit:
+        return False, None
+    if type(key) is bool or (type(key) in (int, Uint, float) and key in (0, 1)):
+        for stored in m:
+            if stored == key and (type(stored) is bool) == (type(key) is bool):
+                return True, m[stored]
+        return False, None
+    return True, m[key]
 
 
 def key_text(key: Any) -> str:

@@ -14,7 +14,7 @@ from kfp_triggers.cel import access, decls, stdlib
 from kfp_triggers.cel.ext_misc import sort_by_keys
 from kfp_triggers.cel.library import Library
 from kfp_triggers.cel.nodes import Call, Comprehension, Ident, ListExpr, Literal, MapExpr, Node, Select
-from kfp_triggers.cel.values import CelType, EvalError, no_such_overload
+from kfp_triggers.cel.values import CelType, EvalError, no_such_overload, runtime_type_name
 
 Fn = Callable[[dict[str, Any]], Any]
 
@@ -75,9 +75,11 @@ class _Compiler:
             out: dict[Any, Any] = {}
             for k, v in entries:
                 key = k(act)
-                if type(key) not in (str, int, bool) and not isinstance(key, int):
-                    raise EvalError(f"unsupported key type: {type(key).__name__}")
-                out[key] = v(act)
+                value = v(act)
+                try:
+                    out[key] = value
+                except TypeError:
+                    raise EvalError(f"unsupported map key type: {runtime_type_name(key)}") from None
             return out
 
         return build
