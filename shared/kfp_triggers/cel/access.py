@@ -30,9 +30,9 @@ def map_find(m: dict[Any, Any], key: Any) -> tuple[bool, Any]:
     if not hit:
         return False, None
     if type(key) is bool or (type(key) in (int, Uint, float) and key in (0, 1)):
-        for stored in m:
+        for stored, value in m.items():
             if stored == key and (type(stored) is bool) == (type(key) is bool):
-                return True, m[stored]
+                return True, value
         return False, None
     return True, m[key]
 
