@@ -161,6 +161,8 @@ VALUES = [
     ("dyn(1) in {true: 'x'}", "bool", False),
     ("true in {true: 'x'}", "bool", True),
     ("[1, 2] + [3]", "list", [1, 2, 3]),
+    ("[\n  'opened',\n  'synchronize',\n]", "list", ["opened", "synchronize"]),
+    ("{'a': 1,}", "map", {"a": 1}),
     ("[1, [2]] == [1.0, [2u]]", "bool", True),
     ("{'a': [1]} == dyn({'a': [1.0]})", "bool", True),
 ]
@@ -238,6 +240,8 @@ COMPILE_ERRORS = [
     ),
     ("header['X-Test", "ERROR: <input>:1:8: Syntax error: token recognition error at: ''X-Test'"),
     ("1 +", "ERROR: <input>:1:3: Syntax error:"),
+    ("size('a',)", "ERROR: <input>:1:10: Syntax error: mismatched input ')'"),
+    ("[1,,]", "ERROR: <input>:1:4: Syntax error: mismatched input ','"),
     ("in", "reserved identifier: in"),
     ("has(body)", "invalid argument to has() macro"),
     ("[1].all(1, true)", "argument must be a simple name"),

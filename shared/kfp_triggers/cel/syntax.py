@@ -84,6 +84,21 @@ def _cache_file() -> str | bool:
     return str(directory / f"cel-grammar-lark-{lark.__version__}.cache")
 
 
+_TRAILING_COMMA_RULES = """
+list_items     : expr ("," expr)* [","]
+map_items      : expr ":" expr ("," expr ":" expr)* [","]
+"""
+
+
+def _with_trailing_commas(grammar: str) -> str:
+    """Allow ``[1, 2,]`` and ``{'a': 1,}`` as cel-go's grammar does (cel-python's does not)."""
+    patched = grammar.replace('list_lit       : "[" [exprlist] "]"', 'list_lit       : "[" [list_items] "]"')
+    patched = patched.replace('map_lit        : "{" [mapinits] "}"', 'map_lit        : "{" [map_items] "}"')
+    if patched == grammar:
+        return grammar  # a different cel-python grammar: keep it as it is
+    return patched + _TRAILING_COMMA_RULES
+
+
 def _parser() -> lark.Lark:
     """cel-python's CEL grammar, loaded without importing the rest of cel-python (built once)."""
     with _PARSER_LOCK:
@@ -92,6 +107,7 @@ def _parser() -> lark.Lark:
             if spec is None or not spec.submodule_search_locations:
                 raise RuntimeError("cel-python is not installed")
             grammar = (Path(next(iter(spec.submodule_search_locations))) / "cel.lark").read_text()
+            grammar = _with_trailing_commas(grammar)
             _PARSERS.append(
                 lark.Lark(
                     grammar,
