@@ -54,6 +54,7 @@ VALUES = [
     ("0.0 / 0.0", "double", "NaN"),
     ("0x1F", "int", 31),
     ("1e3", "double", 1000.0),
+    (".5 + 1.5e1", "double", 15.5),
     # strings, bytes and literals
     ("'a' + \"b\" + '''c''' + r'\\n'", "string", "abc\\n"),
     ("'\\u00e9\\x41\\101'", "string", "éAA"),
@@ -270,7 +271,7 @@ COMPILE_ERRORS = [
     ("1 && true", "expected type 'bool' but found 'int'"),
     ("true ? 1 : 'a'", "found no matching overload for '_?_:_' applied to '(bool, int, string)'"),
     ("[1].all(x, x)", "expected type 'bool' but found 'int'"),
-    ("(1).all(x, true)", "expression of type 'int' cannot be range of a comprehension"),
+    ("1.all(x, true)", "expression of type 'int' cannot be range of a comprehension"),
     ("cel.bind(x, 1, x)", "undeclared reference to 'cel'"),
     (
         "'%d'.format(['x'])",

@@ -90,11 +90,16 @@ map_items      : expr ":" expr ("," expr ":" expr)* [","]
 """
 
 
-def _with_trailing_commas(grammar: str) -> str:
-    """Allow ``[1, 2,]`` and ``{'a': 1,}`` as cel-go's grammar does (cel-python's does not)."""
+def _cel_go_grammar(grammar: str) -> str:
+    """Two corrections to cel-python's grammar where it accepts a different language than cel-go.
+
+    cel-go allows a trailing comma in list and map literals (``[1, 2,]``), and it does not read
+    ``1.`` as a number, so ``1.size()`` is a call on an int rather than a syntax error.
+    """
     patched = grammar.replace('list_lit       : "[" [exprlist] "]"', 'list_lit       : "[" [list_items] "]"')
     patched = patched.replace('map_lit        : "{" [mapinits] "}"', 'map_lit        : "{" [map_items] "}"')
-    if patched == grammar:
+    patched = patched.replace('FLOAT_LIT      : /-?/ DIGIT+ "." DIGIT* EXPONENT? | ', "FLOAT_LIT      : ")
+    if patched.count("list_items") != 1 or patched.count("map_items") != 1:
         return grammar  # a different cel-python grammar: keep it as it is
     return patched + _TRAILING_COMMA_RULES
 
@@ -107,7 +112,7 @@ def _parser() -> lark.Lark:
             if spec is None or not spec.submodule_search_locations:
                 raise RuntimeError("cel-python is not installed")
             grammar = (Path(next(iter(spec.submodule_search_locations))) / "cel.lark").read_text()
-            grammar = _with_trailing_commas(grammar)
+            grammar = _cel_go_grammar(grammar)
             _PARSERS.append(
                 lark.Lark(
                     grammar,
