@@ -95,8 +95,11 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
 
         return launcher_from_env(env, settings.output_root)
 
+    from kfp_triggers.notifiers import notifiers_from_env
+
     config_root = Path(settings.config)
     return StageContext(
+        notifiers=notifiers_from_env(env, services.secrets),
         config=config,
         processor=EventProcessor(config, InterceptorFactory(services)),
         publisher=publisher,

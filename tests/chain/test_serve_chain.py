@@ -7,6 +7,8 @@ the interceptors and kfp.local running the example pipeline.
 from __future__ import annotations
 
 import json
+import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,6 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
         output_root=str(tmp_path / "runs"),
     )
     srv = start(settings, {"KFPT_LAUNCHER": "local"}, port=0, tick_s=0.2)
-    import threading
-
     threading.Thread(target=srv.httpd.serve_forever, daemon=True).start()
     yield srv
     srv.httpd.shutdown()
@@ -133,3 +133,48 @@ def test_runs_and_events_commands_read_the_store(server: Server, tmp_path: Path)
         "train-on-main": (True, True),
         "release-on-tag": (False, False),
     }
+
+
+def test_commit_statuses_follow_the_run_on_github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Contract test: GitHub's API cannot run here, so a local server checks the commit-status calls.
+
+    The run of a push to main is announced as ``pending`` and then reported as ``success`` on the
+    pushed commit (``POST /repos/{owner}/{repo}/statuses/{sha}``), once per transition.
+    """
+    from tests.unit.local_http import Reply, local_server
+
+    payload = json.loads((EXAMPLE / "payloads" / "push.json").read_text())
+    repo, sha = payload["repository"]["full_name"], payload["after"]
+    target = f"/repos/{repo}/statuses/{sha}"
+    secrets = tmp_path / "secrets"
+    shutil.copytree(EXAMPLE / "secrets", secrets)
+    (secrets / "github-token").mkdir()
+    (secrets / "github-token" / "token").write_text("ghp_example_token")
+    monkeypatch.chdir(tmp_path)
+    with local_server({f"POST {target}": Reply(201, b"{}")}) as github:
+        settings = Settings(
+            config=str(EXAMPLE),
+            secrets_dir=str(secrets),
+            store=f"sqlite:///{tmp_path}/state.db",
+            output_root=str(tmp_path / "runs"),
+            github_api_url=github.base_url,
+        )
+        environ = {
+            "KFPT_LAUNCHER": "local",
+            "KFPT_GITHUB_TOKEN_SECRET": "github-token/token",
+            "KFPT_GITHUB_API_URL": github.base_url + "/",
+        }
+        srv = start(settings, environ, port=0, tick_s=0.2)
+        threading.Thread(target=srv.httpd.serve_forever, daemon=True).start()
+        try:
+            event_id = _send(srv, "push.http")["eventID"]
+            assert wait_for(lambda: any(r.terminal for r in _runs(srv, event_id)), 60)
+            assert wait_for(lambda: len(github.requests) >= 2, 10)
+        finally:
+            srv.httpd.shutdown()
+            srv.close()
+    posted = [json.loads(r.body) for r in github.requests]
+    assert github.targets() == [f"POST {target}"] * len(posted)
+    assert [p["state"] for p in posted] == ["pending", "success"]
+    assert {p["context"] for p in posted} == {"kfp-triggers/train-on-main"}
+    assert all(r.headers["authorization"] == "Bearer ghp_example_token" for r in github.requests)

@@ -17,6 +17,7 @@ from kfp_triggers.processing import EventProcessor
 
 if TYPE_CHECKING:
     from kfp_triggers.launchers.base import Launcher
+    from kfp_triggers.notifiers import Notifier
     from kfp_triggers.store.base import Store
     from kfp_triggers.transports.base import Publisher
 
@@ -53,6 +54,7 @@ class StageContext:
     owner: str = field(default_factory=default_owner)
     clock: Callable[[], datetime] = utc_now
     source: str = "//kfp-triggers"
+    notifiers: list[Notifier] = field(default_factory=list)
     _store: Store | None = None
     _launcher: Launcher | None = None
 

@@ -155,10 +155,19 @@ def _journal_failure(ctx: StageContext, requested: RunRequested, key: str, messa
 
 
 def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) -> list[RunState]:
-    """Poll the run named by ``run.created``, or every non-terminal run on a tick; publish transitions."""
+    """Poll the run named by ``run.created``, or every non-terminal run on a tick; publish transitions.
+
+    Notifiers (GitHub commit statuses) are told before the new state is recorded, so if one fails
+    for a reason a retry can fix, the redelivered input finds the transition again and re-notifies.
+
+    Raises:
+        KfptError: retryable backend, store or notifier failures.
+    """
     if isinstance(data, RunCreated):
         record = ctx.store.get_run(data.run_id)
         runs = [record] if record is not None and not record.terminal else []
+        for run in runs:  # announce the run as soon as it exists (GitHub shows "pending")
+            _notify(ctx, run, run.state, None)
     else:
         runs = ctx.store.list_runs(1000, non_terminal_only=True)
     changes: list[RunState] = []
@@ -180,7 +189,11 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
     except LaunchRejected as exc:
         log.warning("run %s cannot be read: %s", run.run_id, exc)
         return None
-    previous = ctx.store.record_state(run.run_id, str(observed.state), ctx.clock())
+    state = str(observed.state)
+    if state == run.state:
+        return None
+    _notify(ctx, run, state, run.state)
+    previous = ctx.store.record_state(run.run_id, state, ctx.clock())
     if previous is None:
         return None
     namespace, _, name = run.listener.rpartition("/")
@@ -188,9 +201,25 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
         event_id=run.event_id,
         run_id=run.run_id,
         backend=run.backend,
-        state=str(observed.state),
+        state=state,
         previous_state=previous,
         run_url=run.run_url,
         trigger=ObjectRef(str(run.details.get("triggerNamespace", namespace)), run.trigger),
         listener=ObjectRef(namespace, name),
     )
+
+
+def _notify(ctx: StageContext, run: RunRecord, state: str, previous: str | None) -> None:
+    """Tell every notifier; a permanent failure is logged, a retryable one propagates."""
+    if not ctx.notifiers:
+        return
+    from kfp_triggers.notifiers import RunStateChange
+
+    change = RunStateChange.from_run(run, ctx.store.get_event(run.event_id), state, previous)
+    for notifier in ctx.notifiers:
+        try:
+            notifier.notify(change)
+        except KfptError as exc:
+            if exc.retryable:
+                raise
+            log.error("run %s: notification failed: %s", run.run_id, exc)
