@@ -8,6 +8,7 @@ argument is accepted and ignored, as Tekton ignores it).
 
 from __future__ import annotations
 
+import functools
 import hmac
 import math
 from collections.abc import Callable
@@ -28,8 +29,23 @@ def _go_quote(text: str) -> str:
     )
 
 
+_canonical = functools.lru_cache(maxsize=512)(canonical_header_key)
+
+# The last map found to be a valid http.Header: filters call match/canonical on the same request
+# headers many times, and the check is a loop over every header.
+_VALID_HEADER: list[Any] = [None]
+
+
 def _header_values(h: Any, key: str) -> str:
     """``http.Header(h).Get(key)``, after converting the CEL map as cel-go would."""
+    if _VALID_HEADER[0] is not h:
+        _check_header(h)
+        _VALID_HEADER[0] = h
+    values = h.get(_canonical(key))
+    return str(values[0]) if values else ""
+
+
+def _check_header(h: dict[Any, Any]) -> None:
     for name, values in h.items():
         if type(name) is not str:
             raise EvalError("failed to convert to http.Header: unsupported type conversion to 'string'")
@@ -41,8 +57,6 @@ def _header_values(h: Any, key: str) -> str:
         for v in values:
             if type(v) is not str:
                 raise EvalError("failed to convert to http.Header: type conversion error to 'string'")
-    values = h.get(canonical_header_key(key))
-    return str(values[0]) if values else ""
 
 
 def match(h: Any, key: Any, value: Any) -> bool:
