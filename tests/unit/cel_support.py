@@ -22,15 +22,16 @@ BACKENDS = [
 ]
 """Every table runs on each backend; cel-expr is skipped only when cel-expr-python is missing."""
 
-_ENVIRONMENTS: dict[tuple[str, int], CelEnvironment] = {}
+_ENVIRONMENTS: dict[str, CelEnvironment] = {}
 
 
 def environment(backend: str, secrets: SecretStore | None = None) -> CelEnvironment:
-    """One environment per backend (and secret store), reused across tests like a configuration."""
-    key = (backend, id(secrets))
-    if key not in _ENVIRONMENTS:
-        _ENVIRONMENTS[key] = CelEnvironment(secrets=secrets, backend=backend)
-    return _ENVIRONMENTS[key]
+    """One environment per backend reused across tests like a configuration (a fresh one with secrets)."""
+    if secrets is not None:
+        return CelEnvironment(secrets=secrets, backend=backend)
+    if backend not in _ENVIRONMENTS:
+        _ENVIRONMENTS[backend] = CelEnvironment(backend=backend)
+    return _ENVIRONMENTS[backend]
 
 
 def evaluate(
