@@ -9,17 +9,12 @@ selection), so messages can be rendered as ``ERROR: <input>:1:5: ...`` with the 
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import re
-import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import lark
 
-from kfp_triggers.cel import literals
+from kfp_triggers.cel import grammar, literals
 from kfp_triggers.cel.nodes import (
     Call,
     Comprehension,
@@ -39,8 +34,6 @@ from kfp_triggers.cel.values import Uint
 RESERVED = frozenset({"in", "as", "break", "const", "continue", "else", "for", "function", "if", "import",
                       "let", "loop", "package", "namespace", "return", "var", "void", "while"})  # fmt: skip
 QUANTIFIERS = frozenset({"all", "exists", "exists_one"})
-PARSER_CACHE_ENV = "KFPT_CEL_PARSER_CACHE"
-"""Set to ``0`` to build the parser tables in every process instead of caching them."""
 
 
 class SyntaxProblemError(Exception):
@@ -53,86 +46,10 @@ class _Source:
     errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-_PARSERS: list[lark.Lark] = []
-_PARSER_LOCK = threading.Lock()
-
-
-def _literal_words(token: lark.Token) -> lark.Token:
-    """cel-python's lexer callback: ``true``/``false`` are literals, not identifiers."""
-    if token.value in ("true", "false"):
-        return lark.Token.new_borrow_pos("BOOL_LIT", token.value, token)
-    return token
-
-
-def _cache_file() -> str | bool:
-    """Where to keep the built parser tables (a private per-user directory), or False for none.
-
-    Building the LALR tables takes about 150 ms; loading them takes about 20 ms, which matters for
-    a function's cold start. The directory is the user's own cache directory, never a shared temp
-    directory, because the file is unpickled on load.
-    """
-    if os.environ.get(PARSER_CACHE_ENV, "").strip() in ("0", "off", "false"):
-        return False
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    directory = base / "kfp-triggers"
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not os.access(directory, os.W_OK) or directory.stat().st_uid != os.getuid():
-            return False
-    except OSError:
-        return False
-    return str(directory / f"cel-grammar-lark-{lark.__version__}.cache")
-
-
-_TRAILING_COMMA_RULES = """
-list_items     : expr ("," expr)* [","]
-map_items      : expr ":" expr ("," expr ":" expr)* [","]
-"""
-
-
-def _cel_go_grammar(grammar: str) -> str:
-    """Two corrections to cel-python's grammar where it accepts a different language than cel-go.
-
-    cel-go allows a trailing comma in list and map literals (``[1, 2,]``), and it does not read
-    ``1.`` as a number, so ``1.size()`` is a call on an int rather than a syntax error.
-    """
-    patched = grammar.replace('list_lit       : "[" [exprlist] "]"', 'list_lit       : "[" [list_items] "]"')
-    patched = patched.replace('map_lit        : "{" [mapinits] "}"', 'map_lit        : "{" [map_items] "}"')
-    patched = patched.replace('FLOAT_LIT      : /-?/ DIGIT+ "." DIGIT* EXPONENT? | ', "FLOAT_LIT      : ")
-    if patched.count("list_items") != 1 or patched.count("map_items") != 1:
-        return grammar  # a different cel-python grammar: keep it as it is
-    return patched + _TRAILING_COMMA_RULES
-
-
-def _parser() -> lark.Lark:
-    """cel-python's CEL grammar, loaded without importing the rest of cel-python (built once)."""
-    with _PARSER_LOCK:
-        if not _PARSERS:
-            spec = importlib.util.find_spec("celpy")
-            if spec is None or not spec.submodule_search_locations:
-                raise RuntimeError("cel-python is not installed")
-            grammar = (Path(next(iter(spec.submodule_search_locations))) / "cel.lark").read_text()
-            grammar = _cel_go_grammar(grammar)
-            _PARSERS.append(
-                lark.Lark(
-                    grammar,
-                    parser="lalr",
-                    start="expr",
-                    g_regex_flags=re.M,
-                    lexer_callbacks={"IDENT": _literal_words},
-                    propagate_positions=True,
-                    maybe_placeholders=False,
-                    priority="invert",
-                    cache=_cache_file(),
-                )
-            )
-        return _PARSERS[0]
-
-
 def parse(text: str) -> Node:
     """Parse and expand macros; raise :class:`SyntaxProblemError` with cel-go-style messages."""
     try:
-        tree = _parser().parse(text)
+        tree = grammar.parser().parse(text)
     except lark.exceptions.UnexpectedInput as exc:
         pos = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
         raise SyntaxProblemError(render_error(text, pos, _lark_message(text, exc, pos))) from None
