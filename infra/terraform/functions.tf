@@ -1,0 +1,203 @@
+# The five functions: one module call per stage over a declarative map. Each stage deploys its own
+# bundle directory (infra/bundle.py), so ingest ships without the launchers' dependencies and a
+# change to one bundle redeploys only that function.
+
+data "google_project" "this" {
+  project_id = var.project
+}
+
+resource "google_project_service" "api" {
+  for_each = var.enable_apis ? toset([
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ]) : toset([])
+
+  project            = var.project
+  service            = each.value
+  disable_on_destroy = false
+}
+
+resource "google_storage_bucket" "sources" {
+  count = var.source_bucket == null ? 1 : 0
+
+  project                     = var.project
+  name                        = "${var.project}-${var.prefix}-sources"
+  location                    = var.region
+  labels                      = var.labels
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+}
+
+locals {
+  bundle_dir    = coalesce(var.bundle_dir, "${path.root}/../../build/functions")
+  source_bucket = var.source_bucket != null ? var.source_bucket : google_storage_bucket.sources[0].name
+
+  store_url = (
+    var.firestore_database == "(default)"
+    ? "firestore://${var.project}"
+    : "firestore://${var.project}/${var.firestore_database}"
+  )
+
+  # Where secrets are mounted: <secrets dir>/<secretName>/<key>, the layout the engine reads.
+  secrets_dir = "/secrets"
+
+  # The stages. input_topic/output_topic follow kfp_triggers.eventtypes.HOPS; uses_store marks the
+  # stages that read or write the journal, ledger and runs; uses_launcher the ones that talk to
+  # the pipeline backend.
+  stages = {
+    ingest = {
+      entry_point   = "ingest_webhook"
+      input_topic   = null
+      output_topic  = "kfpt-events"
+      memory        = "256Mi"
+      timeout       = 60
+      uses_store    = false
+      uses_launcher = false
+    }
+    intercept = {
+      entry_point   = "intercept_event"
+      input_topic   = "kfpt-events"
+      output_topic  = "kfpt-matched"
+      memory        = "512Mi"
+      timeout       = 120
+      uses_store    = true
+      uses_launcher = false
+    }
+    render = {
+      entry_point   = "render_run"
+      input_topic   = "kfpt-matched"
+      output_topic  = "kfpt-launch"
+      memory        = "256Mi"
+      timeout       = 60
+      uses_store    = true
+      uses_launcher = false
+    }
+    launch = {
+      entry_point   = "launch_run"
+      input_topic   = "kfpt-launch"
+      output_topic  = "kfpt-runs"
+      memory        = "512Mi"
+      timeout       = 300
+      uses_store    = true
+      uses_launcher = true
+    }
+    status = {
+      entry_point   = "collect_status"
+      input_topic   = "kfpt-runs"
+      output_topic  = "kfpt-run-states"
+      memory        = "512Mi"
+      timeout       = 300
+      uses_store    = true
+      uses_launcher = true
+    }
+  }
+
+  # Settings every function gets (see kfp_triggers.runtime.Settings and the factories).
+  common_env = {
+    KFPT_TRANSPORT      = "pubsub"
+    KFPT_PUBSUB_PROJECT = var.project
+    KFPT_STORE          = local.store_url
+    KFPT_CONFIG         = var.config_dir
+    KFPT_SECRETS_DIR    = local.secrets_dir
+  }
+
+  # Settings of the launcher, for the stages that start or follow runs.
+  launcher_env = {
+    KFPT_LAUNCHER               = var.launcher
+    KFPT_KFP_HOST               = var.launcher == "kfp" ? var.kfp_host : null
+    KFPT_KFP_NAMESPACE          = var.launcher == "kfp" ? var.kfp_namespace : null
+    KFPT_KFP_UI_HOST            = var.launcher == "kfp" ? var.kfp_ui_host : null
+    KFPT_KFP_TOKEN_FILE         = var.launcher == "kfp" && var.kfp_token_secret != null ? "${local.secrets_dir}/kfp-token/token" : null
+    KFPT_VERTEX_PROJECT         = var.launcher == "vertex" ? var.project : null
+    KFPT_VERTEX_LOCATION        = var.launcher == "vertex" ? coalesce(var.vertex_location, var.region) : null
+    KFPT_VERTEX_PIPELINE_ROOT   = var.launcher == "vertex" ? var.vertex_pipeline_root : null
+    KFPT_VERTEX_SERVICE_ACCOUNT = var.launcher == "vertex" ? var.vertex_service_account : null
+  }
+
+  # Secret volumes per stage: the webhook secrets on intercept, the KFP token on launch and status.
+  webhook_volumes = [
+    for name, s in var.webhook_secrets : {
+      name       = name
+      secret     = s.secret
+      project_id = coalesce(s.project_id, data.google_project.this.number)
+      versions   = s.keys
+    }
+  ]
+  kfp_token_volumes = var.launcher == "kfp" && var.kfp_token_secret != null ? [{
+    name       = "kfp-token"
+    secret     = var.kfp_token_secret
+    project_id = data.google_project.this.number
+    versions   = { token = "latest" }
+  }] : []
+  stage_secrets = {
+    for stage, s in local.stages : stage => (
+      stage == "intercept" ? local.webhook_volumes : s.uses_launcher ? local.kfp_token_volumes : []
+    )
+  }
+
+  functions = {
+    for stage, s in local.stages : stage => merge(s, {
+      name       = "${var.prefix}-${stage}"
+      source_dir = "${local.bundle_dir}/${stage}"
+      environment = {
+        for k, v in merge(local.common_env, s.uses_launcher ? local.launcher_env : {}, var.extra_env) :
+        k => tostring(v) if v != null && v != ""
+      }
+      secret_volumes = [
+        for v in local.stage_secrets[stage] : {
+          mount_path = "${local.secrets_dir}/${v.name}"
+          secret     = v.secret
+          project_id = tostring(v.project_id)
+          versions   = v.versions
+        }
+      ]
+    })
+  }
+}
+
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions
+
+  project               = var.project
+  region                = var.region
+  name                  = each.value.name
+  description           = "kfp-triggers ${each.key} stage"
+  entry_point           = each.value.entry_point
+  runtime               = var.runtime
+  source_dir            = each.value.source_dir
+  bucket                = local.source_bucket
+  build_service_account = var.build_service_account
+  service_account_email = google_service_account.function[each.key].email
+  memory                = each.value.memory
+  timeout_seconds       = each.value.timeout
+  max_instance_count    = var.max_instance_count
+  min_instance_count    = each.key == "ingest" ? var.ingest_min_instances : 0
+  ingress_settings      = each.key == "ingest" ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+  vpc_connector         = each.value.uses_launcher ? var.vpc_connector : null
+  environment           = each.value.environment
+  secret_volumes        = each.value.secret_volumes
+  labels                = merge(var.labels, { "kfpt-stage" = each.key })
+
+  # The push subscription that feeds a CloudEvent stage; ingest has none (it is the webhook).
+  input_topic           = each.value.input_topic == null ? null : google_pubsub_topic.topic[each.value.input_topic].id
+  dead_letter_topic     = each.value.input_topic == null ? null : google_pubsub_topic.dead_letter[each.value.input_topic].id
+  push_service_account  = google_service_account.push.email
+  max_delivery_attempts = var.max_delivery_attempts
+  retry_min_backoff     = var.retry_min_backoff
+  retry_max_backoff     = var.retry_max_backoff
+
+  depends_on = [
+    google_project_service.api,
+    google_secret_manager_secret_iam_member.accessor,
+  ]
+}

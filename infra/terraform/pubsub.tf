@@ -1,0 +1,70 @@
+# Topics between the stages, one dead-letter topic per topic, and a pull subscription on each
+# dead-letter topic so dead letters are kept (Pub/Sub drops messages published on a topic without
+# subscriptions). The names and event types are the engine's (kfp_triggers.eventtypes); the tests
+# check that they agree.
+#
+#   type                                 producer -> consumer     topic
+#   dev.kfptriggers.event.received.v1    ingest    -> intercept   kfpt-events
+#   dev.kfptriggers.trigger.matched.v1   intercept -> render      kfpt-matched
+#   dev.kfptriggers.run.requested.v1     render    -> launch      kfpt-launch
+#   dev.kfptriggers.run.created.v1       launch    -> status      kfpt-runs
+#   dev.kfptriggers.status.tick.v1       scheduler -> status      kfpt-runs
+#   dev.kfptriggers.run.state.v1         status    -> anyone      kfpt-run-states
+#
+# How a stage receives its messages: each CloudEvent stage has a push subscription owned here (see
+# modules/function), pointing at the function's URL with an OIDC token. A gen2 function's
+# event_trigger would instead create an Eventarc trigger whose Pub/Sub subscription Eventarc owns:
+# `retry_policy = "RETRY_POLICY_RETRY"` makes it retry, but its dead-letter policy cannot be set in
+# Terraform, so a poison message would be retried until the retention period ends. An owned push
+# subscription has both a dead_letter_policy and an exponential retry_policy, and the function
+# decodes its raw push envelope as well as the Eventarc form.
+
+locals {
+  # Every stage-input topic in chain order (kfp_triggers.eventtypes.TOPICS).
+  topics = ["kfpt-events", "kfpt-matched", "kfpt-launch", "kfpt-runs", "kfpt-run-states"]
+
+  # kfp_triggers.eventtypes.DEAD_LETTER_SUFFIX
+  dead_letter_suffix = "-dead-letter"
+
+  # The tick shares the status stage's input topic (kfp_triggers.eventtypes.STATUS_TICK).
+  status_tick_type  = "dev.kfptriggers.status.tick.v1"
+  status_tick_topic = "kfpt-runs"
+}
+
+resource "google_pubsub_topic" "topic" {
+  for_each = toset(local.topics)
+
+  project = var.project
+  name    = each.value
+  labels  = var.labels
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_pubsub_topic" "dead_letter" {
+  for_each = toset(local.topics)
+
+  project = var.project
+  name    = "${each.value}${local.dead_letter_suffix}"
+  labels  = var.labels
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_pubsub_subscription" "dead_letter" {
+  for_each = toset(local.topics)
+
+  project = var.project
+  name    = "${var.prefix}-${each.value}${local.dead_letter_suffix}"
+  topic   = google_pubsub_topic.dead_letter[each.value].id
+  labels  = var.labels
+
+  # Keep dead letters for inspection and replay; never let the subscription expire.
+  message_retention_duration = var.dead_letter_retention
+  retain_acked_messages      = false
+  ack_deadline_seconds       = 60
+
+  expiration_policy {
+    ttl = ""
+  }
+}

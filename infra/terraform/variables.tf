@@ -1,0 +1,237 @@
+# Inputs of the kfp-triggers deployment on Google Cloud. Only `project` is required; the defaults
+# deploy the five functions with the dry-run launcher, which records what it would start.
+
+variable "project" {
+  description = "Google Cloud project id to deploy into. Topics, functions, Firestore and the scheduler job all live here."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, the scheduler job and the source bucket (for example europe-west1)."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "prefix" {
+  description = "Prefix of every named resource this module creates (functions, service accounts, subscriptions, scheduler job). Topic names are fixed by the engine (kfpt-events, ...), so deploy one copy per project."
+  type        = string
+  default     = "kfpt"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,14}$", var.prefix))
+    error_message = "prefix must be 1-15 lowercase letters, digits or dashes, starting with a letter (service account ids are <prefix>-<stage>, at most 30 characters)."
+  }
+}
+
+variable "enable_apis" {
+  description = "Enable the Google APIs the deployment needs. Turn off when a platform team manages project services."
+  type        = bool
+  default     = true
+}
+
+variable "labels" {
+  description = "Labels added to the functions, topics, subscriptions and bucket."
+  type        = map(string)
+  default     = {}
+}
+
+variable "source_bucket" {
+  description = "Existing Cloud Storage bucket for the zipped function sources. Null creates <project>-<prefix>-sources in the region."
+  type        = string
+  default     = null
+}
+
+variable "bundle_dir" {
+  description = "Directory holding one bundle per stage, as written by `make bundle` (infra/bundle.py). Null means build/functions at the repository root."
+  type        = string
+  default     = null
+}
+
+variable "config_dir" {
+  description = "KFPT_CONFIG inside each bundle: where the listener configuration sits relative to main.py. infra/bundle.py writes it to config/."
+  type        = string
+  default     = "config"
+}
+
+variable "runtime" {
+  description = "Cloud Run functions Python runtime. The pinned requirements are tested on Python 3.11."
+  type        = string
+  default     = "python311"
+}
+
+variable "build_service_account" {
+  description = "Service account (full resource name projects/<p>/serviceAccounts/<email>) Cloud Build uses to build the functions. Null uses the project's default build account."
+  type        = string
+  default     = null
+}
+
+variable "max_instance_count" {
+  description = "Upper bound of instances per function."
+  type        = number
+  default     = 20
+}
+
+variable "ingest_min_instances" {
+  description = "Instances of the ingest function kept warm, so webhook senders do not wait for a cold start."
+  type        = number
+  default     = 0
+}
+
+variable "ingest_public" {
+  description = "Let anyone invoke the ingest function (roles/run.invoker for allUsers). Webhook senders such as GitHub cannot present Google credentials; requests are authenticated by the listener's interceptors (signatures, tokens). An organisation policy restricting allUsers blocks this."
+  type        = bool
+  default     = true
+}
+
+variable "vpc_connector" {
+  description = "Serverless VPC Access connector (projects/<p>/locations/<r>/connectors/<name>) for the launch and status functions, when the KFP API is only reachable inside a VPC. Null means none."
+  type        = string
+  default     = null
+}
+
+variable "launcher" {
+  description = "KFPT_LAUNCHER of the launch and status functions: kfp (a KFP API server), vertex (Vertex AI Pipelines) or dry-run (record what would be started). The local launcher runs pipelines in-process and is not offered here."
+  type        = string
+  default     = "dry-run"
+
+  validation {
+    condition     = contains(["kfp", "vertex", "dry-run"], var.launcher)
+    error_message = "launcher must be kfp, vertex or dry-run."
+  }
+}
+
+variable "kfp_host" {
+  description = "KFPT_KFP_HOST: base URL of the KFP API (for example https://kfp.example.com/pipeline). Required when launcher is kfp."
+  type        = string
+  default     = null
+}
+
+variable "kfp_namespace" {
+  description = "KFPT_KFP_NAMESPACE: the profile namespace of a multi-user KFP. Null for single-user KFP."
+  type        = string
+  default     = null
+}
+
+variable "kfp_ui_host" {
+  description = "KFPT_KFP_UI_HOST: base of the run links reported back. Null uses kfp_host."
+  type        = string
+  default     = null
+}
+
+variable "kfp_token_secret" {
+  description = "Secret Manager secret id holding a bearer token for the KFP API. It is mounted on the launch and status functions at /secrets/kfp-token/token and named by KFPT_KFP_TOKEN_FILE; the file is re-read on every call, so rotating the secret needs no redeploy. Null sends no token."
+  type        = string
+  default     = null
+}
+
+variable "vertex_location" {
+  description = "KFPT_VERTEX_LOCATION: the Vertex AI region pipelines run in. Null uses region."
+  type        = string
+  default     = null
+}
+
+variable "vertex_pipeline_root" {
+  description = "KFPT_VERTEX_PIPELINE_ROOT: default gs:// output directory of Vertex AI pipeline jobs."
+  type        = string
+  default     = null
+}
+
+variable "vertex_service_account" {
+  description = "KFPT_VERTEX_SERVICE_ACCOUNT: the service account email Vertex AI pipeline jobs run as. The launch function's account gets roles/iam.serviceAccountUser on it."
+  type        = string
+  default     = null
+}
+
+variable "webhook_secrets" {
+  description = <<-EOT
+    Secrets the listener's interceptors read (secretRef.secretName / secretRef.secretKey), mounted on
+    the intercept function in the <secretName>/<key> layout the engine reads from KFPT_SECRETS_DIR.
+    The map key is the secretName; `secret` is the Secret Manager secret id (in `project`, or
+    `project_id` if given); `keys` maps each secretKey (the file name) to a version ("latest" or a
+    number). All keys of one secretName are versions of the same Secret Manager secret, because a
+    mount path holds one secret. Example:
+      { "github-webhook" = { secret = "github-webhook", keys = { secret = "latest" } } }
+    mounts /secrets/github-webhook/secret.
+  EOT
+  type = map(object({
+    secret     = string
+    keys       = map(string)
+    project_id = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, s in var.webhook_secrets : can(regex("^[a-z0-9][a-z0-9.-]*$", name)) && length(s.keys) > 0])
+    error_message = "webhook_secrets keys must be Kubernetes-style secret names and each must list at least one key."
+  }
+}
+
+variable "extra_env" {
+  description = "More KFPT_* settings for every function (for example KFPT_MAX_BODY_BYTES, KFPT_MAX_EVENT_AGE_S, KFPT_PUBLISH_TIMEOUT). They override the defaults set here."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.extra_env) : startswith(k, "KFPT_")])
+    error_message = "extra_env only takes KFPT_* settings."
+  }
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of one message to a stage before Pub/Sub moves it to the topic's dead-letter topic (5 to 100)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "Pub/Sub accepts 5 to 100 delivery attempts."
+  }
+}
+
+variable "retry_min_backoff" {
+  description = "Shortest wait before Pub/Sub redelivers a message a stage failed on (a duration such as 10s)."
+  type        = string
+  default     = "10s"
+}
+
+variable "retry_max_backoff" {
+  description = "Longest wait between redeliveries; the wait grows exponentially up to it (at most 600s)."
+  type        = string
+  default     = "600s"
+}
+
+variable "dead_letter_retention" {
+  description = "How long dead-lettered messages are kept on the dead-letter subscriptions (at most 31 days)."
+  type        = string
+  default     = "604800s"
+}
+
+variable "tick_schedule" {
+  description = "Cron schedule of the status tick that makes the status function poll unfinished runs."
+  type        = string
+  default     = "* * * * *"
+}
+
+variable "tick_time_zone" {
+  description = "Time zone of tick_schedule."
+  type        = string
+  default     = "Etc/UTC"
+}
+
+variable "create_firestore_database" {
+  description = "Create the Firestore database. Turn off when it exists already (a project has at most one (default) database)."
+  type        = bool
+  default     = true
+}
+
+variable "firestore_database" {
+  description = "Firestore database id the store uses (KFPT_STORE=firestore://<project>[/<database>])."
+  type        = string
+  default     = "(default)"
+}
+
+variable "firestore_location" {
+  description = "Location of a created Firestore database (a region such as europe-west1, or a multi-region such as nam5). Null uses region."
+  type        = string
+  default     = null
+}

@@ -1,0 +1,1 @@
+"""Checks of the deployment: the bundles, the Terraform configuration and the Knative manifests."""

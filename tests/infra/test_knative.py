@@ -1,0 +1,194 @@
+"""The Knative manifests render with kustomize and agree with the engine: routing, settings, secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from kfp_triggers.eventtypes import HOPS, STATUS_TICK
+from tests.infra.conftest import KNATIVE, engine_settings, read, require_tool, tool_env
+from tests.infra.test_bundle import ENTRY_POINTS
+
+#: The type Knative gives every PingSource event; ceOverrides cannot change it.
+PING_TYPE = "dev.knative.sources.ping"
+BROKER_REF = {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "name": "kfp-triggers"}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    kubectl = require_tool("kubectl")
+    proc = subprocess.run(
+        [kubectl, "kustomize", str(KNATIVE)],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+
+
+def of_kind(docs: list[dict[str, Any]], kind: str) -> Iterator[dict[str, Any]]:
+    return (d for d in docs if d["kind"] == kind)
+
+
+@pytest.fixture(scope="module")
+def services(rendered: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    found = {
+        d["metadata"]["name"]: d
+        for d in of_kind(rendered, "Service")
+        if d["apiVersion"] == "serving.knative.dev/v1"
+    }
+    assert set(found) == {f"kfpt-{stage}" for stage in ENTRY_POINTS}
+    return found
+
+
+def container(service: dict[str, Any]) -> dict[str, Any]:
+    [only] = service["spec"]["template"]["spec"]["containers"]
+    result: dict[str, Any] = only
+    return result
+
+
+def env_of(service: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container(service).get("env", [])}
+
+
+def test_every_object_lands_in_one_namespace(rendered: list[dict[str, Any]]) -> None:
+    [namespace] = of_kind(rendered, "Namespace")
+    name = namespace["metadata"]["name"]
+    assert {d["metadata"].get("namespace") for d in rendered if d["kind"] != "Namespace"} == {name}
+
+
+def test_services_run_their_stage_from_one_image_over_http(services: dict[str, dict[str, Any]]) -> None:
+    images = {container(s)["image"] for s in services.values()}
+    assert len(images) == 1
+    for stage, entry in ENTRY_POINTS.items():
+        env = env_of(services[f"kfpt-{stage}"])
+        assert env["FUNCTION_TARGET"] == entry
+        assert env["FUNCTION_SOURCE"] == f"/functions/{stage}/main.py"
+        assert env["KFPT_CONFIG"] == f"/functions/{stage}/config"
+        assert env["KFPT_TRANSPORT"] == "http"
+        assert env["KFPT_SECRETS_DIR"] == "/secrets"
+
+
+def test_settings_are_settings_the_engine_reads(
+    rendered: list[dict[str, Any]], services: dict[str, dict[str, Any]]
+) -> None:
+    known = engine_settings()
+    configmaps = {d["metadata"]["name"]: d for d in of_kind(rendered, "ConfigMap")}
+    for service in services.values():
+        for name in env_of(service):
+            assert name in known or name.startswith("FUNCTION_"), name
+        for source in container(service)["envFrom"]:
+            settings = configmaps[source["configMapRef"]["name"]]["data"]
+            assert settings, "the settings ConfigMap is empty"
+            assert set(settings) <= known, set(settings) - known
+            assert settings["KFPT_STORE"].startswith("firestore://")
+
+
+def test_only_ingest_is_public(services: dict[str, dict[str, Any]]) -> None:
+    for name, service in services.items():
+        local = (
+            service["metadata"].get("labels", {}).get("networking.knative.dev/visibility") == "cluster-local"
+        )
+        assert local == (name != "kfpt-ingest"), name
+
+
+def test_triggers_route_each_input_type_to_its_stage(rendered: list[dict[str, Any]]) -> None:
+    [broker] = of_kind(rendered, "Broker")
+    routes: dict[str, set[str]] = {}
+    for trigger in of_kind(rendered, "Trigger"):
+        spec = trigger["spec"]
+        assert spec["broker"] == broker["metadata"]["name"]
+        ref = spec["subscriber"]["ref"]
+        assert (ref["apiVersion"], ref["kind"]) == ("serving.knative.dev/v1", "Service")
+        routes.setdefault(ref["name"], set()).add(spec["filter"]["attributes"]["type"])
+    expected: dict[str, set[str]] = {}
+    for hop in HOPS:
+        if hop.consumer in ENTRY_POINTS:
+            expected.setdefault(f"kfpt-{hop.consumer}", set()).add(hop.event_type)
+    expected["kfpt-status"].add(PING_TYPE)
+    assert routes == expected
+    assert {STATUS_TICK, PING_TYPE} <= routes["kfpt-status"]
+
+
+def test_the_ping_reaches_only_the_status_stage_with_a_tick_payload(rendered: list[dict[str, Any]]) -> None:
+    [ping] = of_kind(rendered, "PingSource")
+    spec = ping["spec"]
+    assert spec["schedule"] == "* * * * *"
+    assert spec["sink"]["ref"] == BROKER_REF
+    assert spec["contentType"] == "application/json"
+    assert json.loads(spec["data"]) == {"tickAt": None}
+    extensions = spec["ceOverrides"]["extensions"]
+    assert not {"type", "source", "id", "specversion"} & set(extensions)  # Knative refuses those
+    [route] = [
+        t for t in of_kind(rendered, "Trigger") if t["spec"]["filter"]["attributes"]["type"] == PING_TYPE
+    ]
+    attributes = route["spec"]["filter"]["attributes"]
+    assert {k: v for k, v in attributes.items() if k != "type"} == extensions
+    assert route["spec"]["subscriber"]["ref"]["name"] == "kfpt-status"
+
+
+def test_every_stage_publishes_to_the_broker(
+    rendered: list[dict[str, Any]], services: dict[str, dict[str, Any]]
+) -> None:
+    [binding] = of_kind(rendered, "SinkBinding")
+    assert binding["spec"]["sink"]["ref"] == BROKER_REF
+    subject = binding["spec"]["subject"]
+    assert (subject["apiVersion"], subject["kind"]) == ("serving.knative.dev/v1", "Service")
+    selector = subject["selector"]["matchLabels"]
+    for name, service in services.items():
+        labels = service["metadata"]["labels"]
+        assert all(labels.get(k) == v for k, v in selector.items()), name
+    [broker] = of_kind(rendered, "Broker")
+    assert broker["metadata"]["name"] == BROKER_REF["name"]
+    assert broker["spec"]["delivery"]["retry"] >= 3
+
+
+def test_secrets_are_mounted_in_the_secret_name_key_layout(services: dict[str, dict[str, Any]]) -> None:
+    mounted = 0
+    for service in services.values():
+        volumes = {v["name"]: v for v in service["spec"]["template"]["spec"].get("volumes", [])}
+        for mount in container(service).get("volumeMounts", []):
+            volume = volumes[mount["name"]]
+            assert mount.get("readOnly") is True
+            if "secret" in volume:
+                assert mount["mountPath"] == f"/secrets/{volume['secret']['secretName']}"
+                mounted += 1
+    intercept = services["kfpt-intercept"]
+    assert "/secrets/github-webhook" in {m["mountPath"] for m in container(intercept)["volumeMounts"]}
+    assert mounted >= 1
+
+
+def test_launch_and_status_get_a_kfp_token_for_their_own_service_account(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in ("kfpt-launch", "kfpt-status"):
+        service = services[name]
+        token_file = env_of(service)["KFPT_KFP_TOKEN_FILE"]
+        [mount] = [
+            m for m in container(service)["volumeMounts"] if token_file.startswith(m["mountPath"] + "/")
+        ]
+        [volume] = [v for v in service["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]]
+        [source] = volume["projected"]["sources"]
+        assert source["serviceAccountToken"]["audience"] == "pipelines.kubeflow.org"
+        assert token_file == f"{mount['mountPath']}/{source['serviceAccountToken']['path']}"
+    for name in ("kfpt-ingest", "kfpt-intercept", "kfpt-render"):
+        assert "KFPT_KFP_TOKEN_FILE" not in env_of(services[name])
+
+
+def test_the_image_serves_the_bundles_where_the_services_look() -> None:
+    dockerfile = read(KNATIVE / "Dockerfile")
+    assert re.search(r"^COPY \. /functions$", dockerfile, re.M)
+    for stage in ENTRY_POINTS:
+        assert f"-r /tmp/requirements/{stage}.txt" in dockerfile
+        assert f"COPY {stage}/requirements.txt /tmp/requirements/{stage}.txt" in dockerfile
+    assert re.search(r'^CMD \["functions-framework"', dockerfile, re.M)
+    assert re.search(r"^USER \d+$", dockerfile, re.M)

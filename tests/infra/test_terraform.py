@@ -1,0 +1,275 @@
+"""The Terraform configuration agrees with the engine: stages, topics, event types, settings, IAM.
+
+The google provider cannot be downloaded here, so ``terraform validate`` cannot run; these checks
+read the HCL itself (tests/infra/hcl.py) and compare it with the engine's own tables.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kfp_triggers.events import CLOUDEVENTS_JSON, StatusTick, decode_stage_input, read_data
+from kfp_triggers.eventtypes import DEAD_LETTER_SUFFIX, HOPS, STATUS_TICK, TOPICS, topic_for
+from kfp_triggers.store.firestore import LEDGER
+from tests.infra import hcl
+from tests.infra.conftest import TERRAFORM, engine_settings, require_tool, tool_env
+from tests.infra.test_bundle import ENTRY_POINTS, load_bundle_module
+
+MODULE = TERRAFORM / "modules" / "function"
+EVENT_STAGES = ("intercept", "render", "launch", "status")
+
+
+@pytest.fixture(scope="module")
+def root() -> hcl.Body:
+    return hcl.parse_dir(TERRAFORM)
+
+
+@pytest.fixture(scope="module")
+def module() -> hcl.Body:
+    return hcl.parse_dir(MODULE)
+
+
+@pytest.fixture(scope="module")
+def local(root: hcl.Body) -> dict[str, hcl.Expr]:
+    return hcl.locals_of(root)
+
+
+@pytest.fixture(scope="module")
+def stages(local: dict[str, hcl.Expr]) -> dict[str, dict[str, Any]]:
+    value: dict[str, dict[str, Any]] = local["stages"].literal()
+    return value
+
+
+def attr(block: hcl.Block, name: str) -> hcl.Expr:
+    return block.body.attributes[name]
+
+
+def test_terraform_fmt_is_clean() -> None:
+    terraform = require_tool("terraform")
+    proc = subprocess.run(
+        [terraform, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_file_parses_and_every_variable_is_documented(root: hcl.Body, module: hcl.Body) -> None:
+    for body in (root, module):
+        variables = body.find("variable")
+        assert variables
+        for variable in variables:
+            description = attr(variable, "description")
+            text = description.literal() if description.kind == "literal" else ""
+            assert len(text.strip()) > 20, f"variable {variable.labels[0]} needs a description"
+            assert "type" in variable.body.attributes, f"variable {variable.labels[0]} needs a type"
+        for output in body.find("output"):
+            assert attr(output, "description").literal()
+
+
+def test_the_stage_table_matches_the_functions_and_the_hops(stages: dict[str, dict[str, Any]]) -> None:
+    assert {s: v["entry_point"] for s, v in stages.items()} == ENTRY_POINTS
+    for stage, spec in stages.items():
+        consumed = {h.topic for h in HOPS if h.consumer == stage}
+        produced = {h.topic for h in HOPS if h.producer == stage}
+        assert spec["input_topic"] == (consumed.pop() if consumed else None), stage
+        assert not consumed, f"{stage} reads more than one topic"
+        assert {spec["output_topic"]} == produced, stage
+    assert {s for s, v in stages.items() if v["uses_store"]} == {"intercept", "render", "launch", "status"}
+    assert {s for s, v in stages.items() if v["uses_launcher"]} == {"launch", "status"}
+
+
+def test_topics_and_dead_letter_topics_follow_the_engine(root: hcl.Body, local: dict[str, hcl.Expr]) -> None:
+    assert tuple(local["topics"].literal()) == TOPICS
+    assert local["dead_letter_suffix"].literal() == DEAD_LETTER_SUFFIX
+    topic = root.one("resource", "google_pubsub_topic", "topic")
+    assert attr(topic, "for_each").text == "toset(local.topics)"
+    assert attr(topic, "name").text == "each.value"
+    dead = root.one("resource", "google_pubsub_topic", "dead_letter")
+    assert attr(dead, "for_each").text == "toset(local.topics)"
+    assert attr(dead, "name").text == '"${each.value}${local.dead_letter_suffix}"'
+    keep = root.one("resource", "google_pubsub_subscription", "dead_letter")
+    assert attr(keep, "topic").text == "google_pubsub_topic.dead_letter[each.value].id"
+    assert attr(keep.body.one("expiration_policy"), "ttl").literal() == ""
+
+
+def test_each_event_stage_gets_a_push_subscription_with_retry_and_dead_letter(
+    root: hcl.Body, module: hcl.Body, stages: dict[str, dict[str, Any]]
+) -> None:
+    call = root.one("module", "function")
+    assert attr(call, "for_each").text == "local.functions"
+    assert attr(call, "input_topic").text == (
+        "each.value.input_topic == null ? null : google_pubsub_topic.topic[each.value.input_topic].id"
+    )
+    assert attr(call, "dead_letter_topic").text == (
+        "each.value.input_topic == null ? null : google_pubsub_topic.dead_letter[each.value.input_topic].id"
+    )
+    assert [s for s, v in stages.items() if v["input_topic"] is not None] == list(EVENT_STAGES)
+    sub = module.one("resource", "google_pubsub_subscription", "input")
+    assert attr(sub, "count").text == "var.input_topic == null ? 0 : 1"
+    assert attr(sub, "topic").text == "var.input_topic"
+    push = sub.body.one("push_config")
+    assert "service_config[0].uri" in attr(push, "push_endpoint").text
+    assert attr(push.body.one("oidc_token"), "service_account_email").text == "var.push_service_account"
+    dead = sub.body.one("dead_letter_policy")
+    assert attr(dead, "dead_letter_topic").text == "var.dead_letter_topic"
+    assert attr(dead, "max_delivery_attempts").text == "var.max_delivery_attempts"
+    retry = sub.body.one("retry_policy")
+    assert set(retry.body.attributes) == {"minimum_backoff", "maximum_backoff"}
+    assert attr(sub.body.one("expiration_policy"), "ttl").literal() == ""
+
+
+def test_the_function_module_builds_from_the_bundle(module: hcl.Body, local: dict[str, hcl.Expr]) -> None:
+    archive = module.one("data", "archive_file", "source")
+    assert attr(archive, "source_dir").text == "var.source_dir"
+    obj = module.one("resource", "google_storage_bucket_object", "source")
+    assert "data.archive_file.source.output_md5" in attr(obj, "name").text
+    function = module.one("resource", "google_cloudfunctions2_function", "function")
+    build = function.body.one("build_config")
+    assert attr(build, "entry_point").text == "var.entry_point"
+    storage = build.body.one("source").body.one("storage_source")
+    assert attr(storage, "object").text == "google_storage_bucket_object.source.name"
+    service = function.body.one("service_config")
+    assert attr(service, "environment_variables").text == "var.environment"
+    volumes = service.body.one("dynamic", "secret_volumes")
+    content = volumes.body.one("content")
+    assert attr(content, "mount_path").text == "secret_volumes.value.mount_path"
+    versions = content.body.one("dynamic", "versions").body.one("content")
+    assert attr(versions, "path").text == "versions.key"
+    assert (
+        "bundle_dir" in local["functions"].text
+        and '"${local.bundle_dir}/${stage}"' in local["functions"].text
+    )
+    assert local["secrets_dir"].literal() == "/secrets"
+    assert '"${local.secrets_dir}/${v.name}"' in local["functions"].text
+
+
+def test_function_settings_are_settings_the_engine_reads(local: dict[str, hcl.Expr]) -> None:
+    known = engine_settings()
+    common = {key.key_name(): value for key, value in local["common_env"].pairs}
+    launcher = {key.key_name(): value for key, value in local["launcher_env"].pairs}
+    for name in (*common, *launcher):
+        assert name in known, f"{name} is not a setting the engine reads"
+    assert common["KFPT_TRANSPORT"].literal() == "pubsub"
+    assert common["KFPT_SECRETS_DIR"].text == "local.secrets_dir"
+    assert common["KFPT_CONFIG"].text == "var.config_dir"
+    assert common["KFPT_STORE"].text == "local.store_url"
+    assert '"firestore://${var.project}"' in local["store_url"].text
+    required = {"KFPT_PUBSUB_PROJECT", "KFPT_TRANSPORT", "KFPT_STORE", "KFPT_CONFIG", "KFPT_SECRETS_DIR"}
+    assert required <= set(common)
+    assert "KFPT_LAUNCHER" in launcher
+
+
+def test_config_dir_default_is_where_the_bundle_puts_the_configuration(root: hcl.Body) -> None:
+    assert attr(root.one("variable", "config_dir"), "default").literal() == load_bundle_module().CONFIG_DIR
+
+
+def test_iam_is_one_account_per_function_with_least_privilege(
+    root: hcl.Body, local: dict[str, hcl.Expr]
+) -> None:
+    def resource(kind: str, name: str) -> hcl.Block:
+        return root.one("resource", kind, name)
+
+    account = resource("google_service_account", "function")
+    assert attr(account, "for_each").text == "local.stages"
+    assert attr(account, "account_id").text == '"${var.prefix}-${each.key}"'
+    publisher = resource("google_pubsub_topic_iam_member", "publisher")
+    assert attr(publisher, "role").literal() == "roles/pubsub.publisher"
+    assert attr(publisher, "topic").text == "google_pubsub_topic.topic[each.value.output_topic].name"
+    assert attr(publisher, "member").text == "google_service_account.function[each.key].member"
+    store = resource("google_project_iam_member", "store")
+    assert attr(store, "role").literal() == "roles/datastore.user"
+    assert attr(store, "for_each").text == "local.store_stages"
+    assert "s.uses_store" in local["store_stages"].text
+    secrets = resource("google_secret_manager_secret_iam_member", "accessor")
+    assert attr(secrets, "role").literal() == "roles/secretmanager.secretAccessor"
+    assert "local.stage_secrets" in local["secret_grants"].text
+    invoker = resource("google_cloud_run_v2_service_iam_member", "push_invoker")
+    assert attr(invoker, "role").literal() == "roles/run.invoker"
+    assert attr(invoker, "member").text == "google_service_account.push.member"
+    assert attr(invoker, "for_each").text == "local.event_stages"
+    assert "s.input_topic != null" in local["event_stages"].text
+    dl_pub = resource("google_pubsub_topic_iam_member", "dead_letter_publisher")
+    assert attr(dl_pub, "member").text == "local.pubsub_agent"
+    assert attr(dl_pub, "topic").text == "google_pubsub_topic.dead_letter[each.value.input_topic].name"
+    dl_sub = resource("google_pubsub_subscription_iam_member", "dead_letter_subscriber")
+    assert attr(dl_sub, "role").literal() == "roles/pubsub.subscriber"
+    assert attr(dl_sub, "subscription").text == "module.function[each.key].subscription_id"
+    assert "@gcp-sa-pubsub.iam.gserviceaccount.com" in local["pubsub_agent"].text
+    token = resource("google_service_account_iam_member", "push_token_creator")
+    assert attr(token, "role").literal() == "roles/iam.serviceAccountTokenCreator"
+    # Nothing is granted project-wide on Pub/Sub or Secret Manager.
+    for block in root.find("resource", "google_project_iam_member"):
+        role = attr(block, "role").literal()
+        assert not role.startswith(("roles/pubsub.", "roles/secretmanager.")), role
+
+
+def test_the_ledger_ttl_policy_is_on_the_engines_ledger(root: hcl.Body, local: dict[str, hcl.Expr]) -> None:
+    field = root.one("resource", "google_firestore_field", "ledger_ttl")
+    assert attr(field, "collection").text == "local.ledger_collection"
+    assert local["ledger_collection"].literal() == LEDGER
+    assert local["ledger_ttl_field"].literal() == "expireAt"
+    assert field.body.find("ttl_config")
+    assert root.one("resource", "google_firestore_database", "store")
+
+
+def test_the_scheduler_publishes_a_tick_the_status_stage_decodes(
+    root: hcl.Body, local: dict[str, hcl.Expr]
+) -> None:
+    assert local["status_tick_type"].literal() == STATUS_TICK
+    assert local["status_tick_topic"].literal() == topic_for(STATUS_TICK)
+    job = root.one("resource", "google_cloud_scheduler_job", "status_tick")
+    target = job.body.one("pubsub_target")
+    assert attr(target, "topic_name").text == "google_pubsub_topic.topic[local.status_tick_topic].id"
+    assert attr(target, "attributes").literal() == {"content-type": CLOUDEVENTS_JSON}
+    assert hcl.jsonencode_argument(attr(target, "data")).text == "local.status_tick_event"
+    assert attr(root.one("variable", "tick_schedule"), "default").literal() == "* * * * *"
+
+    # Build the message Scheduler would publish, then decode it as the status function does.
+    values = {"var.project": "p", "var.region": "r", "local.status_tick_job": "kfpt-status-tick"}
+    event: dict[str, Any] = {}
+    for key, value in local["status_tick_event"].pairs:
+        name = key.key_name()
+        if value.kind == "template":
+            event[name] = hcl.render_template(value.text, values)
+        elif value.kind == "other":
+            event[name] = {
+                "local.status_tick_type": STATUS_TICK,
+                "local.status_tick_job": "kfpt-status-tick",
+            }[value.text]
+        else:
+            event[name] = value.literal()
+    assert set(event) == {"specversion", "id", "source", "type", "datacontenttype", "data"}
+    assert event["datacontenttype"] == "application/json"
+    assert event["data"] == {"tickAt": None}
+    envelope = {
+        "message": {
+            "data": base64.b64encode(json.dumps(event).encode()).decode(),
+            "attributes": attr(target, "attributes").literal(),
+            "messageId": "1",
+        },
+        "subscription": "projects/p/subscriptions/kfpt-status",
+    }
+    decoded = decode_stage_input(envelope)
+    assert decoded["type"] == STATUS_TICK
+    assert isinstance(read_data(decoded), StatusTick)
+
+
+def test_outputs_name_the_webhook_and_the_topics(root: hcl.Body) -> None:
+    outputs = {b.labels[0]: b for b in root.find("output")}
+    assert {"ingest_url", "topics", "dead_letter_topics", "subscriptions", "service_accounts"} <= set(outputs)
+    assert attr(outputs["ingest_url"], "value").text == 'module.function["ingest"].uri'
+
+
+def test_no_terraform_file_outside_the_two_modules() -> None:
+    modules = {path.parent for path in TERRAFORM.rglob("*.tf") if ".terraform" not in path.parts}
+    assert modules == {TERRAFORM, Path(MODULE)}
