@@ -1,0 +1,14 @@
+"""The baseline HTTP function: hello world, served by the same functions-framework command as ingest.
+
+It neither reads the request nor touches the engine, so the difference between it and ingest under
+the same server settings is exactly what ingest itself costs.
+"""
+
+import flask
+import functions_framework
+
+
+@functions_framework.http
+def hello(request: flask.Request) -> str:
+    """Answer 200 with a fixed greeting."""
+    return "Hello, World!"

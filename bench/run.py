@@ -1,0 +1,204 @@
+"""Run every benchmark, print one plain-text report and write it as JSON to ``build/bench/latest.json``.
+
+Every figure is reported next to a baseline measured in the same run (the naive matcher, the
+hello-world function), and the ratio between them is the number to compare across machines;
+absolute times on a shared 2-core machine move by tens of percent from one run to the next. The
+report ends with the design targets and whether this run met them; nothing here fails on a figure.
+
+``--quick`` runs every section with tiny sample sizes (a smoke test of the harness in about 20 s,
+not a measurement). Usage: ``python -m bench.run [--quick] [--output PATH]`` or ``python bench/run.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import ingest, matching
+from bench.common import ROOT, fmt_ms, fmt_ratio
+
+DEFAULT_OUTPUT = ROOT / "build" / "bench" / "latest.json"
+SECTIONS = ("matching", "ingest_throughput", "cold_start", "imports", "targets")
+FORBIDDEN_AT_START = ("kfp", "google.cloud.pubsub_v1", "grpc")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sample sizes for one run."""
+
+    events: int = 200
+    naive_events: int = 8
+    warmup_events: int = 5
+    concurrencies: tuple[int, ...] = (1, 8, 32)
+    load_seconds: float = 3.0
+    load_warmup_seconds: float = 1.0
+    load_repeats: int = 2
+    cold_rounds: int = 5
+    import_rounds: int = 3
+
+
+QUICK = Settings(
+    events=3,
+    naive_events=1,
+    warmup_events=1,
+    load_seconds=0.3,
+    load_warmup_seconds=0.1,
+    load_repeats=1,
+    cold_rounds=1,
+    import_rounds=1,
+)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def targets(result: dict[str, Any]) -> dict[str, Any]:
+    """The design targets next to this run's figures (informational: met or not, nothing fails)."""
+    backends = result["matching"]["backends"]
+    fastest = min(backends, key=lambda b: backends[b]["intercept_ms"]["median"])
+    fast_ms = backends[fastest]["intercept_ms"]["median"]
+    levels = result["ingest_throughput"]["levels"]
+    ingest_ratios = {str(lv["concurrency"]): lv["throughput_ratio"] for lv in levels}
+    cold = result["cold_start"]["functions"]
+    start_imports = {name: r["heavy_at_start"] for name, r in result["imports"]["functions"].items()}
+    forbidden = {
+        name: [m for m in heavy if m in FORBIDDEN_AT_START or (name == "ingest" and m.startswith("cel"))]
+        for name, heavy in start_imports.items()
+    }
+    return {
+        "matching_fastest_backend": fastest,
+        "matching_fastest_median_ms": fast_ms,
+        "matching_met": fast_ms <= 1.5,
+        "ingest_throughput_ratios": ingest_ratios,
+        "ingest_throughput_met": all(r >= 0.9 for r in ingest_ratios.values()),
+        "ingest_cold_start_ratio": cold["ingest"]["ratio_to_hello"],
+        "ingest_cold_start_met": cold["ingest"]["ratio_to_hello"] <= 1.3,
+        "forbidden_imports_at_start": {k: v for k, v in forbidden.items() if v},
+    }
+
+
+def report_targets(t: dict[str, Any]) -> list[str]:
+    """Plain-text lines for the targets section."""
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    ratios = ", ".join(f"c={c} {fmt_ratio(r)}" for c, r in t["ingest_throughput_ratios"].items())
+    forbidden = t["forbidden_imports_at_start"]
+    shown = "; ".join(f"{k}: {', '.join(v)}" for k, v in forbidden.items()) or "none"
+    return [
+        f"matching 100 triggers in about 1 ms: {fmt_ms(t['matching_fastest_median_ms'])} ms median "
+        f"({t['matching_fastest_backend']}, intercept_all) -> {verdict(t['matching_met'])}",
+        f"ingest throughput >= 0.9x hello: {ratios} -> {verdict(t['ingest_throughput_met'])}",
+        f"ingest cold start <= 1.3x hello: {fmt_ratio(t['ingest_cold_start_ratio'])} "
+        f"-> {verdict(t['ingest_cold_start_met'])}",
+        f"kfp / pubsub / grpc (and CEL for ingest) imported at start: {shown}",
+    ]
+
+
+def run(settings: Settings, quick: bool) -> dict[str, Any]:
+    """Run every section and return the whole result (including the report text)."""
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "meta": {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "quick": quick,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average_at_start": os.getloadavg()[0],
+            "commit": _git_commit(),
+            "settings": asdict(settings),
+        }
+    }
+    result["matching"] = matching.run(settings.events, settings.naive_events, settings.warmup_events)
+    result["ingest_throughput"] = ingest.throughput(
+        settings.concurrencies, settings.load_seconds, settings.load_warmup_seconds, settings.load_repeats
+    )
+    result["cold_start"] = ingest.cold_starts(settings.cold_rounds)
+    result["imports"] = ingest.imports(settings.import_rounds)
+    result["targets"] = targets(result)
+    result["meta"]["seconds"] = time.perf_counter() - started
+    result["meta"]["load_average_at_end"] = os.getloadavg()[0]
+    result["report"] = report(result)
+    return result
+
+
+def report(result: dict[str, Any]) -> str:
+    """The whole plain-text report."""
+    meta = result["meta"]
+    title = (
+        f"kfp-triggers benchmarks{' (QUICK: smoke run, not a measurement)' if meta['quick'] else ''} - "
+        f"{meta['when']}, Python {meta['python']}, {meta['cpus']} CPUs, commit {meta['commit']}"
+    )
+    sections = [
+        ("Trigger matching (per event, all triggers; ratio = engine / naive, same backend)",
+         matching.report(result["matching"])),
+        ("Ingest under load vs hello-world (same functions-framework command, default gunicorn)",
+         ingest.report_throughput(result["ingest_throughput"])),
+        ("Cold start", ingest.report_cold_start(result["cold_start"])),
+        ("Heavy imports of each function module", ingest.report_imports(result["imports"])),
+        ("Targets (informational)", report_targets(result["targets"])),
+    ]  # fmt: skip
+    lines = [title]
+    for heading, body in sections:
+        lines += ["", f"== {heading}", *body]
+    if "seconds" in meta:
+        start, end = meta["load_average_at_start"], meta["load_average_at_end"]
+        busy = max(start, end) > (meta["cpus"] or 1)
+        note = " (above the CPU count: other work shared the machine)" if busy else ""
+        lines += [
+            "",
+            f"total {meta['seconds']:.0f} s; load average {start:.1f} at start, {end:.1f} at end{note}",
+        ]
+    return "\n".join(lines)
+
+
+def _finite(value: Any) -> Any:
+    """JSON cannot carry NaN or infinities; write them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line; see the module docstring."""
+    parser = argparse.ArgumentParser(description="run every kfp-triggers benchmark")
+    parser.add_argument("--quick", action="store_true", help="tiny sample sizes: a smoke run of the harness")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the JSON result")
+    args = parser.parse_args(argv)
+    result = run(QUICK if args.quick else Settings(), args.quick)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(_finite(result), indent=2) + "\n")
+    print(result["report"])
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
