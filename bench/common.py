@@ -107,5 +107,7 @@ def fmt_ms(value: float) -> str:
 
 
 def fmt_ratio(value: float) -> str:
-    """A ratio as ``1.23x``."""
-    return f"{value:.2f}x" if math.isfinite(value) else "n/a"
+    """A ratio as ``1.23x``, or with three significant digits below 0.1 (``0.00562x``)."""
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:.3g}x" if abs(value) < 0.1 else f"{value:.2f}x"

@@ -78,6 +78,7 @@ def throughput(
                 "p50_ms": _mean(results, "p50_ms"),
                 "p99_ms": _mean(results, "p99_ms"),
                 "errors": sum(r["errors"] for r in results),
+                "client_cpu": max(r["client_cpu"] for r in results),
                 "runs": results,
             }
         level["throughput_ratio"] = ratio(level["ingest"]["rps"], level["hello"]["rps"])
@@ -235,7 +236,11 @@ def run(
 
 def report_throughput(result: dict[str, Any]) -> list[str]:
     """Plain-text lines for the throughput section."""
-    lines = [f"load generator: {result['load_generator']}; ratios are ingest / hello"]
+    busiest = max((lv[n]["client_cpu"] for lv in result["levels"] for n in ("hello", "ingest")), default=0.0)
+    lines = [
+        f"load generator: {result['load_generator']}, busiest at {busiest:.0%} of one CPU; "
+        "ratios are ingest / hello"
+    ]
     columns = ["c", "hello rps", "ingest rps", "rps ratio", "hello p50/p99 ms", "ingest p50/p99 ms",
                "p50 ratio", "p99 ratio", "errors"]  # fmt: skip
     widths = [3, 10, 11, 10, 18, 18, 10, 10, 7]

@@ -107,7 +107,9 @@ def load(
     port: int, payload: bytes, expect: int, concurrency: int, duration: float, warmup: float
 ) -> dict[str, Any]:
     """Load ``127.0.0.1:port`` and return throughput, latency percentiles and error counts."""
+    cpu, wall = time.process_time(), time.perf_counter()
     tally = asyncio.run(_run(port, payload, expect, concurrency, duration, warmup))
+    client_cpu = (time.process_time() - cpu) / (time.perf_counter() - wall)
     lat = summary(tally.latencies_ms)
     return {
         "concurrency": concurrency,
@@ -118,6 +120,7 @@ def load(
         "p90_ms": lat["p90"],
         "p99_ms": lat["p99"],
         "errors": tally.errors,
+        "client_cpu": client_cpu,
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
     }
 
