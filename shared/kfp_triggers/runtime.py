@@ -31,6 +31,7 @@ from kfp_triggers.events import (
     StatusTick,
     TriggerMatched,
     decode_stage_input,
+    origin_event_id,
     read_data,
 )
 from kfp_triggers.interceptors.protocol import InterceptorServices
@@ -204,7 +205,12 @@ def _too_old(event: CloudEvent, limit: float, now: datetime) -> bool:
 
 
 def _event_id(event: CloudEvent | Mapping[str, Any]) -> str:
+    """The original eventID when the envelope can be opened, else the message id, for log lines."""
     try:
-        return str(event["id"])
+        return origin_event_id(decode_stage_input(event))
+    except KfptError:
+        pass
+    try:
+        return f"message {event['id']}"
     except (KeyError, TypeError):
         return "<unknown>"

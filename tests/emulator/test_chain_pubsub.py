@@ -55,7 +55,6 @@ RUN_LIMIT_S = 90.0
 DEAD_LETTER_LIMIT_S = 30.0
 RETRY_MARK = "launch: retryable failure"
 GIVE_UP_MARK = "{stage}: giving up on"
-STORED_RUN_LOST = "invalid run.created data: 'runID' must be a non-empty string"
 
 
 @dataclass
@@ -173,9 +172,7 @@ def test_signed_push_runs_the_pipeline_once_through_five_functions_on_pubsub(sta
     (launch answers with the run it already created) and adds no run, no run directory and no
     state change.
     """
-    began = time.monotonic()
     chain = start_chain(list(ENTRY_POINTS), {})
-    started = time.monotonic() - began
     chain.topology(TOPICS)
     with ExitStack() as stack:
         states = stack.enter_context(closing(Observer.create(chain.environ, chain.project, TOPIC_RUN_STATES)))
@@ -208,7 +205,7 @@ def test_signed_push_runs_the_pipeline_once_through_five_functions_on_pubsub(sta
         assert status == 202, answer
         assert answer["eventID"] == EVENT_ID
         assert answer["eventListener"] == "github-push"
-        first_pass = wait_until("run.state SUCCEEDED on kfpt-run-states", succeeded, RUN_LIMIT_S, 0.2)
+        wait_until("run.state SUCCEEDED on kfpt-run-states", succeeded, RUN_LIMIT_S, 0.2)
 
         [run] = store.list_runs(1000)
         assert run.event_id == EVENT_ID
@@ -233,7 +230,6 @@ def test_signed_push_runs_the_pipeline_once_through_five_functions_on_pubsub(sta
         [first_request] = requests()
         launched_before = len(launches())
         seen_states = len(changes)
-        redelivered_at = time.monotonic()
         status, again = chain.post(PUSH)
         assert status == 202, again
         assert again["eventID"] == EVENT_ID
@@ -253,7 +249,6 @@ def test_signed_push_runs_the_pipeline_once_through_five_functions_on_pubsub(sta
             return gave_up or len(launches()) > launched_before
 
         wait_until("launch to handle the redelivered run request", launch_answered, 30.0)
-        second_pass = time.monotonic() - redelivered_at
         ticker.tick()
         time.sleep(1.5)  # status handles the tick (and a repeated run.created)
         states.drain()
@@ -272,16 +267,8 @@ def test_signed_push_runs_the_pipeline_once_through_five_functions_on_pubsub(sta
         for stage, server in chain.servers.items():
             assert "Traceback" not in server.log(), f"{stage} failed:\n{server.log()[-3000:]}"
 
-        print(
-            f"startup {started:.1f} s, push to SUCCEEDED {first_pass:.1f} s, redelivery {second_pass:.1f} s"
-        )
-
         # Launch answers a completed claim with the run it stored, published again as run.created.
-        if len(launches()) == launched_before and STORED_RUN_LOST in chain.servers["launch"].log():
-            pytest.xfail(
-                "launch gave up on the redelivered run request instead of publishing the stored run: "
-                "stages/runs.py completes the claim with {'runID': ...} but Claim.run_id reads 'run_id'"
-            )
+        assert len(launches()) == launched_before + 1
         repeat = launches()[-1]
         assert (repeat.run_id, repeat.state) == (run.run_id, "SUCCEEDED")
 

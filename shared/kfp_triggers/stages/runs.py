@@ -87,17 +87,19 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
 def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: RunSpec) -> RunCreated | None:
     store = ctx.store
     claim = store.claim(key, ctx.owner, ctx.lease_s, ctx.clock())
-    if claim.status == ClaimStatus.COMPLETED:
-        stored = store.get_run(claim.run_id or "")
+    if claim.status == ClaimStatus.COMPLETED and claim.run_id:
+        stored = store.get_run(claim.run_id)
         log.info("event %s: run %s already launched for %s", requested.event_id, claim.run_id, key)
         return RunCreated(
             event_id=requested.event_id,
             idempotency_key=key,
-            run_id=claim.run_id or "",
-            backend=claim.backend or "",
+            run_id=claim.run_id,
+            backend=claim.backend or (stored.backend if stored else "unknown"),
             state=stored.state if stored else "UNKNOWN",
             run_url=stored.run_url if stored else None,
         )
+    if claim.status == ClaimStatus.COMPLETED:  # completed without a run id: a record we cannot use
+        raise LaunchInProgressError(f"run request {key} has a completed claim without a run id")
     if not claim.acquired:
         raise LaunchInProgressError(f"run request {key} is being launched by another worker")
     labels = {
@@ -130,7 +132,7 @@ def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: Run
             details={"displayName": spec.display_name, "triggerNamespace": requested.trigger.namespace},
         )
     )
-    result = {"runID": launched.run_id, "backend": launched.backend, "runURL": launched.run_url}
+    result = {"run_id": launched.run_id, "backend": launched.backend, "run_url": launched.run_url}
     try:
         store.complete(key, ctx.owner, result)
     except LeaseLostError:
