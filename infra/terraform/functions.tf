@@ -136,7 +136,7 @@ locals {
     name       = "kfp-token"
     secret     = var.kfp_token_secret
     project_id = data.google_project.this.number
-    versions   = { token = "latest" }
+    versions   = tomap({ token = "latest" })
   }] : []
   stage_secrets = {
     for stage, s in local.stages : stage => (
@@ -149,8 +149,11 @@ locals {
       name       = "${var.prefix}-${stage}"
       source_dir = "${local.bundle_dir}/${stage}"
       environment = {
-        for k, v in merge(local.common_env, s.uses_launcher ? local.launcher_env : {}, var.extra_env) :
-        k => tostring(v) if v != null && v != ""
+        for k, v in merge(
+          local.common_env,
+          { for name, value in local.launcher_env : name => value if s.uses_launcher },
+          var.extra_env,
+        ) : k => tostring(v) if v != null && v != ""
       }
       secret_volumes = [
         for v in local.stage_secrets[stage] : {

@@ -115,6 +115,9 @@ resource "google_service_account_iam_member" "push_token_creator" {
   service_account_id = google_service_account.push.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
+
+  # The service agent exists once its API is enabled.
+  depends_on = [google_project_service.api]
 }
 
 resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
@@ -124,6 +127,9 @@ resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
   topic   = google_pubsub_topic.dead_letter[each.value.input_topic].name
   role    = "roles/pubsub.publisher"
   member  = local.pubsub_agent
+
+  # The service agent exists once its API is enabled.
+  depends_on = [google_project_service.api]
 }
 
 resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
@@ -133,6 +139,9 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
   subscription = module.function[each.key].subscription_id
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_agent
+
+  # The service agent exists once its API is enabled.
+  depends_on = [google_project_service.api]
 }
 
 resource "google_pubsub_topic_iam_member" "scheduler_publisher" {
@@ -140,4 +149,7 @@ resource "google_pubsub_topic_iam_member" "scheduler_publisher" {
   topic   = google_pubsub_topic.topic[local.status_tick_topic].name
   role    = "roles/pubsub.publisher"
   member  = local.scheduler_agent
+
+  # The service agent exists once its API is enabled.
+  depends_on = [google_project_service.api]
 }

@@ -209,6 +209,7 @@ class Block:
     labels: list[str]
     body: Body
     line: int
+    text: str = ""
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
@@ -304,7 +305,8 @@ class _Parser:
                 inner = self.body("}")
                 self.skip_newlines.pop()
                 self.expect_raw("}")
-                body.blocks.append(Block(token.text, labels, inner, token.line))
+                text = self.src[token.start : self.tokens[self.pos - 1].end]
+                body.blocks.append(Block(token.text, labels, inner, token.line, text))
             end = self.tokens[self.pos]
             if end.kind not in ("newline", "eof") and end.text != closing:
                 raise HclError(f"line {end.line}: expected a newline, found {end.text!r}")

@@ -7,9 +7,11 @@ install's path is left out), so only the bundle's own copy of kfp_triggers can b
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -378,14 +380,15 @@ def servers(
             _wait_until_listening(server)
         yield started
     finally:
-        for server in started.values():
-            if server.process.poll() is None:
-                os.killpg(server.process.pid, signal.SIGTERM)
-                try:
-                    server.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.process.pid, signal.SIGKILL)
-                    server.process.wait(timeout=10)
+        running = [s.process for s in started.values() if s.process.poll() is None]
+        for process in running:  # stop them all at once, then wait: shutdowns overlap
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
 
 
 def _wait_until_listening(server: Server, timeout: float = 30.0) -> None:
@@ -467,3 +470,36 @@ def test_intercept_bundle_runs_the_real_interceptor_chain(servers: dict[str, Ser
     tag = record.trigger("release-on-tag")
     assert main is not None and main.accepted is True, main
     assert tag is not None and tag.accepted is False, tag
+
+
+def test_status_bundle_takes_a_scheduler_tick_as_a_push_subscription_delivers_it(
+    servers: dict[str, Server],
+) -> None:
+    """The raw push envelope, at the /projects/<p>/topics/<t> path the Terraform subscription uses."""
+    from kfp_triggers.events import CLOUDEVENTS_JSON, STATUS_TICK
+
+    tick = {
+        "specversion": "1.0",
+        "id": "kfpt-status-tick",
+        "source": "//cloudscheduler.googleapis.com/projects/p/locations/r/jobs/kfpt-status-tick",
+        "type": STATUS_TICK,
+        "datacontenttype": "application/json",
+        "data": {"tickAt": None},
+    }
+    envelope = {
+        "message": {
+            "data": base64.b64encode(json.dumps(tick).encode()).decode(),
+            "attributes": {"content-type": CLOUDEVENTS_JSON},
+            "messageId": "17",
+            "publishTime": datetime.now(UTC).isoformat(),
+        },
+        "subscription": "projects/p/subscriptions/kfpt-status",
+    }
+    status = servers["status"]
+    before = status.log.read_text(errors="replace")
+    code, body = status.request(
+        "/projects/p/topics/kfpt-runs", json.dumps(envelope).encode(), {"Content-Type": "application/json"}
+    )
+    assert code == 200, body
+    added = status.log.read_text(errors="replace")[len(before) :]
+    assert "giving up" not in added and "Traceback" not in added, added

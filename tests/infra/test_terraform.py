@@ -273,3 +273,154 @@ def test_outputs_name_the_webhook_and_the_topics(root: hcl.Body) -> None:
 def test_no_terraform_file_outside_the_two_modules() -> None:
     modules = {path.parent for path in TERRAFORM.rglob("*.tf") if ".terraform" not in path.parts}
     assert modules == {TERRAFORM, Path(MODULE)}
+
+
+# --- the locals, evaluated by terraform itself -------------------------------------------------
+
+#: References to provider objects in the locals, replaced so terraform can run without providers.
+_PROVIDER_REFERENCES = {
+    "data.google_project.this.number": "var.project_number",
+    "google_storage_bucket.sources[0].name": '"created-bucket"',
+}
+
+_PROBE = """
+variable "project_number" {
+  type    = string
+  default = "123456789"
+}
+
+output "functions" {
+  value = local.functions
+}
+
+output "secret_grants" {
+  value = local.secret_grants
+}
+
+output "event_stages" {
+  value = keys(local.event_stages)
+}
+
+output "status_tick_message" {
+  value = base64encode(jsonencode(local.status_tick_event))
+}
+"""
+
+
+def _write_probe(root: hcl.Body, workdir: Path, tfvars: str) -> None:
+    """A provider-free copy of the root module's variables and locals, with outputs to read."""
+    blocks = [b.text for b in root.blocks if b.type in ("variable", "locals")]
+    text = "\n\n".join(blocks)
+    for reference, replacement in _PROVIDER_REFERENCES.items():
+        text = text.replace(reference, replacement)
+    workdir.mkdir()
+    (workdir / "main.tf").write_text(text + "\n" + _PROBE, encoding="utf-8")
+    (workdir / "terraform.tfvars").write_text(tfvars, encoding="utf-8")
+
+
+def _terraform(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [require_tool("terraform"), f"-chdir={workdir}", *args, "-no-color"],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=120,
+        check=False,
+    )
+
+
+def _evaluate_locals(root: hcl.Body, workdir: Path, tfvars: str) -> dict[str, Any]:
+    """Plan the probe with terraform itself and return its outputs."""
+    _write_probe(root, workdir, tfvars)
+    for args in (("init", "-backend=false", "-input=false"), ("plan", "-input=false", "-out=probe.plan")):
+        proc = _terraform(workdir, *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = _terraform(workdir, "show", "-json", "probe.plan")
+    assert shown.returncode == 0, shown.stderr
+    return {name: out["value"] for name, out in json.loads(shown.stdout)["planned_values"]["outputs"].items()}
+
+
+def test_terraform_evaluates_the_locals_for_kfp_with_secrets(root: hcl.Body, tmp_path: Path) -> None:
+    outputs = _evaluate_locals(
+        root,
+        tmp_path / "kfp",
+        'project = "p"\nlauncher = "kfp"\nkfp_host = "https://kfp.example.com"\n'
+        'kfp_token_secret = "kfp-api"\n'
+        'webhook_secrets = { "github-webhook" = { secret = "gh-hook", keys = { secret = "latest" } } }\n'
+        'extra_env = { KFPT_MAX_BODY_BYTES = "1000" }\n',
+    )
+    functions = outputs["functions"]
+    assert sorted(functions) == sorted(ENTRY_POINTS)
+    known = engine_settings()
+    for stage, spec in functions.items():
+        env = spec["environment"]
+        assert set(env) <= known, set(env) - known
+        assert env["KFPT_TRANSPORT"] == "pubsub"
+        assert env["KFPT_STORE"] == "firestore://p"
+        assert env["KFPT_CONFIG"] == "config"
+        assert env["KFPT_MAX_BODY_BYTES"] == "1000"
+        assert ("KFPT_LAUNCHER" in env) == (stage in ("launch", "status"))
+        assert spec["source_dir"].endswith(f"build/functions/{stage}")
+        assert spec["name"] == f"kfpt-{stage}"
+    assert functions["launch"]["environment"]["KFPT_KFP_HOST"] == "https://kfp.example.com"
+    assert functions["launch"]["environment"]["KFPT_KFP_TOKEN_FILE"] == "/secrets/kfp-token/token"
+    assert functions["intercept"]["secret_volumes"] == [
+        {
+            "mount_path": "/secrets/github-webhook",
+            "secret": "gh-hook",
+            "project_id": "123456789",
+            "versions": {"secret": "latest"},
+        }
+    ]
+    for stage in ("launch", "status"):
+        [volume] = functions[stage]["secret_volumes"]
+        assert (volume["mount_path"], volume["versions"]) == ("/secrets/kfp-token", {"token": "latest"})
+    assert functions["ingest"]["secret_volumes"] == functions["render"]["secret_volumes"] == []
+    assert set(outputs["secret_grants"]) == {
+        "intercept/github-webhook",
+        "launch/kfp-token",
+        "status/kfp-token",
+    }
+    assert outputs["event_stages"] == sorted(EVENT_STAGES)
+
+    # The exact bytes Cloud Scheduler will publish, decoded as the status function decodes them.
+    envelope = {
+        "message": {
+            "data": outputs["status_tick_message"],
+            "attributes": {"content-type": CLOUDEVENTS_JSON},
+            "messageId": "1",
+        },
+        "subscription": "projects/p/subscriptions/kfpt-status",
+    }
+    decoded = decode_stage_input(envelope)
+    assert decoded["type"] == STATUS_TICK
+    assert (
+        decoded["source"]
+        == "//cloudscheduler.googleapis.com/projects/p/locations/us-central1/jobs/kfpt-status-tick"
+    )
+    assert isinstance(read_data(decoded), StatusTick)
+
+
+def test_terraform_evaluates_the_locals_for_vertex(root: hcl.Body, tmp_path: Path) -> None:
+    outputs = _evaluate_locals(
+        root,
+        tmp_path / "vertex",
+        'project = "p"\nregion = "europe-west4"\nlauncher = "vertex"\nkfp_host = "https://ignored"\n'
+        'vertex_pipeline_root = "gs://b/root"\n',
+    )
+    env = outputs["functions"]["status"]["environment"]
+    assert env["KFPT_LAUNCHER"] == "vertex"
+    assert (env["KFPT_VERTEX_PROJECT"], env["KFPT_VERTEX_LOCATION"]) == ("p", "europe-west4")
+    assert env["KFPT_VERTEX_PIPELINE_ROOT"] == "gs://b/root"
+    assert not [k for k in env if k.startswith("KFPT_KFP_")]
+    assert outputs["secret_grants"] == {}
+
+
+def test_terraform_refuses_bad_variables(root: hcl.Body, tmp_path: Path) -> None:
+    workdir = tmp_path / "bad"
+    _write_probe(root, workdir, 'project = "p"\nlauncher = "local"\nmax_delivery_attempts = 2\n')
+    assert _terraform(workdir, "init", "-backend=false", "-input=false").returncode == 0
+    proc = _terraform(workdir, "plan", "-input=false")
+    assert proc.returncode == 1
+    assert "launcher must be kfp, vertex or dry-run" in proc.stderr
+    assert "Pub/Sub accepts 5 to 100 delivery attempts" in proc.stderr
