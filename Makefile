@@ -10,10 +10,16 @@ STORE := sqlite:///.kfpt/state.db
 PORT ?= 8080
 
 .DEFAULT_GOAL := help
+BUNDLE_OUT ?= build/functions
+CONFIG ?= $(EXAMPLE_CONFIG)
+IMAGE ?= kfp-triggers:dev
+KNATIVE ?= infra/knative
+
 .PHONY: help venv run serve send test test-fast lint typecheck check clean
+.PHONY: bench bundle deploy-gcp image deploy-knative infra-check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +55,25 @@ typecheck: $(STAMP) ## mypy --strict on the engine
 	$(BIN)/mypy
 
 check: lint typecheck test ## everything CI cares about
+
+bundle: $(STAMP) ## write one deployable source directory per stage (CONFIG=listener dir)
+	$(BIN)/python infra/bundle.py --out $(BUNDLE_OUT) --config $(CONFIG)
+
+deploy-gcp: bundle ## terraform init + apply in infra/terraform (needs terraform.tfvars and gcloud auth)
+	terraform -chdir=infra/terraform init -input=false
+	terraform -chdir=infra/terraform apply -var="bundle_dir=$(abspath $(BUNDLE_OUT))"
+
+image: bundle ## build the Knative image from the bundles (IMAGE=registry/kfp-triggers:tag)
+	docker build -f infra/knative/Dockerfile -t $(IMAGE) $(BUNDLE_OUT)
+
+deploy-knative: image ## push IMAGE and apply KNATIVE (an overlay that sets the image and KFPT_STORE)
+	docker push $(IMAGE)
+	kubectl apply -k $(KNATIVE)
+
+infra-check: $(STAMP) ## terraform fmt, kustomize render and the deployment tests, offline
+	TF_CLI_CONFIG_FILE=/dev/null terraform fmt -check -recursive infra/terraform
+	kubectl kustomize infra/knative > /dev/null
+	$(BIN)/python -m pytest tests/infra
 
 clean: ## remove build and cache artefacts (keeps .venv)
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

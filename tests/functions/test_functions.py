@@ -226,3 +226,24 @@ def test_without_the_annotation_a_bad_signature_is_accepted_then_rejected_by_the
     client = _client("ingest", "ingest_webhook", "http")
     forged = _post_push(client, **{"X-Hub-Signature-256": "sha256=" + "0" * 64})
     assert forged.status_code == 202  # Tekton's behaviour: the interceptor rejects it later
+
+
+def test_a_knative_ping_is_a_status_tick(caplog: pytest.LogCaptureFixture) -> None:
+    """Knative's PingSource cannot set our event type; the status stage reads its ping as a tick."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-type": "dev.knative.sources.ping",
+        "ce-source": "/apis/v1/namespaces/default/pingsources/kfpt-status-tick",
+        "ce-id": "4f3c1a9e-0b7d-4e21-9c55-2a8e6d1f0b33",
+        "ce-kfpttick": "status",
+        "Content-Type": "application/json",
+    }
+    client = _client("status", "collect_status", "cloudevent")
+    with caplog.at_level("ERROR", logger="kfp_triggers.runtime"):
+        assert client.post("/", data=b'{"tickAt": null}', headers=headers).status_code == 200
+        assert [r for r in caplog.records if "giving up" in r.getMessage()] == []
+        # The same ping handed to another stage is not ours: acknowledged with an error log, not retried.
+        other = _client("render", "render_run", "cloudevent")
+        assert other.post("/", data=b'{"tickAt": null}', headers=headers).status_code == 200
+        assert [r.getMessage() for r in caplog.records if "giving up" in r.getMessage()] != []
+    assert _bus().published == []
