@@ -57,7 +57,7 @@ def exploding(reason: str = "testing") -> str:
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def describe(  # noqa: PLR0917 - one parameter of each type
+def describe(
     text: str, count: int, ratio: float, flag: bool, items: list, mapping: dict, report: Output[Dataset]
 ) -> None:
     import json
@@ -68,7 +68,7 @@ def describe(  # noqa: PLR0917 - one parameter of each type
 
 
 @dsl.pipeline(name="typed")
-def typed(text: str, count: int, ratio: float, flag: bool, items: list, mapping: dict) -> None:  # noqa: PLR0917
+def typed(text: str, count: int, ratio: float, flag: bool, items: list, mapping: dict) -> None:
     describe(text=text, count=count, ratio=ratio, flag=flag, items=items, mapping=mapping)
 
 

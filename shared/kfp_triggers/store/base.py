@@ -244,7 +244,7 @@ class EventJournal(Protocol):
     ) -> None:
         """Record an ingested event (its request as the ingest stage saw it)."""
 
-    def record_decision(  # noqa: PLR0917 - one field per journalled column, as the stages call it
+    def record_decision(
         self,
         event_id: str,
         trigger: str,
@@ -256,7 +256,7 @@ class EventJournal(Protocol):
     ) -> None:
         """Record a trigger's interceptor chain outcome: each interceptor's answer, in order."""
 
-    def record_render(  # noqa: PLR0917 - one field per journalled column, as the stages call it
+    def record_render(
         self,
         event_id: str,
         trigger: str,
@@ -267,7 +267,7 @@ class EventJournal(Protocol):
     ) -> None:
         """Record a trigger's bound params and rendered resources (or why rendering failed)."""
 
-    def record_launch(  # noqa: PLR0917 - one field per journalled column, as the stages call it
+    def record_launch(
         self,
         event_id: str,
         trigger: str,

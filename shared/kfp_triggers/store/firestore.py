@@ -162,7 +162,7 @@ class FirestoreStore:
         paths = ["eventID", field_path("triggers", trigger, stage)]
         self._patch(self._client.name(EVENTS, event_id), fields, paths)
 
-    def record_decision(  # noqa: PLR0917 - one field per journalled column, as the stages call it
+    def record_decision(
         self,
         event_id: str,
         trigger: str,
@@ -182,7 +182,7 @@ class FirestoreStore:
         }
         self._patch_trigger(event_id, trigger, "decision", part)
 
-    def record_render(  # noqa: PLR0917 - one field per journalled column, as the stages call it
+    def record_render(
         self,
         event_id: str,
         trigger: str,
@@ -200,7 +200,7 @@ class FirestoreStore:
         }
         self._patch_trigger(event_id, trigger, "render", part)
 
-    def record_launch(  # noqa: PLR0917 - one field per journalled column, as the stages call it
+    def record_launch(
         self,
         event_id: str,
         trigger: str,

@@ -120,7 +120,7 @@ class SqliteStore:
                 tuple(row.values()),
             )
 
-    def record_decision(  # noqa: PLR0917 - one field per journalled column, as the stages call it
+    def record_decision(
         self,
         event_id: str,
         trigger: str,
@@ -141,7 +141,7 @@ class SqliteStore:
         }
         self._upsert("event_triggers", {"event_id": event_id, "trigger_name": trigger}, values)
 
-    def record_render(  # noqa: PLR0917 - one field per journalled column, as the stages call it
+    def record_render(
         self,
         event_id: str,
         trigger: str,
@@ -160,7 +160,7 @@ class SqliteStore:
         }
         self._upsert("event_triggers", {"event_id": event_id, "trigger_name": trigger}, values)
 
-    def record_launch(  # noqa: PLR0917 - one field per journalled column, as the stages call it
+    def record_launch(
         self,
         event_id: str,
         trigger: str,
