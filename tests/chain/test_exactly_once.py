@@ -1,0 +1,175 @@
+"""Exactly one run per (listener, trigger, event), however the launch stage is delivered.
+
+The launch stage is driven directly with a real rendered run request, a real store (SQLite, and
+Firestore on its emulator) and the real local launcher running the example pipeline. Workers are
+separate stage contexts (separate ledger owners) sharing the store and the launcher's output root,
+as separate function instances would.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kfp_triggers.events import CloudEvent, ObjectRef, RunCreated, RunRequested, event_for
+from kfp_triggers.interceptors.protocol import InterceptorServices
+from kfp_triggers.interceptors.resolve import InterceptorFactory
+from kfp_triggers.launchers.base import LaunchedRun, LaunchRequest, RunStatus
+from kfp_triggers.launchers.local import LocalLauncher
+from kfp_triggers.processing import EventProcessor
+from kfp_triggers.request import read_http_request
+from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.stages import StageContext, launch
+from kfp_triggers.stages.pipeline import idempotency_key
+from kfp_triggers.stages.runs import LaunchInProgressError
+from kfp_triggers.store.base import Store
+from kfp_triggers.store.firestore import FirestoreStore
+from kfp_triggers.store.sqlite import SqliteStore
+from kfp_triggers.transports.memory import MemoryBus
+from kfp_triggers.validation import load
+from tests.conftest import EXAMPLES
+from tests.emulator.firestore_fixture import firestore_emulator  # noqa: F401 - a fixture
+
+EXAMPLE = EXAMPLES / "github-push"
+EVENT_ID = "0b6f5a2e-c9d1-11f0-8a1e-4f2c7a9d3b01"
+T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+
+
+class Crash(BaseException):
+    """Stands for the process dying between creating the run and recording it."""
+
+
+class CrashAfterLaunch:
+    """The real launcher, but the worker dies right after the backend created the run."""
+
+    def __init__(self, inner: LocalLauncher) -> None:
+        self.inner = inner
+
+    def launch(self, request: LaunchRequest) -> LaunchedRun:
+        self.inner.launch(request)
+        raise Crash
+
+    def get_state(self, run_id: str) -> RunStatus:
+        return self.inner.get_state(run_id)
+
+
+def _requested() -> RunRequested:
+    config = load([EXAMPLE])
+    listener = config.listener("github-push")
+    processor = EventProcessor(
+        config, InterceptorFactory(InterceptorServices(FileSecrets(EXAMPLE / "secrets")))
+    )
+    request = read_http_request(EXAMPLE / "requests" / "push.http")
+    [outcome] = [o for o in processor.process(listener, request, EVENT_ID) if o.accepted]
+    listener_ref = ObjectRef(listener.namespace, listener.name)
+    trigger_ref = ObjectRef(outcome.trigger.namespace, outcome.trigger.name)
+    return RunRequested(
+        event_id=EVENT_ID,
+        listener=listener_ref,
+        trigger=trigger_ref,
+        idempotency_key=idempotency_key(listener_ref, trigger_ref, EVENT_ID),
+        uid="u",
+        params=outcome.params,
+        resources=outcome.resources,
+    )
+
+
+class Clock:
+    """A settable clock shared by every worker, so lease expiry needs no sleeping."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _worker(store: Callable[[], Store], launcher: Any, clock: Clock) -> StageContext:
+    config = load([EXAMPLE], check_cel=False)
+    return StageContext(
+        config=config,
+        processor=EventProcessor(config, InterceptorFactory(InterceptorServices())),
+        publisher=MemoryBus(),
+        store_factory=store,
+        launcher_factory=lambda: launcher,
+        lease_s=60.0,
+        clock=clock,
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("firestore", marks=pytest.mark.emulator)])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    if request.param == "sqlite":
+        return functools.partial(SqliteStore, tmp_path / "state.db")
+    host = request.getfixturevalue("firestore_emulator")
+    return functools.partial(FirestoreStore, f"kfpt-once-{uuid.uuid4().hex[:10]}", emulator_host=host)
+
+
+def _deliver(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> list[RunCreated]:
+    """Deliver until the stage succeeds, as Pub/Sub redelivers after a retryable failure."""
+    for _ in range(400):
+        try:
+            return launch(ctx, event, requested)
+        except LaunchInProgressError:
+            time.sleep(0.02)
+    raise AssertionError("launch never completed")
+
+
+def _run_dirs(root: Path) -> list[Path]:
+    return [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+
+def test_concurrent_redeliveries_launch_one_run(store_factory: Callable[[], Store], tmp_path: Path) -> None:
+    requested = _requested()
+    event = event_for(requested, source="//test", traceparent=None)
+    clock = Clock()
+    with LocalLauncher(tmp_path / "runs") as launcher:
+        workers = [_worker(store_factory, launcher, clock) for _ in range(8)]
+        results: list[list[RunCreated]] = []
+        threads = [
+            threading.Thread(target=lambda w=w: results.append(_deliver(w, event, requested)))
+            for w in workers
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert len(results) == 8
+        run_ids = {created.run_id for result in results for created in result}
+        assert len(run_ids) == 1
+        assert len(_run_dirs(tmp_path / "runs")) == 1
+        store = store_factory()
+        assert [r.run_id for r in store.list_runs(100)] == list(run_ids)
+        launcher.wait(next(iter(run_ids)), timeout_s=60)
+
+
+def test_a_crash_between_create_and_record_is_taken_over_without_a_second_run(
+    store_factory: Callable[[], Store], tmp_path: Path
+) -> None:
+    requested = _requested()
+    event = event_for(requested, source="//test", traceparent=None)
+    clock = Clock()
+    with LocalLauncher(tmp_path / "runs") as launcher:
+        doomed = _worker(store_factory, CrashAfterLaunch(launcher), clock)
+        with pytest.raises(Crash):
+            launch(doomed, event, requested)
+        assert len(_run_dirs(tmp_path / "runs")) == 1  # the backend has the run; nobody recorded it
+        survivor = _worker(store_factory, launcher, clock)
+        with pytest.raises(LaunchInProgressError):  # the dead worker's lease is still live
+            launch(survivor, event, requested)
+        clock.now = T0 + timedelta(seconds=61)  # the lease runs out; the redelivery takes over
+        [created] = launch(survivor, event, requested)
+        assert len(_run_dirs(tmp_path / "runs")) == 1
+        [run] = store_factory().list_runs(100)
+        assert run.run_id == created.run_id
+        [again] = launch(survivor, event, requested)  # and any later redelivery returns the same run
+        assert again.run_id == created.run_id
+        launcher.wait(created.run_id, timeout_s=60)
