@@ -56,6 +56,9 @@ typecheck: $(STAMP) ## mypy --strict on the engine
 
 check: lint typecheck test ## everything CI cares about
 
+bench: $(STAMP) ## run the benchmarks (about 2 minutes); report on stdout, JSON in build/bench/latest.json
+	$(BIN)/python bench/run.py
+
 bundle: $(STAMP) ## write one deployable source directory per stage (CONFIG=listener dir)
 	$(BIN)/python infra/bundle.py --out $(BUNDLE_OUT) --config $(CONFIG)
 
