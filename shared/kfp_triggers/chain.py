@@ -88,8 +88,10 @@ def run_chain(
     """Run ``specs`` in order over one event for one trigger (or trigger group)."""
     if not specs:
         return ChainOutcome(True, body, header, dict(extensions))
+    # Header maps and params are shared read-only between triggers: interceptors never modify them,
+    # and only the legacy webhook interceptor replaces the headers (with a new map).
     current_body = body
-    current_header = {k: list(v) for k, v in header.items()}
+    current_header = header
     running_ext: dict[str, Any] = dict(extensions)
     first_is_webhook = specs[0].webhook is not None
     form = form_as_json_body(first(header, "Content-Type"), body)
@@ -111,7 +113,7 @@ def run_chain(
             body=current_body,
             header=current_header,
             extensions=dict(running_ext),
-            interceptor_params=dict(spec.params),
+            interceptor_params=spec.params,
             context=TriggerContext(event_url=event_url, event_id=event_id, trigger_id=trigger_id),
         )
         try:

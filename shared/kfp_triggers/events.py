@@ -131,11 +131,32 @@ def new_event(
     Raises:
         InvalidRequestError: unknown type, malformed payload, or unusable ids.
     """
+    return _build(
+        type_,
+        parse_event_data(type_, data).to_data(),
+        event_id=event_id,
+        source=source,
+        subject=subject,
+        origin_event_id=origin_event_id,
+        traceparent=traceparent,
+    )
+
+
+def _build(
+    type_: str,
+    payload: Mapping[str, Any],
+    *,
+    event_id: str,
+    source: str,
+    subject: str | None,
+    origin_event_id: str,
+    traceparent: str | None,
+) -> CloudEvent:
+    """Assemble the CloudEvent around an already valid payload."""
     if type_ not in EVENT_TYPES:
         raise InvalidRequestError(f"not a kfp-triggers event type: {type_!r}")
     _check_id("event id", event_id)
     _check_id("origin event id", origin_event_id)
-    payload = parse_event_data(type_, data).to_data()
     attributes: dict[str, Any] = {
         "type": type_,
         "source": source,
@@ -150,16 +171,27 @@ def new_event(
 
 
 def event_for(
-    payload: EventData, *, source: str, traceparent: str | None, subject: str | None = None
+    payload: EventData,
+    *,
+    source: str,
+    traceparent: str | None,
+    subject: str | None = None,
+    validate: bool = True,
 ) -> CloudEvent:
     """Build the event carrying ``payload``, with its deterministic message id.
+
+    The payload is checked against its type's shape (a safety net against, say, an empty run id)
+    unless ``validate`` is off, which only a caller that built every field itself should do.
 
     Raises:
         InvalidRequestError: as :func:`new_event`.
     """
-    return new_event(
+    data = payload.to_data()
+    if validate:
+        data = parse_event_data(payload.TYPE, data).to_data()
+    return _build(
         payload.TYPE,
-        payload.to_data(),
+        data,
         event_id=payload.message_id(),
         source=source,
         subject=subject,
@@ -199,8 +231,20 @@ def traceparent_of(event: CloudEvent) -> str | None:
 
 
 def to_pubsub_message(event: CloudEvent) -> tuple[bytes, dict[str, str]]:
-    """Encode an event for Pub/Sub in structured mode: (message data, message attributes)."""
-    return to_json(event), {"content-type": CLOUDEVENTS_JSON}
+    """Encode an event for Pub/Sub in structured mode: (message data, message attributes).
+
+    Our events always carry JSON data, so the structured document is the attributes plus a
+    ``data`` member (CloudEvents JSON format, section 3.1); it is written directly, which is several
+    times cheaper than the SDK's generic marshaller on the ingest hot path.
+    """
+    data = event.data
+    if not isinstance(data, dict | list) or event.get("datacontenttype") != "application/json":
+        return to_json(event), {"content-type": CLOUDEVENTS_JSON}
+    document = dict(event.get_attributes())
+    document["data"] = data
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode(), {
+        "content-type": CLOUDEVENTS_JSON
+    }
 
 
 def from_pubsub_message(data: bytes, attributes: Mapping[str, str], *, message_id: str = "") -> CloudEvent:

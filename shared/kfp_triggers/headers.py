@@ -8,6 +8,7 @@ the list of values in arrival order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 Headers = dict[str, list[str]]
 
@@ -15,6 +16,7 @@ Headers = dict[str, list[str]]
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
+@lru_cache(maxsize=1024)
 def canonical_header_key(name: str) -> str:
     """Return ``name`` canonicalised as Go's ``textproto.CanonicalMIMEHeaderKey`` does.
 
@@ -56,5 +58,5 @@ def canonicalise(headers: Mapping[str, Iterable[str] | str]) -> Headers:
 
 def first(headers: Mapping[str, list[str]], name: str) -> str:
     """Return the first value of ``name`` (canonicalised), or ``""``, like ``http.Header.Get``."""
-    values = headers.get(canonical_header_key(name))
+    values = headers.get(name) or headers.get(canonical_header_key(name))
     return values[0] if values else ""

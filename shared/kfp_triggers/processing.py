@@ -91,7 +91,7 @@ class EventProcessor:
     ) -> list[Interception]:
         """Run the interceptor chain of every trigger (and trigger group) of ``listener``."""
         out = [
-            Interception(trigger, None, self.intercept(trigger, request, request.header_map(), {}, event_id))
+            Interception(trigger, None, self.intercept(trigger, request, request.headers, {}, event_id))
             for trigger in self.config.triggers_for(listener)
         ]
         for group in self.config.groups_for(listener):
@@ -193,7 +193,7 @@ class EventProcessor:
         return run_chain(
             specs,
             body=body,
-            header=request.header_map(),
+            header=request.headers,
             event_url=request.url,
             event_id=event_id,
             trigger_id=trigger_id,

@@ -159,11 +159,23 @@ class CelInterceptor:
 
     def __init__(self, env: CelEnvironment) -> None:
         self.env = env
+        # Params of configured triggers are the same (never modified) dict at every event: decode
+        # them once. The entry keeps the dict alive, so its id cannot be reused by another object.
+        self._decoded: dict[int, tuple[dict[str, Any], CelParams]] = {}
+
+    def _params(self, raw: dict[str, Any]) -> CelParams:
+        cached = self._decoded.get(id(raw))
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        params = decode_params(raw)
+        if len(self._decoded) < 10_000:
+            self._decoded[id(raw)] = (raw, params)
+        return params
 
     def process(self, request: InterceptorRequest) -> InterceptorResponse:
         """Filter and overlay one request; every outcome is a response, never an exception."""
         try:
-            params = decode_params(request.interceptor_params or {})
+            params = self._params(request.interceptor_params or {})
         except _ParamsError as exc:
             return InterceptorResponse.stop(
                 StatusCode.INVALID_ARGUMENT, f"failed to parse interceptor params: {exc}"
