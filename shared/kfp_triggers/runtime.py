@@ -41,7 +41,8 @@ from kfp_triggers.interceptors.resolve import InterceptorFactory
 from kfp_triggers.processing import EventProcessor
 from kfp_triggers.request import RawRequest
 from kfp_triggers.secrets import FileSecrets
-from kfp_triggers.stages import HttpAnswer, StageContext, ingest, intercept, launch, render, status
+from kfp_triggers.stages.context import StageContext
+from kfp_triggers.stages.ingest import HttpAnswer, ingest
 from kfp_triggers.transports.base import Publisher
 from kfp_triggers.validation import load
 
@@ -190,6 +191,9 @@ def _knative_tick(stage: str, event: CloudEvent | Mapping[str, Any]) -> CloudEve
 
 
 def _dispatch(stage: str, ctx: StageContext, event: CloudEvent) -> object:
+    from kfp_triggers.stages.pipeline import intercept, render
+    from kfp_triggers.stages.runs import launch, status
+
     data = read_data(event)
     if stage == "intercept" and isinstance(data, EventReceived):
         return intercept(ctx, event, data)
