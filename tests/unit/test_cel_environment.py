@@ -12,7 +12,7 @@ from kfp_triggers.cel import CelBodyError, CelEnvironment, CelValue, available_b
 from kfp_triggers.cel.values import CelType, Duration, Timestamp, Uint
 from kfp_triggers.errors import CelCompileError, CelError, CelEvalError
 from kfp_triggers.request import RawRequest
-from tests.unit.cel_support import BACKENDS, CEL_EXPR_AVAILABLE
+from tests.unit.cel_support import BACKENDS
 
 
 def test_celpy_is_always_available() -> None:
@@ -24,9 +24,13 @@ def test_backend_can_be_forced_by_environment(monkeypatch: pytest.MonkeyPatch) -
     assert CelEnvironment().backend_name == "celpy"
 
 
-def test_automatic_choice_prefers_cel_expr_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("KFPT_CEL_BACKEND", raising=False)
-    assert CelEnvironment().backend_name == ("cel-expr" if CEL_EXPR_AVAILABLE else "celpy")
+@pytest.mark.parametrize("setting", [None, "auto"])
+def test_default_is_the_in_process_evaluator(monkeypatch: pytest.MonkeyPatch, setting: str | None) -> None:
+    if setting is None:
+        monkeypatch.delenv("KFPT_CEL_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("KFPT_CEL_BACKEND", setting)
+    assert CelEnvironment().backend_name == "celpy"
 
 
 def test_explicit_backend_wins_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
