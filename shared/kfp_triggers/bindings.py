@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from kfp_triggers._jsonpath_parse import Field
 from kfp_triggers.errors import BindingError
-from kfp_triggers.gojson import GoJsonError, decode_go_utf8, go_json, go_json_string, loads_go
+from kfp_triggers.golang.json import GoJsonError, escape_string, marshal, unmarshal
 from kfp_triggers.headers import Headers, canonical_header_key
 from kfp_triggers.jsonpath import GoStruct, JsonPath, JsonPathError, compile_path
 
@@ -34,7 +34,6 @@ __all__ = [
     "event_data",
     "expression_problems",
     "find_expressions",
-    "go_json",
     "resolve_params",
 ]
 
@@ -88,7 +87,7 @@ def event_data(
     parsed: Any = None
     if body:
         try:
-            parsed = loads_go(decode_go_utf8(body))
+            parsed = unmarshal(body)
         except GoJsonError as exc:
             raise BindingError(
                 f"the request body is not valid JSON ({exc}); no binding can be resolved for this event"
@@ -201,9 +200,9 @@ def _render(values: list[Any] | None) -> str:
             if value is None:
                 return "null"
             if isinstance(value, str):
-                return go_json_string(value)
-            return go_json(value)
-        return go_json(values)
+                return escape_string(value)
+            return marshal(value)
+        return marshal(values)
     except GoJsonError as exc:
         raise BindingError(f"cannot render the selected value: {exc}") from exc
 

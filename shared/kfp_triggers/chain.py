@@ -18,10 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kfp_triggers.bindings import go_json
 from kfp_triggers.config import InterceptorSpec
 from kfp_triggers.errors import InterceptorError, KfptError
 from kfp_triggers.formbody import form_as_json_body
+from kfp_triggers.golang.json import marshal
 from kfp_triggers.headers import Headers, first
 from kfp_triggers.interceptors.protocol import (
     Interceptor,
@@ -96,7 +96,7 @@ def run_chain(
     first_is_webhook = specs[0].webhook is not None
     form = form_as_json_body(first(header, "Content-Type"), body)
     if form is not None and (not first_is_webhook or running_ext):
-        current_body = go_json(form).encode("utf-8")
+        current_body = marshal(form).encode("utf-8")
     decisions: list[Decision] = []
     for spec in specs:
         if spec.webhook is not None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from kfp_triggers.errors import TemplateError
-from kfp_triggers.gojson import GoJsonError, loads_go
+from kfp_triggers.golang.json import GoJsonError, unmarshal
 
 __all__ = [
     "PARAM_REFERENCE",
@@ -103,7 +103,7 @@ def _serialise(template: Mapping[str, Any], where: str) -> str:
 
 def _parse(text: str, where: str) -> dict[str, Any]:
     try:
-        obj = loads_go(text, float64_numbers=False)
+        obj = unmarshal(text, numbers="int64")
     except GoJsonError as exc:
         raise TemplateError(
             f"{where} is not valid JSON after substituting params: {exc}, near {_excerpt(text, exc)}. "
@@ -120,8 +120,8 @@ def _parse(text: str, where: str) -> dict[str, Any]:
 
 
 def _excerpt(text: str, exc: GoJsonError) -> str:
-    cause = exc.__cause__
-    pos = cause.pos if isinstance(cause, json.JSONDecodeError) else 0
+    # Go's offset counts UTF-8 bytes up to and including the offending one.
+    pos = len(text.encode("utf-8", "surrogatepass")[: exc.offset].decode("utf-8", "ignore"))
     return repr(text[max(0, pos - 30) : pos + 30])
 
 

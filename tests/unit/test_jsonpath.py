@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.gojson import loads_go
+from kfp_triggers.golang.json import unmarshal
 from kfp_triggers.jsonpath import GoInt, GoStruct, GoUint8, JsonPathError, compile_path
 
 # Decoded as Go decodes into interface{}: every number is a float64.
-DOC: Any = loads_go(
+DOC: Any = unmarshal(
     """{
       "a": "x",
       "n": null,
@@ -114,7 +114,7 @@ def test_integer_literal_is_a_go_int_and_bytes_are_uint8() -> None:
 
 
 def test_recursive_descent_keeps_only_values_with_children() -> None:
-    root = loads_go('{"a": {"b": 1, "c": ""}, "d": [], "e": "xy"}')
+    root = unmarshal('{"a": {"b": 1, "c": ""}, "d": [], "e": "xy"}')
     # root (has children), a (has children), "xy" (has bytes); leaves 1, "" and [] are dropped
     assert find("..", root) == [root, root["a"], "xy"]
 
@@ -129,7 +129,7 @@ def test_empty_bounds_stop_the_whole_step_like_go() -> None:
 def test_exists_filter_counts_a_failed_index_as_present() -> None:
     # Go ignores the error of an existence test and keeps the element when the failing step
     # still returned its input: indexing a string returns the string along with the error.
-    root = loads_go('{"l": [{"s": "abc"}, {"t": 1}]}')
+    root = unmarshal('{"l": [{"s": "abc"}, {"t": 1}]}')
     assert find(".l[?(@.s[0])]", root) == [{"s": "abc"}]
 
 
@@ -217,7 +217,7 @@ def test_quoted_literals_use_go_unquoting(path: str, want: list[str]) -> None:
 
 
 def test_filter_compares_unquoted_escape_with_data() -> None:
-    root = loads_go('{"l": [{"k": "a\'b"}, {"k": "c"}]}')
+    root = unmarshal('{"l": [{"k": "a\'b"}, {"k": "c"}]}')
     assert find(r".l[?(@.k == 'a\'b')]", root) == [{"k": "a'b"}]
 
 

@@ -102,6 +102,9 @@ def test_raw_newline_in_a_static_value_is_a_clear_error() -> None:
     assert "resourcetemplates[0] (PipelineRun run)" in message
     assert "not valid JSON after substituting params" in message
     assert "raw newline" in message
+    # Go's decoder message, and the text around the offending byte
+    assert "params: invalid character '\\n' in string literal, near '" in message
+    assert "line1\\nline2" in message
 
 
 def test_error_names_the_failing_resourcetemplate() -> None:
