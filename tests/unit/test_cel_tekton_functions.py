@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.cel.backend import go_quote
 from kfp_triggers.errors import CelEvalError
+from kfp_triggers.golang.fmt import quote
 from kfp_triggers.secrets import FileSecrets
 from tests.unit.cel_support import BACKENDS, evaluate
 
@@ -185,7 +185,7 @@ ERRORS = [
 def test_function_errors(backend: str, expression: str, message: str) -> None:
     with pytest.raises(CelEvalError) as info:
         evaluate(backend, expression, BODY, HEADER)
-    assert str(info.value).startswith(f"expression {go_quote(expression)} failed to evaluate: ")
+    assert str(info.value).startswith(f"expression {quote(expression)} failed to evaluate: ")
     assert message in str(info.value)
 
 
@@ -223,6 +223,14 @@ def test_compare_secret_missing_secret(backend: str, secrets: FileSecrets) -> No
         'failed to find secret \'v1beta1.SecretRef{SecretKey:"testing", SecretName:"testSecret"}\' '
         "in compareSecret: " in str(info.value)
     )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compare_secret_ref_is_printed_with_go_quoting(backend: str, secrets: FileSecrets) -> None:
+    # Tekton prints the ref with %#v, which quotes its strings with strconv.Quote.
+    with pytest.raises(CelEvalError) as info:
+        evaluate(backend, "'x'.compareSecret('a\\rb\\a', 'testSecret')", BODY, secrets=secrets)
+    assert 'v1beta1.SecretRef{SecretKey:"a\\rb\\a", SecretName:"testSecret"}' in str(info.value)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.golang.fmt import format_e, format_f, format_g, format_v, hex_decode, quote
+from kfp_triggers.golang.fmt import decode_utf8, format_e, format_f, format_g, format_v, hex_decode, quote
 
 
 @pytest.mark.parametrize(
@@ -89,6 +89,13 @@ def test_hex_errors(text: str, error: str) -> None:
     with pytest.raises(ValueError) as info:
         hex_decode(text)
     assert str(info.value) == error
+
+
+def test_invalid_utf8_is_one_replacement_character_per_byte() -> None:
+    # utf8.DecodeRune refuses one byte at a time; Python's "replace" merges a truncated sequence.
+    assert decode_utf8(b"\xe2\x82y") == "\ufffd\ufffdy"
+    assert decode_utf8(b"\xe2\x82\xe2\x82\xac \xed\xa0\x80\xff") == "\ufffd\ufffd€ \ufffd\ufffd\ufffd\ufffd"
+    assert decode_utf8("é".encode()) == "é"
 
 
 def test_hex_decodes() -> None:

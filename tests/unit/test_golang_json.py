@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from kfp_triggers.golang import _jsonscan
+from kfp_triggers.golang.fmt import decode_utf8
 from kfp_triggers.golang.json import (
     GoJsonError,
     JsonSyntaxError,
     NestingError,
     UnmarshalTypeError,
-    decode_utf8,
     escape_string,
     format_float,
     kind,
@@ -256,8 +256,6 @@ def test_invalid_utf8_becomes_one_replacement_character_per_byte() -> None:
     assert unmarshal(b'{"a": "x\xff\xe2\x82y\xed\xa0\x80"}') == {
         "a": "x\ufffd\ufffd\ufffdy\ufffd\ufffd\ufffd"
     }
-    assert decode_utf8(b"\xe2\x82y") == "\ufffd\ufffdy"
-    assert decode_utf8("é".encode()) == "é"
 
 
 def test_lone_surrogate_escapes_become_replacement_characters() -> None:

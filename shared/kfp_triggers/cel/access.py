@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kfp_triggers.cel import numfmt
 from kfp_triggers.cel.values import INT64_MAX, INT64_MIN, EvalError, Uint, runtime_type_name
+from kfp_triggers.golang import fmt as gofmt
 
 
 def is_list(v: Any) -> bool:
@@ -40,7 +40,7 @@ def map_find(m: dict[Any, Any], key: Any) -> tuple[bool, Any]:
 def key_text(key: Any) -> str:
     """A value as Go's ``%v`` prints it in ``no such key: ...`` messages."""
     if type(key) is float:
-        return numfmt.format_g(key)
+        return gofmt.format_g(key)
     if type(key) is bool:
         return "true" if key else "false"
     if key is None:
@@ -54,7 +54,7 @@ def list_index(lst: Any, index: Any) -> int:
         i = int(index)
     elif t is float:
         if not index.is_integer() or not INT64_MIN <= index <= INT64_MAX:
-            raise EvalError(f"unsupported index value {numfmt.format_g(index)} in list")
+            raise EvalError(f"unsupported index value {gofmt.format_g(index)} in list")
         i = int(index)
     else:
         raise EvalError(f"unsupported index type '{runtime_type_name(index)}' in list")

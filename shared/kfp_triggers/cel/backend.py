@@ -16,27 +16,7 @@ from kfp_triggers.cel import checker, syntax
 from kfp_triggers.cel.nodes import Node
 from kfp_triggers.cel.typesys import T
 from kfp_triggers.errors import CelCompileError
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%#v`` of a string (``strconv.Quote``), used in Tekton's messages."""
-    escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-               '"': '\\"', "\\": "\\\\"}  # fmt: skip
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in escapes:
-            out.append(escapes[ch])
-        elif ch.isprintable() and not 0xD800 <= code <= 0xDFFF:
-            out.append(ch)
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
+from kfp_triggers.golang.fmt import quote
 
 
 @dataclass(frozen=True)
@@ -57,11 +37,11 @@ def parse_and_check(expression: str) -> Checked:
     try:
         tree = syntax.parse(expression)
     except syntax.SyntaxProblemError as exc:
-        raise CelCompileError(f"failed to parse expression {go_quote(expression)}: {exc}") from None
+        raise CelCompileError(f"failed to parse expression {quote(expression)}: {exc}") from None
     try:
         types = checker.check(expression, tree)
     except checker.CheckFailedError as exc:
-        raise CelCompileError(f"expression {go_quote(expression)} check failed: {exc}") from None
+        raise CelCompileError(f"expression {quote(expression)} check failed: {exc}") from None
     return Checked(expression, tree, types)
 
 

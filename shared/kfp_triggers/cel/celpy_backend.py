@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kfp_triggers.cel import interp, library
-from kfp_triggers.cel.backend import Checked, go_quote
+from kfp_triggers.cel.backend import Checked
 from kfp_triggers.cel.values import EvalError
 from kfp_triggers.errors import CelEvalError
+from kfp_triggers.golang.fmt import quote
 from kfp_triggers.secrets import SecretStore
 
 
@@ -30,7 +31,7 @@ class InterpretedProgram:
 
 def fail(text: str, message: str) -> CelEvalError:
     """Tekton's wording for an evaluation error of one expression."""
-    return CelEvalError(f"expression {go_quote(text)} failed to evaluate: {message}")
+    return CelEvalError(f"expression {quote(text)} failed to evaluate: {message}")
 
 
 class CelPyBackend:

@@ -11,7 +11,7 @@ import math
 import re
 from typing import Any
 
-from kfp_triggers.cel import numfmt, timeutil
+from kfp_triggers.cel import timeutil
 from kfp_triggers.cel.stdlib import check_int, check_timestamp
 from kfp_triggers.cel.values import (
     INT64_MAX,
@@ -24,6 +24,7 @@ from kfp_triggers.cel.values import (
     Uint,
     no_such_overload,
 )
+from kfp_triggers.golang import fmt as gofmt
 
 _INT_TEXT = re.compile(r"[+-]?[0-9]+\Z")
 _UINT_TEXT = re.compile(r"\+?[0-9]+\Z")
@@ -106,7 +107,7 @@ def to_string(v: Any) -> str:
     if t is int or t is Uint:
         return str(int(v))
     if t is float:
-        return numfmt.format_g(v)
+        return gofmt.format_g(v)
     if t is bytes:
         try:
             return str(v.decode("utf-8"))

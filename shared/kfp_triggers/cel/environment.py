@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfp_triggers.cel import gojson
 from kfp_triggers.cel.backend import Backend, Checked, parse_and_check
 from kfp_triggers.cel.celpy_backend import CelPyBackend
 from kfp_triggers.cel.values import CelValue
 from kfp_triggers.errors import CelCompileError, CelError, CelEvalError
+from kfp_triggers.golang import json as gojson
 from kfp_triggers.headers import Headers
 from kfp_triggers.request import RawRequest
 from kfp_triggers.secrets import SecretStore
@@ -148,8 +148,8 @@ class CelEnvironment:
             decoded: dict[str, Any] = {}
         else:
             try:
-                decoded = gojson.loads_object(body)
-            except gojson.GoJSONError as exc:
+                decoded = gojson.unmarshal_object(body)
+            except gojson.GoJsonError as exc:
                 raise CelBodyError(f"failed to parse the body as JSON: {exc}") from None
         with self._lock:
             self._bodies[key] = (body, decoded)

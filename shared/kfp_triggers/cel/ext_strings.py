@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from kfp_triggers.cel import numfmt, timeutil
+from kfp_triggers.cel import timeutil
 from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint, no_such_overload
+from kfp_triggers.golang import fmt as gofmt
 
 # Characters Go's strings.TrimSpace removes (unicode.IsSpace).
 _SPACES = (
@@ -148,7 +149,7 @@ def format_value(arg: Any) -> str:
     if t is int or t is Uint:
         return str(int(arg))
     if t is float:
-        return _special(arg) or numfmt.format_f(arg)
+        return _special(arg) or gofmt.format_f(arg)
     if t is bytes:
         return str(arg.decode("utf-8", "replace"))
     if t is str:

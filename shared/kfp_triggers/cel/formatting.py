@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kfp_triggers.cel import numfmt
 from kfp_triggers.cel.ext_strings import _special, format_value
 from kfp_triggers.cel.nodes import ListExpr, MapExpr, Node
 from kfp_triggers.cel.typesys import T
 from kfp_triggers.cel.values import EvalError, Uint, no_such_overload, runtime_type_name
+from kfp_triggers.golang import fmt as gofmt
 
 MAX_PRECISION = 100
 _CLAUSE_ERRORS = {
@@ -139,7 +139,7 @@ def _render(verb: str, precision: int, arg: Any) -> str:
     if not numeric or (t is float and "double" not in allowed):
         raise FormatProblemError(clause_error(verb, runtime_type_name(arg)))
     if verb == "d":
-        return (_special(arg) or numfmt.format_f(arg)) if t is float else str(int(arg))
+        return (_special(arg) or gofmt.format_f(arg)) if t is float else str(int(arg))
     if verb in "fe":
         value = float(arg)
         return _special(value) or (f"{value:.{precision}f}" if verb == "f" else f"{value:.{precision}e}")

@@ -16,18 +16,13 @@ from typing import Any
 
 import yaml
 
-from kfp_triggers.cel import gojson, goregex, gourl, numfmt
+from kfp_triggers.cel import goregex, gourl
 from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint, no_such_overload
 from kfp_triggers.errors import SecretError
+from kfp_triggers.golang import fmt as gofmt
+from kfp_triggers.golang import json as gojson
 from kfp_triggers.headers import canonical_header_key
 from kfp_triggers.secrets import SecretStore
-
-
-def _go_quote(text: str) -> str:
-    return (
-        '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
-    )
-
 
 _canonical = functools.lru_cache(maxsize=512)(canonical_header_key)
 
@@ -77,7 +72,7 @@ def truncate(s: Any, n: Any) -> str:
     raw = s.encode("utf-8", "surrogatepass")
     if n < 0:
         raise EvalError(f"internal error: runtime error: slice bounds out of range [:{n}]")
-    return raw[: min(n, len(raw))].decode("utf-8", "kfpt-go-replace")
+    return gofmt.decode_utf8(raw[: min(n, len(raw))])
 
 
 def compare_secret(secrets: SecretStore | None) -> Callable[..., bool]:
@@ -87,7 +82,7 @@ def compare_secret(secrets: SecretStore | None) -> Callable[..., bool]:
         args = (value, key, name, *namespace)
         if len(namespace) > 1 or any(type(a) is not str for a in args):
             raise no_such_overload("compareSecret", *args)
-        ref = f"v1beta1.SecretRef{{SecretKey:{_go_quote(key)}, SecretName:{_go_quote(name)}}}"
+        ref = f"v1beta1.SecretRef{{SecretKey:{gofmt.quote(key)}, SecretName:{gofmt.quote(name)}}}"
         try:
             if secrets is None:
                 raise SecretError(f'secrets "{name}" not found (no secrets directory configured)')
@@ -103,8 +98,8 @@ def parse_json(s: Any) -> dict[str, Any]:
     if type(s) is not str:
         raise no_such_overload("parseJSON", s)
     try:
-        return gojson.loads_object(s)
-    except gojson.GoJSONError as exc:
+        return gojson.unmarshal_object(s)
+    except gojson.GoJsonError as exc:
         raise EvalError(f"failed to decode '{s}' in parseJSON: {exc}") from None
 
 
@@ -152,7 +147,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(
-                "error converting YAML to JSON: json: unsupported value: " + numfmt.format_g(value)
+                "error converting YAML to JSON: json: unsupported value: " + gofmt.format_g(value)
             )
         return float(value)
     if isinstance(value, bytes):
@@ -168,7 +163,7 @@ def _yaml_key(key: Any) -> str:
     if isinstance(key, int):
         return str(key)
     if isinstance(key, float):
-        return numfmt.format_g(key)
+        return gofmt.format_g(key)
     return str(key)
 
 
@@ -258,7 +253,7 @@ def marshal_json(value: Any) -> str:
         raise no_such_overload("marshalJSON", value)
     container = "Struct" if type(value) is dict else "ListValue"
     try:
-        return gojson.dumps(to_struct_json(value, container))
+        return gojson.marshal(to_struct_json(value, container))
     except _StructError as exc:
         prefix = "failed to convert to native" if exc.native else "failed to marshal to json"
         raise EvalError(f"{prefix}: {exc}") from None

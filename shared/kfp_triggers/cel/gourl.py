@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kfp_triggers.golang.fmt import quote
+
 _HEX = "0123456789abcdefABCDEF"
 _SCHEME_CHARS = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _PORT = re.compile(r":[0-9]*\Z")
@@ -30,25 +32,6 @@ class GoURL:
     query: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _go_quote(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
 def unescape(text: str, mode: str) -> str:
     """Percent-decode; ``mode`` is ``path``, ``fragment``, ``query`` (``+`` is a space) or ``user``."""
     raw = text.encode("utf-8", "surrogatepass")
@@ -60,7 +43,7 @@ def unescape(text: str, mode: str) -> str:
             chunk = raw[i : i + 3]
             if len(chunk) < 3 or chr(chunk[1]) not in _HEX or chr(chunk[2]) not in _HEX:
                 bad = chunk.decode("utf-8", "replace")
-                raise ValueError(f"invalid URL escape {_go_quote(bad)}")
+                raise ValueError(f"invalid URL escape {quote(bad)}")
             out.append(int(chunk[1:3], 16))
             i += 3
             continue
@@ -89,7 +72,7 @@ def parse(raw_url: str) -> GoURL:
     try:
         return _parse(raw_url)
     except ValueError as exc:
-        raise URLError(f"parse {_go_quote(raw_url)}: {exc}") from None
+        raise URLError(f"parse {quote(raw_url)}: {exc}") from None
 
 
 def _parse(raw_url: str) -> GoURL:
@@ -151,11 +134,11 @@ def _host(host: str) -> str:
             raise ValueError("missing ']' in host")
         port = host[end + 1 :]
         if port and not _PORT.match(port):
-            raise ValueError(f"invalid port {_go_quote(port)} after host")
+            raise ValueError(f"invalid port {quote(port)} after host")
         return unescape(host, "host")
     colon = host.rfind(":")
     if colon >= 0 and not _PORT.match(host[colon:]):
-        raise ValueError(f"invalid port {_go_quote(host[colon:])} after host")
+        raise ValueError(f"invalid port {quote(host[colon:])} after host")
     return unescape(host, "host")
 
 

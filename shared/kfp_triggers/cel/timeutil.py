@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import zoneinfo
 
-from kfp_triggers.cel import numfmt
+from kfp_triggers.golang import fmt as gofmt
 
 NANOS = 1_000_000_000
 MIN_UNIX_SECONDS = -62135596800  # 0001-01-01T00:00:00Z
@@ -105,7 +105,7 @@ def format_duration(nanos: int) -> str:
     """CEL's ``string(duration)``: seconds as the shortest decimal, then ``s`` (``90s``, ``1.5s``)."""
     sign = -1 if nanos < 0 else 1
     whole, rest = divmod(abs(nanos), NANOS)
-    return numfmt.format_f(float(sign * whole) + float(sign * rest) / 1e9) + "s"
+    return gofmt.format_f(float(sign * whole) + float(sign * rest) / 1e9) + "s"
 
 
 _UNITS = {

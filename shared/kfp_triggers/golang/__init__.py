@@ -5,5 +5,6 @@ Tekton is written in Go, so the text it produces comes from Go's standard librar
 ``encoding/hex`` errors. The engine reproduces that text byte for byte from these modules:
 
 * :mod:`kfp_triggers.golang.json`: ``json.Marshal`` and ``json.Unmarshal`` (with Go's messages);
-* :mod:`kfp_triggers.golang.fmt`: ``strconv`` quoting and float formatting, ``%v``, hex decoding.
+* :mod:`kfp_triggers.golang.fmt`: ``strconv`` quoting and float formatting, ``%v``, hex decoding
+  and reading invalid UTF-8 as Go does.
 """

@@ -1,4 +1,4 @@
-"""Go's text formatting: ``strconv`` quoting and float printing, ``fmt``'s ``%v``, ``encoding/hex``.
+"""Go's text handling: ``strconv`` quoting and float printing, ``fmt``'s ``%v``, ``encoding/hex``, UTF-8.
 
 Python's ``repr`` and Go's ``strconv`` both find the shortest decimal digits that round-trip a
 float64, so only the layout differs: Go never writes a trailing ``.0``, prints exponents with at
@@ -7,9 +7,10 @@ least two digits (``1e+06``) and spells the special values ``NaN``, ``+Inf`` and
 
 from __future__ import annotations
 
+import codecs
 import math
 
-__all__ = ["format_e", "format_f", "format_g", "format_v", "hex_decode", "quote"]
+__all__ = ["decode_utf8", "format_e", "format_f", "format_g", "format_v", "hex_decode", "quote"]
 
 _ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -38,6 +39,24 @@ def quote(text: str) -> str:
             out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
+
+
+def _replace_per_byte(exc: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: one U+FFFD per invalid byte, as Go's ``utf8.DecodeRune`` yields."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "\ufffd", exc.start + 1
+    raise exc
+
+
+codecs.register_error("kfp_triggers.go_utf8", _replace_per_byte)
+
+
+def decode_utf8(data: bytes) -> str:
+    """Decode UTF-8 the way Go reads string bytes: each invalid byte becomes one U+FFFD."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "kfp_triggers.go_utf8")
 
 
 def _shortest(x: float) -> tuple[str, int]:

@@ -22,7 +22,6 @@ Python's C decoder does the decoding; Go's scanner only runs to explain a docume
 from __future__ import annotations
 
 import base64
-import codecs
 import json
 import math
 import re
@@ -30,6 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
 from kfp_triggers.golang import _jsonscan, fmt
+from kfp_triggers.golang.fmt import decode_utf8
 
 __all__ = [
     "MAP",
@@ -37,7 +37,6 @@ __all__ = [
     "JsonSyntaxError",
     "NestingError",
     "UnmarshalTypeError",
-    "decode_utf8",
     "escape_string",
     "format_float",
     "kind",
@@ -179,24 +178,6 @@ def _encode(value: Any, out: Callable[[str], object]) -> None:
 
 
 # --- decoding ---------------------------------------------------------------------------------
-
-
-def _replace_per_byte(exc: UnicodeError) -> tuple[str, int]:
-    """Decode error handler: one U+FFFD per invalid byte, as Go's ``utf8.DecodeRune`` yields."""
-    if isinstance(exc, UnicodeDecodeError):
-        return "\ufffd", exc.start + 1
-    raise exc
-
-
-codecs.register_error("kfp_triggers.go_utf8", _replace_per_byte)
-
-
-def decode_utf8(data: bytes) -> str:
-    """Decode UTF-8 the way Go reads string bytes: each invalid byte becomes one U+FFFD."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("utf-8", "kfp_triggers.go_utf8")
 
 
 class _RefusedError(ValueError):
