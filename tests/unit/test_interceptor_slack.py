@@ -74,6 +74,22 @@ FAILURES = [
         3,
         "failed to unmarshl slack payload: json: cannot unmarshal string into Go value of type []string",
     ),
+    (
+        "numbers are type errors, whatever their size (Go does not convert them for []string)",
+        HEADERS,
+        {"requestedFields": ["text"]},
+        b'{"text":["x", 1e400]}',
+        3,
+        "failed to unmarshl slack payload: json: cannot unmarshal number into Go value of type string",
+    ),
+    (
+        "cut-off literal (Go's scanner reads a space at the end of the input)",
+        HEADERS,
+        {"requestedFields": ["text"]},
+        b'{"text":nul',
+        3,
+        "failed to unmarshl slack payload: invalid character ' ' in literal null (expecting 'l')",
+    ),
     ("no requestedFields", HEADERS, {}, SLASH, 5, "missing requested field definition"),
     (
         "null requestedFields",

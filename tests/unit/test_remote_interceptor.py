@@ -280,3 +280,14 @@ def test_merge_extensions() -> None:
     assert json.loads(merge_extensions(b"", {"k": 1})) == {"extensions": {"k": 1}}
     with pytest.raises(InterceptorError, match="could not merge extensions with body"):
         merge_extensions(b"[1]", {"k": 1})
+
+
+def test_merge_extensions_keeps_the_body_values() -> None:
+    # sjson edits the body's text, so its integers keep every digit; invalid UTF-8 in a string
+    # becomes one U+FFFD per byte, as Go reads it.
+    merged = merge_extensions(b'{"n": 9007199254740993, "s": "\xe2\x82!"}', {"k": 1})
+    assert json.loads(merged) == {"n": 9007199254740993, "s": "\ufffd\ufffd!", "extensions": {"k": 1}}
+    with pytest.raises(
+        InterceptorError, match=r"body: invalid character ' ' in literal true \(expecting 'e'\)"
+    ):
+        merge_extensions(b'{"a": tru', {"k": 1})

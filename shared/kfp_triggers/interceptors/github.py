@@ -25,9 +25,10 @@ from typing import Any
 import yaml
 
 from kfp_triggers.errors import SecretError
+from kfp_triggers.golang.fmt import format_v
+from kfp_triggers.golang.json import GoJsonError, unmarshal_object
 from kfp_triggers.headers import canonicalise, first
 from kfp_triggers.interceptors.github_api import GitHubAPIError, GitHubClient, api_base_url
-from kfp_triggers.interceptors.gocompat import GoJSONError, go_format_v, go_json_object
 from kfp_triggers.interceptors.params import (
     BOOL,
     SECRET_REF,
@@ -241,8 +242,8 @@ def _parse_json_body(body: bytes, empty_message: str) -> dict[str, Any]:
     if not body:
         raise _BodyError(empty_message)
     try:
-        return go_json_object(body)
-    except GoJSONError as exc:
+        return unmarshal_object(body)
+    except GoJsonError as exc:
         raise _BodyError(str(exc)) from None
 
 
@@ -289,7 +290,7 @@ def _pushed_files(payload: dict[str, Any]) -> list[str]:
                 raise _BodyError(f"payload body missing 'commits.*.{key}' field")
             lists.append(value)
         for names in lists:
-            files.extend(go_format_v(name) for name in names)
+            files.extend(format_v(name) for name in names)
     return files
 
 

@@ -24,8 +24,9 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from kfp_triggers.golang.fmt import quote
+from kfp_triggers.golang.json import GoJsonError, kind, type_error, unmarshal
 from kfp_triggers.headers import Headers, first, headers_from_pairs
-from kfp_triggers.interceptors.gocompat import GoJSONError, go_json_loads, go_kind, go_quote
 
 ACCEPT = "application/vnd.github.v3+json"
 USER_AGENT = "kfp-triggers"
@@ -110,10 +111,8 @@ class GitHubClient:
         if isinstance(data, list):
             raise GitHubAPIError(f"referenced file inside the Github Repository {path} is a directory")
         if not isinstance(data, dict):
-            raise GitHubAPIError(
-                "unmarshalling failed for both file and directory content: "
-                f"json: cannot unmarshal {go_kind(data)} into Go value of type github.RepositoryContent"
-            )
+            error = type_error(kind(data), "github.RepositoryContent")
+            raise GitHubAPIError(f"unmarshalling failed for both file and directory content: {error}")
         encoding = data.get("encoding") or ""
         content = data.get("content")
         if encoding == "base64":
@@ -144,15 +143,20 @@ class GitHubClient:
             reason = getattr(exc, "reason", exc)
             if isinstance(reason, TimeoutError):
                 raise GitHubAPIError("context deadline exceeded") from None
-            raise GitHubAPIError(f"Get {go_quote(url)}: {reason}") from None
+            raise GitHubAPIError(f"Get {quote(url)}: {reason}") from None
         if status == 202:
             raise GitHubAPIError("job scheduled on GitHub side; try again later", status)
         if not raw.strip():
             return _Reply(status, headers, None)
         try:
-            return _Reply(status, headers, go_json_loads(raw))
-        except GoJSONError as exc:
+            return _Reply(status, headers, _decode(raw))
+        except GoJsonError as exc:
             raise GitHubAPIError(str(exc), status) from None
+
+
+def _decode(raw: bytes) -> Any:
+    """A GitHub answer as go-github decodes it into structs: numbers in fields it ignores never fail."""
+    return unmarshal(raw, numbers="exact")
 
 
 def _seg(value: str) -> str:
@@ -163,8 +167,8 @@ def _error_text(url: str, status: int, body: bytes) -> str:
     """go-github's ``ErrorResponse.Error()``: ``GET <url>: <status> <message> [<errors>]``."""
     message, errors = "", []
     try:
-        parsed = go_json_loads(body)
-    except (GoJSONError, ValueError):
+        parsed = _decode(body)
+    except GoJsonError:
         parsed = None
     if isinstance(parsed, dict):
         found = parsed.get("message")
@@ -182,7 +186,7 @@ def _list_of_objects(data: Any, go_type: str) -> list[dict[str, Any]]:
     if data is None:
         return []
     if not isinstance(data, list):
-        raise GitHubAPIError(f"json: cannot unmarshal {go_kind(data)} into Go value of type {go_type}")
+        raise GitHubAPIError(str(type_error(kind(data), go_type)))
     return [item for item in data if isinstance(item, dict)]
 
 

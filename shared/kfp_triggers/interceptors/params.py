@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_triggers.errors import SecretError
-from kfp_triggers.interceptors.gocompat import go_kind
+from kfp_triggers.golang.json import kind, type_error
 from kfp_triggers.interceptors.protocol import InterceptorResponse, InterceptorServices, StatusCode
 
 
@@ -107,8 +107,8 @@ def secret_failure(exc: SecretError) -> InterceptorResponse:
 
 
 def _unmarshal_error(value: object, go_type: GoType, struct_name: str, path: list[str]) -> str:
-    where = f"Go struct field {struct_name}.{'.'.join(path)}" if path else "Go value"
-    return f"json: cannot unmarshal {go_kind(value)} into {where} of type {go_type.name}"
+    field = f"{struct_name}.{'.'.join(path)}" if path else ""
+    return str(type_error(kind(value), go_type.name, field))
 
 
 def _decode(value: object, go_type: GoType, struct_name: str, path: list[str], errors: list[str]) -> Any:

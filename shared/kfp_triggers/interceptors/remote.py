@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kfp_triggers.errors import InterceptorError, InvalidRequestError
+from kfp_triggers.golang.fmt import quote
+from kfp_triggers.golang.json import GoJsonError, unmarshal
 from kfp_triggers.headers import Headers, canonical_header_key, headers_from_pairs
-from kfp_triggers.interceptors.gocompat import GoJSONError, go_json_loads, go_quote
 from kfp_triggers.interceptors.protocol import InterceptorRequest, InterceptorResponse
 
 WEBHOOK_URL_HEADER = "Eventlistener-Request-Url"
@@ -135,8 +136,9 @@ def merge_extensions(body: bytes, extensions: Mapping[str, Any]) -> bytes:
     if not extensions:
         return body
     try:
-        document = go_json_loads(body) if body.strip() else {}
-    except GoJSONError as exc:
+        # sjson edits the body's text in place: numbers keep their exact value.
+        document = unmarshal(body, numbers="exact") if body.strip() else {}
+    except GoJsonError as exc:
         raise InterceptorError(f"could not merge extensions with body: {exc}") from None
     if not isinstance(document, dict):
         raise InterceptorError("could not merge extensions with body: the body is not a JSON object")
@@ -218,7 +220,7 @@ def _post(
     """POST with http.client (repeated header lines kept); returns status, reason, headers, body."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InterceptorError(f"Post {go_quote(url)}: unsupported protocol scheme {go_quote(parts.scheme)}")
+        raise InterceptorError(f"Post {quote(url)}: unsupported protocol scheme {quote(parts.scheme)}")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
@@ -236,11 +238,10 @@ def _post(
         return response.status, response.reason, headers_from_pairs(response.getheaders()), data
     except TimeoutError:
         raise InterceptorError(
-            f"Post {go_quote(url)}: context deadline exceeded "
-            "(Client.Timeout exceeded while awaiting headers)"
+            f"Post {quote(url)}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
         ) from None
     except (OSError, http.client.HTTPException) as exc:
-        raise InterceptorError(f"Post {go_quote(url)}: {exc}") from None
+        raise InterceptorError(f"Post {quote(url)}: {exc}") from None
     finally:
         conn.close()
 

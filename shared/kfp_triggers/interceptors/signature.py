@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from kfp_triggers.interceptors.gocompat import go_hex_decode, go_quote
+from kfp_triggers.golang.fmt import hex_decode, quote
 
 _HASHES: dict[str, Callable[..., Any]] = {
     "sha1": hashlib.sha1,
@@ -38,14 +38,14 @@ def validate_signature(signature: str, payload: bytes, secret: bytes) -> None:
         raise SignatureError("missing signature")
     prefix, sep, hex_mac = signature.partition("=")
     if not sep:
-        raise SignatureError(f"error parsing signature {go_quote(signature)}")
+        raise SignatureError(f"error parsing signature {quote(signature)}")
     digest = _HASHES.get(prefix)
     if digest is None:
-        raise SignatureError(f"unknown hash type prefix: {go_quote(prefix)}")
+        raise SignatureError(f"unknown hash type prefix: {quote(prefix)}")
     try:
-        given = go_hex_decode(hex_mac)
+        given = hex_decode(hex_mac)
     except ValueError as exc:
-        raise SignatureError(f"error decoding signature {go_quote(signature)}: {exc}") from None
+        raise SignatureError(f"error decoding signature {quote(signature)}: {exc}") from None
     expected = hmac.new(secret, payload, digest).digest()
     if not hmac.compare_digest(given, expected):
         raise SignatureError("payload signature check failed")

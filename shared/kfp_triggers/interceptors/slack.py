@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from kfp_triggers.golang.fmt import format_v
+from kfp_triggers.golang.json import GoJsonError, kind, type_error, unmarshal_object
 from kfp_triggers.headers import canonicalise, first
-from kfp_triggers.interceptors.gocompat import GoJSONError, go_format_v, go_json_object, go_kind
 from kfp_triggers.interceptors.params import STRINGS, parse_params, struct
 from kfp_triggers.interceptors.protocol import (
     InterceptorRequest,
@@ -43,7 +44,7 @@ class SlackInterceptor:
             return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, MISSING_HEADER)
         try:
             payload = _form_payload(request.body)
-        except GoJSONError as exc:
+        except GoJsonError as exc:
             return InterceptorResponse.stop(
                 StatusCode.INVALID_ARGUMENT, f"failed to unmarshl slack payload: {exc}"
             )
@@ -66,18 +67,18 @@ class SlackInterceptor:
 
 def _form_payload(body: bytes) -> dict[str, list[str] | None]:
     """Decode the body as Go decodes it into ``map[string][]string``."""
-    raw = go_json_object(body, "map[string][]string")
+    raw = unmarshal_object(body, "map[string][]string", numbers="exact")  # numbers are type errors
     out: dict[str, list[str] | None] = {}
     for key, value in raw.items():
         if value is None:
             out[key] = None
             continue
         if not isinstance(value, list):
-            raise GoJSONError(f"json: cannot unmarshal {go_kind(value)} into Go value of type []string")
+            raise type_error(kind(value), "[]string")
         items: list[str] = []
         for item in value:
             if item is not None and not isinstance(item, str):
-                raise GoJSONError(f"json: cannot unmarshal {go_kind(item)} into Go value of type string")
+                raise type_error(kind(item), "string")
             items.append(item or "")
         out[key] = items
     return out
@@ -85,4 +86,4 @@ def _form_payload(body: bytes) -> dict[str, list[str] | None]:
 
 def _go_map(payload: dict[str, list[str] | None]) -> str:
     """``%v`` of a ``map[string][]string`` (keys sorted, nil slices as ``[]``)."""
-    return go_format_v({k: v or [] for k, v in payload.items()})
+    return format_v({k: v or [] for k, v in payload.items()})
