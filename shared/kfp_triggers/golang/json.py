@@ -210,8 +210,8 @@ def _constant(name: str) -> Any:
 # Every literal that overflows a float64 has a 290+ digit run or a 2+ digit positive exponent;
 # only texts matching this need the (slower) overflow check.
 _MAYBE_HUGE = re.compile(r"[0-9]{290}|[eE]\+?0*[1-9][0-9]")
-# A surrogate escape (\ud800-\udfff) or a raw surrogate: the only ways to get a lone one.
-_MAYBE_SURROGATE = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+# A lone surrogate comes from a \ud800-\udfff escape, or from text input that holds one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -236,7 +236,9 @@ def unmarshal(data: bytes | str, *, numbers: Numbers = "float64") -> Any:
     except (ValueError, RecursionError) as exc:
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
         raise _explain(raw, numbers != "exact", exc) from None
-    if _MAYBE_SURROGATE.search(text) is not None:
+    if ("\\u" in text and _SURROGATE_ESCAPE.search(text) is not None) or (
+        isinstance(data, str) and not _encodable(text)
+    ):
         value = _drop_surrogates(value)
     return value
 
@@ -251,6 +253,15 @@ def _explain(raw: bytes, check_numbers: bool, exc: Exception) -> GoJsonError:
     if isinstance(exc, RecursionError):
         return NestingError("json: document nested too deeply to decode")
     return GoJsonError(f"json: {exc}")  # a document Go accepts but Python refused: not expected
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` has no lone surrogate (faster than searching for one)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _drop_surrogates(value: Any) -> Any:
