@@ -52,52 +52,57 @@ locals {
 
   # The stages. input_topic/output_topic follow kfp_triggers.eventtypes.HOPS; uses_store marks the
   # stages that read or write the journal, ledger and runs; uses_launcher the ones that talk to
-  # the pipeline backend.
+  # the pipeline backend; uses_notifiers the one that reports run states back (GitHub statuses).
   stages = {
     ingest = {
-      entry_point   = "ingest_webhook"
-      input_topic   = null
-      output_topic  = "kfpt-events"
-      memory        = "256Mi"
-      timeout       = 60
-      uses_store    = false
-      uses_launcher = false
+      entry_point    = "ingest_webhook"
+      input_topic    = null
+      output_topic   = "kfpt-events"
+      memory         = "256Mi"
+      timeout        = 60
+      uses_store     = false
+      uses_launcher  = false
+      uses_notifiers = false
     }
     intercept = {
-      entry_point   = "intercept_event"
-      input_topic   = "kfpt-events"
-      output_topic  = "kfpt-matched"
-      memory        = "512Mi"
-      timeout       = 120
-      uses_store    = true
-      uses_launcher = false
+      entry_point    = "intercept_event"
+      input_topic    = "kfpt-events"
+      output_topic   = "kfpt-matched"
+      memory         = "512Mi"
+      timeout        = 120
+      uses_store     = true
+      uses_launcher  = false
+      uses_notifiers = false
     }
     render = {
-      entry_point   = "render_run"
-      input_topic   = "kfpt-matched"
-      output_topic  = "kfpt-launch"
-      memory        = "256Mi"
-      timeout       = 60
-      uses_store    = true
-      uses_launcher = false
+      entry_point    = "render_run"
+      input_topic    = "kfpt-matched"
+      output_topic   = "kfpt-launch"
+      memory         = "256Mi"
+      timeout        = 60
+      uses_store     = true
+      uses_launcher  = false
+      uses_notifiers = false
     }
     launch = {
-      entry_point   = "launch_run"
-      input_topic   = "kfpt-launch"
-      output_topic  = "kfpt-runs"
-      memory        = "512Mi"
-      timeout       = 300
-      uses_store    = true
-      uses_launcher = true
+      entry_point    = "launch_run"
+      input_topic    = "kfpt-launch"
+      output_topic   = "kfpt-runs"
+      memory         = "512Mi"
+      timeout        = 300
+      uses_store     = true
+      uses_launcher  = true
+      uses_notifiers = false
     }
     status = {
-      entry_point   = "collect_status"
-      input_topic   = "kfpt-runs"
-      output_topic  = "kfpt-run-states"
-      memory        = "512Mi"
-      timeout       = 300
-      uses_store    = true
-      uses_launcher = true
+      entry_point    = "collect_status"
+      input_topic    = "kfpt-runs"
+      output_topic   = "kfpt-run-states"
+      memory         = "512Mi"
+      timeout        = 300
+      uses_store     = true
+      uses_launcher  = true
+      uses_notifiers = true
     }
   }
 
@@ -123,7 +128,17 @@ locals {
     KFPT_VERTEX_SERVICE_ACCOUNT = var.launcher == "vertex" ? var.vertex_service_account : null
   }
 
-  # Secret volumes per stage: the webhook secrets on intercept, the KFP token on launch and status.
+  # GitHub commit statuses, posted by the status stage (kfp_triggers.notifiers): the token is the
+  # file <secrets dir>/<github_token.name>/<github_token.key>, which KFPT_GITHUB_TOKEN_SECRET names.
+  # Both are unset (so the notifier is off) without github_token_secret.
+  github_token = { name = "github-token", key = "token" }
+  notifier_env = {
+    KFPT_GITHUB_TOKEN_SECRET = var.github_token_secret != null ? "${local.github_token.name}/${local.github_token.key}" : null
+    KFPT_GITHUB_API_URL      = var.github_token_secret != null ? var.github_api_url : null
+  }
+
+  # Secret volumes per stage: the webhook secrets on intercept, the KFP token on launch and status,
+  # the GitHub token on status only.
   webhook_volumes = [
     for name, s in var.webhook_secrets : {
       name       = name
@@ -138,9 +153,17 @@ locals {
     project_id = data.google_project.this.number
     versions   = tomap({ token = "latest" })
   }] : []
+  github_token_volumes = var.github_token_secret != null ? [{
+    name       = local.github_token.name
+    secret     = var.github_token_secret
+    project_id = data.google_project.this.number
+    versions   = tomap({ (local.github_token.key) = "latest" })
+  }] : []
   stage_secrets = {
-    for stage, s in local.stages : stage => (
-      stage == "intercept" ? local.webhook_volumes : s.uses_launcher ? local.kfp_token_volumes : []
+    for stage, s in local.stages : stage => concat(
+      stage == "intercept" ? local.webhook_volumes : [],
+      s.uses_launcher ? local.kfp_token_volumes : [],
+      s.uses_notifiers ? local.github_token_volumes : [],
     )
   }
 
@@ -152,6 +175,7 @@ locals {
         for k, v in merge(
           local.common_env,
           { for name, value in local.launcher_env : name => value if s.uses_launcher },
+          { for name, value in local.notifier_env : name => value if s.uses_notifiers },
           var.extra_env,
         ) : k => tostring(v) if v != null && v != ""
       }

@@ -4,6 +4,7 @@
 #   intercept .. status    roles/datastore.user (journal, ledger, runs in Firestore)
 #   intercept              secret accessor on the webhook secrets it mounts
 #   launch, status         secret accessor on the KFP token; with Vertex, roles/aiplatform.user
+#   status                 secret accessor on the GitHub token (commit statuses)
 #   push identity          roles/run.invoker on the four CloudEvent functions
 #   Pub/Sub service agent  publisher on the dead-letter topics, subscriber on the push subscriptions,
 #                          token creator on the push identity (to mint its OIDC tokens)

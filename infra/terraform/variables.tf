@@ -124,6 +124,28 @@ variable "kfp_token_secret" {
   default     = null
 }
 
+variable "github_token_secret" {
+  description = "Secret Manager secret id holding a GitHub token the status function posts commit statuses with (a fine-grained personal access token with \"Commit statuses: write\" or a classic one with repo:status). It is mounted on the status function only, at /secrets/github-token/token, and named by KFPT_GITHUB_TOKEN_SECRET=github-token/token; only the status function's service account may read it. The file is re-read for every status, so rotating the secret needs no redeploy. Null (the default) posts no commit statuses."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_token_secret == null || can(regex("^[A-Za-z0-9_-]{1,255}$", var.github_token_secret))
+    error_message = "github_token_secret must be a Secret Manager secret id (letters, digits, _ and -), not a resource name or a version."
+  }
+}
+
+variable "github_api_url" {
+  description = "KFPT_GITHUB_API_URL of the status function, for GitHub Enterprise Server: its REST API root, https://<host>/api/v3/. Null uses https://api.github.com/. Only set together with github_token_secret."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.github_api_url == null || can(regex("^https?://[^/?#]+", var.github_api_url))
+    error_message = "github_api_url must be an http(s) URL such as https://github.example.com/api/v3/."
+  }
+}
+
 variable "vertex_location" {
   description = "KFPT_VERTEX_LOCATION: the Vertex AI region pipelines run in. Null uses region."
   type        = string

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from kfp_triggers.eventtypes import HOPS, STATUS_TICK
-from tests.infra.conftest import KNATIVE, engine_settings, read, require_tool, tool_env
+from kfp_triggers.notifiers import GitHubStatusNotifier, notifiers_from_env
+from kfp_triggers.notifiers.factory import secret_token
+from kfp_triggers.secrets import FileSecrets
+from tests.infra.conftest import INFRA, KNATIVE, engine_settings, read, require_tool, tool_env
 from tests.infra.test_bundle import ENTRY_POINTS
 
 #: The type Knative gives every PingSource event; ceOverrides cannot change it.
@@ -20,11 +25,11 @@ PING_TYPE = "dev.knative.sources.ping"
 BROKER_REF = {"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "name": "kfp-triggers"}
 
 
-@pytest.fixture(scope="module")
-def rendered() -> list[dict[str, Any]]:
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    """The documents ``kubectl kustomize`` renders from ``directory``."""
     kubectl = require_tool("kubectl")
     proc = subprocess.run(
-        [kubectl, "kustomize", str(KNATIVE)],
+        [kubectl, "kustomize", str(directory)],
         capture_output=True,
         text=True,
         env=tool_env(),
@@ -33,6 +38,11 @@ def rendered() -> list[dict[str, Any]]:
     )
     assert proc.returncode == 0, proc.stderr
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    return kustomize(KNATIVE)
 
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> Iterator[dict[str, Any]]:
@@ -182,6 +192,64 @@ def test_launch_and_status_get_a_kfp_token_for_their_own_service_account(
         assert token_file == f"{mount['mountPath']}/{source['serviceAccountToken']['path']}"
     for name in ("kfpt-ingest", "kfpt-intercept", "kfpt-render"):
         assert "KFPT_KFP_TOKEN_FILE" not in env_of(services[name])
+
+
+def secret_volumes(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Mount path => the Secret volume mounted there."""
+    volumes = {v["name"]: v for v in service["spec"]["template"]["spec"].get("volumes", [])}
+    return {
+        m["mountPath"]: volumes[m["name"]]["secret"]
+        for m in container(service).get("volumeMounts", [])
+        if "secret" in volumes[m["name"]]
+    }
+
+
+def test_only_the_status_stage_gets_the_github_token(
+    rendered: list[dict[str, Any]], services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    status = services["kfpt-status"]
+    env = env_of(status)
+    reference = env["KFPT_GITHUB_TOKEN_SECRET"]
+    name, _, key = reference.partition("/")
+    assert (name, key) == ("github-token", "token")
+    mounted = secret_volumes(status)
+    token_secret = mounted[f"{env['KFPT_SECRETS_DIR']}/{name}"]
+    assert token_secret == {"secretName": name, "optional": True}  # the whole Secret, may be absent
+
+    # The engine, with the Secret's keys as files in that layout, reads the token from there.
+    (tmp_path / name).mkdir()
+    (tmp_path / name / key).write_text("ghp_example\n", encoding="utf-8")
+    [notifier] = notifiers_from_env(env, FileSecrets(tmp_path))
+    assert isinstance(notifier, GitHubStatusNotifier)
+    assert secret_token(FileSecrets(tmp_path), reference, "KFPT_GITHUB_TOKEN_SECRET")() == "ghp_example"
+
+    # No other Service has the setting or the Secret, and the shared ConfigMap does not carry it.
+    for service_name, service in services.items():
+        if service_name == "kfpt-status":
+            continue
+        assert not [k for k in env_of(service) if k.startswith("KFPT_GITHUB_")], service_name
+        assert name not in {v["secretName"] for v in secret_volumes(service).values()}, service_name
+    for configmap in of_kind(rendered, "ConfigMap"):
+        assert not [k for k in configmap.get("data", {}) if k.startswith("KFPT_GITHUB_TOKEN")]
+
+
+def test_the_documented_overlay_turns_github_statuses_off(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    readme = read(INFRA / "README.md")
+    [patches] = [
+        block
+        for block in re.findall(r"```yaml\n(.*?)```", readme, re.S)
+        if "KFPT_GITHUB_TOKEN_SECRET" in block and "op: remove" in block
+    ]
+    overlay = yaml.safe_load(patches)
+    overlay.update(resources=[os.path.relpath(KNATIVE, tmp_path)])
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay), encoding="utf-8")
+    off = {d["metadata"]["name"]: d for d in kustomize(tmp_path) if d["kind"] == "Service"}
+    before, after = env_of(services["kfpt-status"]), env_of(off["kfpt-status"])
+    assert set(before) - set(after) == {"KFPT_GITHUB_TOKEN_SECRET"}
+    assert set(after) < set(before)
+    assert notifiers_from_env(after, FileSecrets(tmp_path)) == []
 
 
 def test_the_image_serves_the_bundles_where_the_services_look() -> None:

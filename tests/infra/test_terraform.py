@@ -16,6 +16,9 @@ import pytest
 
 from kfp_triggers.events import CLOUDEVENTS_JSON, StatusTick, decode_stage_input, read_data
 from kfp_triggers.eventtypes import DEAD_LETTER_SUFFIX, HOPS, STATUS_TICK, TOPICS, topic_for
+from kfp_triggers.notifiers import GitHubStatusNotifier, notifiers_from_env
+from kfp_triggers.notifiers.factory import secret_token
+from kfp_triggers.secrets import FileSecrets
 from kfp_triggers.store.firestore import LEDGER
 from tests.infra import hcl
 from tests.infra.conftest import TERRAFORM, engine_settings, require_tool, tool_env
@@ -23,6 +26,8 @@ from tests.infra.test_bundle import ENTRY_POINTS, load_bundle_module
 
 MODULE = TERRAFORM / "modules" / "function"
 EVENT_STAGES = ("intercept", "render", "launch", "status")
+#: The only stage that reports run states back, and so the only one holding the GitHub token.
+NOTIFYING_STAGES = ("status",)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +91,7 @@ def test_the_stage_table_matches_the_functions_and_the_hops(stages: dict[str, di
         assert {spec["output_topic"]} == produced, stage
     assert {s for s, v in stages.items() if v["uses_store"]} == {"intercept", "render", "launch", "status"}
     assert {s for s, v in stages.items() if v["uses_launcher"]} == {"launch", "status"}
+    assert {s for s, v in stages.items() if v["uses_notifiers"]} == set(NOTIFYING_STAGES)
 
 
 def test_topics_and_dead_letter_topics_follow_the_engine(root: hcl.Body, local: dict[str, hcl.Expr]) -> None:
@@ -169,6 +175,26 @@ def test_function_settings_are_settings_the_engine_reads(local: dict[str, hcl.Ex
     assert "KFPT_LAUNCHER" in launcher
 
 
+def test_github_statuses_are_off_unless_a_token_secret_is_given(
+    root: hcl.Body, local: dict[str, hcl.Expr]
+) -> None:
+    for name in ("github_token_secret", "github_api_url"):
+        variable = root.one("variable", name)
+        assert attr(variable, "type").text == "string"
+        assert attr(variable, "default").literal() is None, f"{name} must default to null (off)"
+    # The notifier settings and the token volume exist only with var.github_token_secret, and
+    # reach only the stages flagged uses_notifiers.
+    settings = {key.key_name(): value for key, value in local["notifier_env"].pairs}
+    assert set(settings) == {"KFPT_GITHUB_TOKEN_SECRET", "KFPT_GITHUB_API_URL"}
+    assert set(settings) <= engine_settings()
+    for name, value in settings.items():
+        assert value.text.startswith("var.github_token_secret != null ?"), name
+        assert value.text.endswith(": null"), name
+    assert "var.github_token_secret != null ?" in local["github_token_volumes"].text
+    assert "s.uses_notifiers ? local.github_token_volumes : []" in local["stage_secrets"].text
+    assert "local.notifier_env : name => value if s.uses_notifiers" in local["functions"].text
+
+
 def test_config_dir_default_is_where_the_bundle_puts_the_configuration(root: hcl.Body) -> None:
     assert attr(root.one("variable", "config_dir"), "default").literal() == load_bundle_module().CONFIG_DIR
 
@@ -192,6 +218,9 @@ def test_iam_is_one_account_per_function_with_least_privilege(
     assert "s.uses_store" in local["store_stages"].text
     secrets = resource("google_secret_manager_secret_iam_member", "accessor")
     assert attr(secrets, "role").literal() == "roles/secretmanager.secretAccessor"
+    assert attr(secrets, "for_each").text == "local.secret_grants"
+    assert attr(secrets, "secret_id").text == "each.value.secret"
+    assert attr(secrets, "member").text == "google_service_account.function[each.value.stage].member"
     assert "local.stage_secrets" in local["secret_grants"].text
     invoker = resource("google_cloud_run_v2_service_iam_member", "push_invoker")
     assert attr(invoker, "role").literal() == "roles/run.invoker"
@@ -382,6 +411,10 @@ def test_terraform_evaluates_the_locals_for_kfp_with_secrets(root: hcl.Body, tmp
         "status/kfp-token",
     }
     assert outputs["event_stages"] == sorted(EVENT_STAGES)
+    # Without github_token_secret no function gets GitHub status settings, so none posts statuses.
+    for spec in functions.values():
+        assert not [k for k in spec["environment"] if k.startswith("KFPT_GITHUB_")]
+        assert notifiers_from_env(spec["environment"], FileSecrets(tmp_path)) == []
 
     # The exact bytes Cloud Scheduler will publish, decoded as the status function decodes them.
     envelope = {
@@ -406,21 +439,108 @@ def test_terraform_evaluates_the_locals_for_vertex(root: hcl.Body, tmp_path: Pat
         root,
         tmp_path / "vertex",
         'project = "p"\nregion = "europe-west4"\nlauncher = "vertex"\nkfp_host = "https://ignored"\n'
-        'vertex_pipeline_root = "gs://b/root"\n',
+        'vertex_pipeline_root = "gs://b/root"\ngithub_api_url = "https://ghe.example.com/api/v3/"\n',
     )
     env = outputs["functions"]["status"]["environment"]
     assert env["KFPT_LAUNCHER"] == "vertex"
     assert (env["KFPT_VERTEX_PROJECT"], env["KFPT_VERTEX_LOCATION"]) == ("p", "europe-west4")
     assert env["KFPT_VERTEX_PIPELINE_ROOT"] == "gs://b/root"
     assert not [k for k in env if k.startswith("KFPT_KFP_")]
+    assert not [k for k in env if k.startswith("KFPT_GITHUB_")]  # an API URL without a token is unused
     assert outputs["secret_grants"] == {}
+
+
+def _mount_secret_volumes(spec: dict[str, Any], root: Path) -> FileSecrets:
+    """Lay a function's secret volumes out under ``root`` as Cloud Run mounts them under KFPT_SECRETS_DIR.
+
+    Each file holds ``<secret id>@<version>``, so a reader shows which secret and version it got.
+    """
+    secrets_dir = Path(spec["environment"]["KFPT_SECRETS_DIR"])
+    for volume in spec["secret_volumes"]:
+        directory = root / Path(volume["mount_path"]).relative_to(secrets_dir)
+        directory.mkdir(parents=True)
+        for path, version in volume["versions"].items():
+            (directory / path).write_text(f"{volume['secret']}@{version}\n", encoding="utf-8")
+    return FileSecrets(root)
+
+
+@pytest.mark.parametrize("api_url", [None, "https://ghe.example.com/api/v3/"])
+def test_terraform_gives_the_github_token_to_the_status_function_only(
+    root: hcl.Body, tmp_path: Path, api_url: str | None
+) -> None:
+    tfvars = (
+        'project = "p"\nlauncher = "kfp"\nkfp_host = "https://kfp.example.com"\n'
+        'kfp_token_secret = "kfp-api"\ngithub_token_secret = "gh-status"\n'
+        'webhook_secrets = { "github-webhook" = { secret = "gh-hook", keys = { secret = "latest" } } }\n'
+    )
+    if api_url is not None:
+        tfvars += f'github_api_url = "{api_url}"\n'
+    outputs = _evaluate_locals(root, tmp_path / "probe", tfvars)
+    functions = outputs["functions"]
+
+    # Only status gets the settings and the volume; the other stages keep what they had.
+    for stage, spec in functions.items():
+        github_env = {k: v for k, v in spec["environment"].items() if k.startswith("KFPT_GITHUB_")}
+        github_volumes = [v for v in spec["secret_volumes"] if v["secret"] == "gh-status"]
+        if stage in NOTIFYING_STAGES:
+            expected = {"KFPT_GITHUB_TOKEN_SECRET": "github-token/token"}
+            if api_url is not None:
+                expected["KFPT_GITHUB_API_URL"] = api_url
+            assert github_env == expected
+            assert github_volumes == [
+                {
+                    "mount_path": "/secrets/github-token",
+                    "secret": "gh-status",
+                    "project_id": "123456789",
+                    "versions": {"token": "latest"},
+                }
+            ]
+        else:
+            assert github_env == {}, stage
+            assert github_volumes == [], stage
+    assert [v["secret"] for v in functions["status"]["secret_volumes"]] == ["kfp-api", "gh-status"]
+    assert [v["secret"] for v in functions["launch"]["secret_volumes"]] == ["kfp-api"]
+    assert [v["secret"] for v in functions["intercept"]["secret_volumes"]] == ["gh-hook"]
+
+    # Secret Manager access to the token: the status function's account alone.
+    grants = outputs["secret_grants"]
+    assert {k: v for k, v in grants.items() if v["secret"] == "gh-status"} == {
+        "status/github-token": {"stage": "status", "secret": "gh-status", "project_id": "123456789"}
+    }
+    assert set(grants) == {
+        "intercept/github-webhook",
+        "launch/kfp-token",
+        "status/kfp-token",
+        "status/github-token",
+    }
+
+    # The engine, given status's environment and its volumes as mounted, reads the token from
+    # the Secret Manager secret and posts to the configured API; other stages have no notifier.
+    for stage, spec in functions.items():
+        secrets = _mount_secret_volumes(spec, tmp_path / "mounted" / stage)
+        notifiers = notifiers_from_env(spec["environment"], secrets)
+        if stage not in NOTIFYING_STAGES:
+            assert notifiers == [], stage
+            continue
+        [notifier] = notifiers
+        assert isinstance(notifier, GitHubStatusNotifier)
+        assert notifier.api_url == (api_url or "https://api.github.com/")
+        reference = spec["environment"]["KFPT_GITHUB_TOKEN_SECRET"]
+        assert secret_token(secrets, reference, "KFPT_GITHUB_TOKEN_SECRET")() == "gh-status@latest"
 
 
 def test_terraform_refuses_bad_variables(root: hcl.Body, tmp_path: Path) -> None:
     workdir = tmp_path / "bad"
-    _write_probe(root, workdir, 'project = "p"\nlauncher = "local"\nmax_delivery_attempts = 2\n')
+    _write_probe(
+        root,
+        workdir,
+        'project = "p"\nlauncher = "local"\nmax_delivery_attempts = 2\n'
+        'github_token_secret = "projects/p/secrets/gh/versions/1"\ngithub_api_url = "ghe.example.com"\n',
+    )
     assert _terraform(workdir, "init", "-backend=false", "-input=false").returncode == 0
     proc = _terraform(workdir, "plan", "-input=false")
     assert proc.returncode == 1
     assert "launcher must be kfp, vertex or dry-run" in proc.stderr
     assert "Pub/Sub accepts 5 to 100 delivery attempts" in proc.stderr
+    assert "github_token_secret must be a Secret Manager secret id" in proc.stderr
+    assert "github_api_url must be an http(s) URL" in proc.stderr
