@@ -62,6 +62,15 @@ def test_memory_bus_delivers_a_copy_of_the_event_and_records_the_message() -> No
     assert bus.published[0].attributes == {"content-type": ev.CLOUDEVENTS_JSON}
 
 
+def test_memory_bus_keeps_only_the_latest_messages_but_delivers_all() -> None:
+    bus = MemoryBus(record_limit=3)
+    handler = Flaky(0)
+    bus.subscribe("kfpt-runs", handler)
+    ids = [bus.publish("kfpt-runs", created(n)) for n in range(5)]
+    assert len(handler.received) == 5
+    assert [m.message_id for m in bus.published] == ids[2:]
+
+
 def test_memory_bus_is_a_publisher() -> None:
     assert isinstance(MemoryBus(), Publisher)
 
@@ -199,7 +208,7 @@ def test_publishing_unserialisable_data_fails_at_publish_time() -> None:
     event.data = {"when": object()}
     with pytest.raises(TypeError):
         bus.publish("kfpt-runs", event)
-    assert bus.published == []
+    assert not bus.published
 
 
 def test_memory_bus_rejects_zero_attempts() -> None:

@@ -9,7 +9,8 @@ an unserialisable payload fails at publish time, as it would in the cloud.
 
 Two delivery modes: synchronous (``publish`` delivers before it returns, so a whole chain runs
 inside the first ``publish``) and queued (``publish`` only enqueues; ``drain()`` delivers until
-idle, or ``start()`` runs a worker thread that does so). Every message is recorded for inspection.
+idle, or ``start()`` runs a worker thread that does so). The latest messages and delivery failures
+are kept for inspection (``record_limit`` of each), so a long-running ``serve`` does not grow.
 """
 
 from __future__ import annotations
@@ -64,13 +65,15 @@ class _Subscription:
 class MemoryBus:
     """In-process publisher and dispatcher; see the module docstring for the delivery rules."""
 
-    def __init__(self, *, max_delivery_attempts: int = 5, synchronous: bool = True) -> None:
+    def __init__(
+        self, *, max_delivery_attempts: int = 5, synchronous: bool = True, record_limit: int = 1000
+    ) -> None:
         if max_delivery_attempts < 1:
             raise ValueError("max_delivery_attempts must be at least 1")
         self.max_delivery_attempts = max_delivery_attempts
         self.synchronous = synchronous
-        self.published: list[BusMessage] = []
-        self.failures: list[DeliveryFailure] = []
+        self.published: deque[BusMessage] = deque(maxlen=record_limit)
+        self.failures: deque[DeliveryFailure] = deque(maxlen=record_limit)
         self._subscriptions: list[_Subscription] = []
         self._queue: deque[tuple[_Subscription, BusMessage, int]] = deque()
         self._ids = itertools.count(1)
