@@ -234,6 +234,26 @@ def test_numbers_beyond_float64_are_gos_type_error(number: str) -> None:
     assert str(info.value) == f"json: cannot unmarshal number {number} into Go value of type float64"
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"1e309",
+        b" \n-1E+0400",
+        b'{"a":1.5e308, "b": 2e400}',
+        b"[1,\r\n\t3.0e999]",
+        b'{"sha": "3e12", "n":1e400}',
+    ],
+)
+def test_huge_numbers_are_found_wherever_a_number_can_stand(document: bytes) -> None:
+    with pytest.raises(UnmarshalTypeError, match="into Go value of type float64"):
+        unmarshal(document)
+
+
+def test_exponent_like_text_inside_strings_is_no_number() -> None:
+    document = b'{"after": "3e12ab", "head": "de99", "id": "1e400", "n": 1e3}'
+    assert unmarshal(document) == {"after": "3e12ab", "head": "de99", "id": "1e400", "n": 1000.0}
+
+
 def test_int64_numbers_keep_integers_exact() -> None:
     got = unmarshal(
         b"[9007199254740993, 9223372036854775807, 9223372036854775808, 1.0, 1e2]", numbers="int64"
