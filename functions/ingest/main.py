@@ -6,7 +6,7 @@ Deploy with entry point ``ingest_webhook``. Settings come from ``KFPT_*`` enviro
 import flask
 import functions_framework
 
-from kfp_triggers.headers import headers_from_pairs
+from kfp_triggers.headers import headers_from_wsgi
 from kfp_triggers.request import RawRequest
 from kfp_triggers.runtime import handle_http, max_body_bytes
 
@@ -20,6 +20,6 @@ def ingest_webhook(request: flask.Request) -> flask.Response:
         return flask.Response(body, status=413, content_type="application/json")
     data = request.stream.read(limit + 1)
     url = request.full_path if request.query_string else request.path
-    raw = RawRequest(request.method, url, headers_from_pairs(request.headers.items()), data)
+    raw = RawRequest(request.method, url, headers_from_wsgi(request.environ), data)
     answer = handle_http(raw)
     return flask.Response(answer.body, status=answer.status, headers=answer.headers)

@@ -217,6 +217,15 @@ class EventReceived(_Payload):
     request: HttpRequestData = field(metadata=_json("request", "request"))
     received_at: str = field(metadata=_json("receivedAt", "text"))
 
+    def to_data(self) -> dict[str, Any]:
+        """The JSON payload, written field by field: this runs once per webhook, on ingest's hot path."""
+        return {
+            "eventID": self.event_id,
+            "listener": self.listener.to_data(),
+            "request": self.request.to_data(),
+            "receivedAt": self.received_at,
+        }
+
     def message_id(self) -> str:
         return self.event_id
 

@@ -50,6 +50,7 @@ from cloudevents import exceptions as ce_exceptions
 from cloudevents.conversion import to_binary, to_json
 from cloudevents.http import CloudEvent, from_http, from_json
 
+from kfp_triggers import fastjson
 from kfp_triggers.errors import InvalidRequestError
 from kfp_triggers.eventdata import (  # payload classes, re-exported
     AnyEventData,
@@ -102,7 +103,7 @@ _EXPECTED_SHAPES = (
 
 def _check_id(what: str, value: str) -> None:
     """Ids travel in HTTP headers and Pub/Sub attributes: printable ASCII without spaces only."""
-    if not value or not all("!" <= ch <= "~" for ch in value):
+    if not (value.isascii() and value.isprintable()) or " " in value or not value:
         raise InvalidRequestError(f"{what} must be non-empty printable ASCII without spaces, got {value!r}")
 
 
@@ -242,9 +243,7 @@ def to_pubsub_message(event: CloudEvent) -> tuple[bytes, dict[str, str]]:
         return to_json(event), {"content-type": CLOUDEVENTS_JSON}
     document = dict(event.get_attributes())
     document["data"] = data
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode(), {
-        "content-type": CLOUDEVENTS_JSON
-    }
+    return fastjson.dumps(document), {"content-type": CLOUDEVENTS_JSON}
 
 
 def from_pubsub_message(data: bytes, attributes: Mapping[str, str], *, message_id: str = "") -> CloudEvent:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 Headers = dict[str, list[str]]
 
@@ -45,6 +46,36 @@ def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> Headers:
     for name, value in pairs:
         headers.setdefault(canonical_header_key(name), []).append(value)
     return headers
+
+
+_WSGI_UNPREFIXED = ("CONTENT_TYPE", "CONTENT_LENGTH")
+
+
+def headers_from_wsgi(environ: Mapping[str, Any]) -> Headers:
+    """Build the header map straight from a WSGI environ, in the server's order.
+
+    WSGI servers keep a header as ``HTTP_<NAME>`` with ``-`` turned into ``_`` (values of
+    repeated headers already joined with ``,``), and Content-Type / Content-Length unprefixed.
+    This reads the same pairs as werkzeug's ``request.headers`` at a fraction of the cost, which
+    matters on a path that runs once per webhook.
+    """
+    headers: Headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                continue  # the unprefixed variables are the authoritative ones
+            name = _wsgi_header_name(key[5:])
+        elif key in _WSGI_UNPREFIXED and value:
+            name = _wsgi_header_name(key)
+        else:
+            continue
+        headers.setdefault(name, []).append(str(value))
+    return headers
+
+
+@lru_cache(maxsize=1024)
+def _wsgi_header_name(key: str) -> str:
+    return canonical_header_key(key.replace("_", "-"))
 
 
 def canonicalise(headers: Mapping[str, Iterable[str] | str]) -> Headers:

@@ -12,8 +12,8 @@ all-zero trace id or parent id is invalid. We always write version ``00``.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 from dataclasses import dataclass
 
 from kfp_triggers.errors import InvalidRequestError
@@ -79,7 +79,7 @@ def is_valid_traceparent(value: str | None) -> bool:
 
 def _random_hex(n_bytes: int) -> str:
     while True:
-        value = secrets.token_hex(n_bytes)
+        value = os.urandom(n_bytes).hex()
         if value.strip("0"):  # all-zero ids are invalid; astronomically rare, but never emit one
             return value
 

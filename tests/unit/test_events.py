@@ -501,3 +501,9 @@ def test_events_module_re_exports_the_contract() -> None:
     assert ev.EVENT_RECEIVED == eventtypes.EVENT_RECEIVED and ev.HOPS is eventtypes.HOPS
     assert ev.new_traceparent is tracecontext.new_traceparent
     assert all(hasattr(ev, name) for name in ev.__all__)
+
+
+def test_event_received_writes_the_same_payload_as_the_generic_writer() -> None:
+    from kfp_triggers.eventdata import _Payload
+
+    assert SAMPLES[0].to_data() == _Payload.to_data(SAMPLES[0])

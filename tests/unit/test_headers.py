@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.test import EnvironBuilder
 
-from kfp_triggers.headers import canonical_header_key, canonicalise, first, headers_from_pairs
+from kfp_triggers.headers import (
+    canonical_header_key,
+    canonicalise,
+    first,
+    headers_from_pairs,
+    headers_from_wsgi,
+)
 
 
 @pytest.mark.parametrize(
@@ -41,3 +48,35 @@ def test_first_is_case_insensitive_and_empty_when_missing() -> None:
     headers = {"X-Github-Event": ["push", "ignored"]}
     assert first(headers, "x-github-event") == "push"
     assert first(headers, "X-Missing") == ""
+
+
+def test_wsgi_environ_gives_the_same_headers_as_werkzeug() -> None:
+    sent = [
+        ("X-GitHub-Event", "push"),
+        ("x-hub-signature-256", "sha256=ab"),
+        ("Content-Type", "application/json"),
+        ("X-Multi", "a, b"),
+        ("User-Agent", "GitHub-Hookshot/1"),
+    ]
+    environ = EnvironBuilder(method="POST", path="/", headers=sent, data=b"{}").get_environ()
+    from werkzeug.datastructures import EnvironHeaders
+
+    expected = headers_from_pairs(EnvironHeaders(environ).items())
+    got = headers_from_wsgi(environ)
+    assert got == expected
+    assert got["X-Github-Event"] == ["push"]
+    assert got["Content-Length"] == ["2"]
+    assert list(got) == list(expected)
+
+
+def test_wsgi_environ_skips_cgi_variables_and_empty_content_headers() -> None:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "CONTENT_TYPE": "",
+        "CONTENT_LENGTH": "7",
+        "HTTP_CONTENT_LENGTH": "999",
+        "HTTP_X_GITLAB_TOKEN": "t",
+        "wsgi.input": None,
+    }
+    assert headers_from_wsgi(environ) == {"Content-Length": ["7"], "X-Gitlab-Token": ["t"]}
