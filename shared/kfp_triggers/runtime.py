@@ -36,9 +36,6 @@ from kfp_triggers.events import (
     read_data,
     traceparent_of,
 )
-from kfp_triggers.interceptors.protocol import InterceptorServices
-from kfp_triggers.interceptors.resolve import InterceptorFactory
-from kfp_triggers.processing import EventProcessor
 from kfp_triggers.request import RawRequest
 from kfp_triggers.secrets import FileSecrets
 from kfp_triggers.stages.context import StageContext
@@ -82,12 +79,23 @@ class Settings:
 
 
 def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str, str]) -> StageContext:
-    """Load the configuration and assemble the ports. Store and launcher open on first use."""
-    config = load([settings.config], check_cel=False)
-    services = InterceptorServices(
-        secrets=FileSecrets(settings.secrets_dir), github_api_url=settings.github_api_url
-    )
+    """Load the configuration and assemble the ports; each port is built on first use."""
+    config = load([settings.config], check_cel=False, check_bindings=False)  # see validation.hooks
+    secrets = FileSecrets(settings.secrets_dir)
     env = dict(environ)
+
+    def processor() -> Any:
+        from kfp_triggers.interceptors.protocol import InterceptorServices
+        from kfp_triggers.interceptors.resolve import InterceptorFactory
+        from kfp_triggers.processing import EventProcessor
+
+        services = InterceptorServices(secrets=secrets, github_api_url=settings.github_api_url)
+        return EventProcessor(config, InterceptorFactory(services))
+
+    def notifiers() -> Any:
+        from kfp_triggers.notifiers import notifiers_from_env
+
+        return notifiers_from_env(env, secrets)
 
     def store() -> Any:
         from kfp_triggers.store import store_from_url
@@ -99,13 +107,11 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
 
         return launcher_from_env(env, settings.output_root)
 
-    from kfp_triggers.notifiers import notifiers_from_env
-
     config_root = Path(settings.config)
     return StageContext(
-        notifiers=notifiers_from_env(env, services.secrets),
+        notifiers_factory=notifiers,
         config=config,
-        processor=EventProcessor(config, InterceptorFactory(services)),
+        processor_factory=processor,
         publisher=publisher,
         store_factory=store,
         launcher_factory=launcher,

@@ -96,7 +96,7 @@ def _worker(store: Callable[[], Store], launcher: Any, clock: Clock) -> StageCon
     config = load([EXAMPLE], check_cel=False)
     return StageContext(
         config=config,
-        processor=EventProcessor(config, InterceptorFactory(InterceptorServices())),
+        processor_factory=lambda: EventProcessor(config, InterceptorFactory(InterceptorServices())),
         publisher=MemoryBus(),
         store_factory=store,
         launcher_factory=lambda: launcher,

@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kfp_triggers.config import Configuration, EventListener, ResolvedTrigger
 from kfp_triggers.errors import KfptError
-from kfp_triggers.processing import EventProcessor
 
 if TYPE_CHECKING:
+    from kfp_triggers.config import Configuration, EventListener, ResolvedTrigger
     from kfp_triggers.launchers.base import Launcher
     from kfp_triggers.notifiers import Notifier
+    from kfp_triggers.processing import EventProcessor
     from kfp_triggers.store.base import Store
     from kfp_triggers.transports.base import Publisher
 
@@ -36,15 +36,23 @@ def default_owner() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
+def _no_notifiers() -> list[Notifier]:
+    return []
+
+
 @dataclass
 class StageContext:
-    """Configuration plus ports. Launcher and store are created on first use by their factories.
+    """Configuration plus ports, each port created on first use by its factory.
+
+    Being lazy keeps every stage's cold start to what it uses: ingest never builds the event
+    processor (interceptors, bindings), only status builds notifiers (an HTTP client), only
+    launch and status open the store and the launcher.
 
     ``publisher`` carries stage outputs; ``source`` names this deployment in CloudEvent ``source``.
     """
 
     config: Configuration
-    processor: EventProcessor
+    processor_factory: Callable[[], EventProcessor]
     publisher: Publisher
     store_factory: Callable[[], Store]
     launcher_factory: Callable[[], Launcher]
@@ -54,9 +62,25 @@ class StageContext:
     owner: str = field(default_factory=default_owner)
     clock: Callable[[], datetime] = utc_now
     source: str = "//kfp-triggers"
-    notifiers: list[Notifier] = field(default_factory=list)
+    notifiers_factory: Callable[[], list[Notifier]] = _no_notifiers
+    _processor: EventProcessor | None = None
+    _notifiers: list[Notifier] | None = None
     _store: Store | None = None
     _launcher: Launcher | None = None
+
+    @property
+    def processor(self) -> EventProcessor:
+        """The interceptor chain, bindings and templates over the configuration (intercept, render)."""
+        if self._processor is None:
+            self._processor = self.processor_factory()
+        return self._processor
+
+    @property
+    def notifiers(self) -> list[Notifier]:
+        """The notifiers the settings turn on (status)."""
+        if self._notifiers is None:
+            self._notifiers = self.notifiers_factory()
+        return self._notifiers
 
     @property
     def store(self) -> Store:
