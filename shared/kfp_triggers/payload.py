@@ -8,13 +8,14 @@ would have told them. (Go accepts ``null`` here: decoding null into a map is not
 from __future__ import annotations
 
 from kfp_triggers import fastjson
-from kfp_triggers.golang import json as gojson
 
 
 def payload_problem(body: bytes) -> str | None:
     """Return Go's error decoding ``body`` into a ``map[string]interface{}``, or None when it decodes."""
     if fastjson.is_go_object(body):
         return None  # the common case, settled by the fast strict decoder
+    from kfp_triggers.golang import json as gojson  # the exact decoder, for everything else
+
     try:
         gojson.unmarshal_object(body)
     except gojson.NestingError:

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kfp_triggers.bindings import expression_problems
 from kfp_triggers.config import Configuration, ValidationHooks, check_config, load_config
 from kfp_triggers.errors import Problem
 
@@ -18,19 +17,28 @@ if TYPE_CHECKING:
     from kfp_triggers.cel import CelEnvironment
 
 
-def hooks(cel: CelEnvironment | None = None, *, check_cel: bool = True) -> ValidationHooks:
-    """Validation hooks backed by the real binding scanner and, unless ``check_cel`` is off, the CEL compiler.
+def hooks(
+    cel: CelEnvironment | None = None, *, check_cel: bool = True, check_bindings: bool = True
+) -> ValidationHooks:
+    """Validation hooks: the binding scanner and the CEL compiler, each unless turned off.
 
-    Functions skip the CEL check to keep cold starts short: ``validate`` (and CI) is where it belongs,
-    and a broken expression still fails its trigger with a clear status at run time.
+    Functions skip these expression checks to keep cold starts short, as Tekton checks them at
+    admission and not in the EventListener: ``validate`` (and ``make bundle``, and CI) is where they
+    belong, and a broken expression still fails only its own trigger, with a clear reason, at run
+    time. The structure of the configuration is always checked.
     """
+    binding_expression = None
+    if check_bindings:
+        from kfp_triggers.bindings import expression_problems
+
+        binding_expression = expression_problems
     if not check_cel:
-        return ValidationHooks(binding_expression=expression_problems)
+        return ValidationHooks(binding_expression=binding_expression)
     if cel is None:
         from kfp_triggers.cel import CelEnvironment
 
         cel = CelEnvironment()
-    return ValidationHooks(binding_expression=expression_problems, cel_expression=cel.check)
+    return ValidationHooks(binding_expression=binding_expression, cel_expression=cel.check)
 
 
 def check(paths: Sequence[str | Path]) -> tuple[Configuration | None, list[Problem]]:
@@ -39,7 +47,11 @@ def check(paths: Sequence[str | Path]) -> tuple[Configuration | None, list[Probl
 
 
 def load(
-    paths: Sequence[str | Path], cel: CelEnvironment | None = None, *, check_cel: bool = True
+    paths: Sequence[str | Path],
+    cel: CelEnvironment | None = None,
+    *,
+    check_cel: bool = True,
+    check_bindings: bool = True,
 ) -> Configuration:
     """Load ``paths``; raise :class:`ConfigError` listing every problem when any is an error."""
-    return load_config(list(paths), hooks(cel, check_cel=check_cel))
+    return load_config(list(paths), hooks(cel, check_cel=check_cel, check_bindings=check_bindings))

@@ -178,3 +178,53 @@ def test_commit_statuses_follow_the_run_on_github(tmp_path: Path, monkeypatch: p
     assert [p["state"] for p in posted] == ["pending", "success"]
     assert {p["context"] for p in posted} == {"kfp-triggers/train-on-main"}
     assert all(r.headers["authorization"] == "Bearer ghp_example_token" for r in github.requests)
+
+
+def test_a_broken_binding_is_refused_by_validate_and_fails_only_its_trigger_at_run_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Functions skip the expression checks at start, as Tekton leaves them to admission."""
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLE, config)
+    shutil.copytree(EXAMPLES / "pipelines", tmp_path / "pipelines")
+    listener = config / "listener.yaml"
+    text = listener.read_text()
+    # release-on-tag binds epochs with a path that cannot parse, and epochs loses its default
+    # (a default would stand in for the failed expression, as in Tekton).
+    assert text.count('value: "10"') == 1 and text.count('- name: epochs\n      default: "2"\n') == 1
+    text = text.replace('value: "10"', 'value: "$(body.head_commit[)"')
+    listener.write_text(text.replace('- name: epochs\n      default: "2"\n', "- name: epochs\n"))
+
+    result = run_cli(["validate", config])
+    assert result.code == 1
+    assert "listener.yaml:" in result.stdout + result.stderr
+    assert "unterminated array" in result.stdout + result.stderr
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(
+        config=str(config),
+        secrets_dir=str(config / "secrets"),
+        store=f"sqlite:///{tmp_path}/state.db",
+        output_root=str(tmp_path / "runs"),
+    )
+    srv = start(settings, {"KFPT_LAUNCHER": "dry-run"}, port=0, tick_s=0.2)
+    threading.Thread(target=srv.httpd.serve_forever, daemon=True).start()
+    try:
+        tag_id = _send(srv, "push-tag.http")["eventID"]
+
+        def rendered(event_id: str, trigger: str) -> Any:
+            record = srv.ctx.store.get_event(event_id)
+            found = record.trigger(trigger) if record else None
+            return found if found is not None and found.rendered else None
+
+        assert wait_for(lambda: rendered(tag_id, "release-on-tag") is not None, 30)
+        broken = rendered(tag_id, "release-on-tag")
+        assert broken.render_error is not None and "unterminated array" in broken.render_error
+        assert not _runs(srv, tag_id)
+
+        push_id = _send(srv, "push.http")["eventID"]
+        assert wait_for(lambda: len(_runs(srv, push_id)) == 1, 30)
+        assert _runs(srv, push_id)[0].trigger == "train-on-main"
+    finally:
+        srv.httpd.shutdown()
+        srv.close()

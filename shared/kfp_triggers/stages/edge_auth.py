@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 from kfp_triggers.config import EventListener, InterceptorSpec
 from kfp_triggers.errors import KfptError
-from kfp_triggers.interceptors.protocol import InterceptorRequest, TriggerContext
 from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
 
@@ -49,6 +48,8 @@ def _signature_checks(ctx: StageContext, listener: EventListener) -> Iterator[In
 
 def authentication_failure(ctx: StageContext, listener: EventListener, request: RawRequest) -> str | None:
     """None when the request is authentic (or nothing can be checked), else why it is not."""
+    from kfp_triggers.interceptors.protocol import InterceptorRequest, TriggerContext
+
     reasons: list[str] = []
     for spec in _signature_checks(ctx, listener):
         probe = InterceptorRequest(
