@@ -22,17 +22,23 @@ from tests.conftest import EXAMPLES, run_cli
 EXAMPLE = EXAMPLES / "github-push"
 
 
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    monkeypatch.chdir(tmp_path)
+def _serve(tmp_path: Path, config: Path, launcher: str) -> Server:
+    """``serve`` on a thread, with its state under ``tmp_path``."""
     settings = Settings(
-        config=str(EXAMPLE),
-        secrets_dir=str(EXAMPLE / "secrets"),
+        config=str(config),
+        secrets_dir=str(config / "secrets"),
         store=f"sqlite:///{tmp_path}/state.db",
         output_root=str(tmp_path / "runs"),
     )
-    srv = start(settings, {"KFPT_LAUNCHER": "local"}, port=0, tick_s=0.2)
+    srv = start(settings, {"KFPT_LAUNCHER": launcher}, port=0, tick_s=0.2)
     threading.Thread(target=srv.httpd.serve_forever, daemon=True).start()
+    return srv
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    monkeypatch.chdir(tmp_path)
+    srv = _serve(tmp_path, EXAMPLE, "local")
     yield srv
     srv.httpd.shutdown()
     srv.close()
@@ -201,14 +207,7 @@ def test_a_broken_binding_is_refused_by_validate_and_fails_only_its_trigger_at_r
     assert "unterminated array" in result.stdout + result.stderr
 
     monkeypatch.chdir(tmp_path)
-    settings = Settings(
-        config=str(config),
-        secrets_dir=str(config / "secrets"),
-        store=f"sqlite:///{tmp_path}/state.db",
-        output_root=str(tmp_path / "runs"),
-    )
-    srv = start(settings, {"KFPT_LAUNCHER": "dry-run"}, port=0, tick_s=0.2)
-    threading.Thread(target=srv.httpd.serve_forever, daemon=True).start()
+    srv = _serve(tmp_path, config, "dry-run")
     try:
         tag_id = _send(srv, "push-tag.http")["eventID"]
 

@@ -12,7 +12,7 @@ from kfp_triggers.golang import json as gojson
 
 DOCUMENTS_TO_WRITE: list[Any] = [
     {"a": 1, "b": [True, False, None], "c": {"d": 2.5, "e": -0.0}},
-    {"text": "quote \" backslash \\ newline \n tab \t nul \x00 del \x7f"},
+    {"text": 'quote " backslash \\ newline \n tab \t nul \x00 del \x7f'},
     {"unicode": "é ☃ 😀 \u2028 \u2029 </script> & <"},
     {"big": 2**70, "neg": -(2**64)},  # beyond orjson's integers: the standard library writes them
     {"floats": [0.1, 1e16, 1e-7, 123456789.123, 5e-324, 1.7976931348623157e308]},
