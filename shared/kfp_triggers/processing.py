@@ -145,8 +145,17 @@ class EventProcessor:
         event_id: str,
     ) -> ChainOutcome:
         """Run one trigger's interceptor chain (the ``intercept`` stage's work)."""
-        req = RawRequest(request.method, request.url, header, request.body)
-        return self._chain(trigger.interceptors, request.body, req, trigger.trigger_id, extensions, event_id)
+        return run_chain(
+            trigger.interceptors,
+            body=request.body,
+            header=header,
+            event_url=request.url,
+            event_id=event_id,
+            trigger_id=trigger.trigger_id,
+            extensions=extensions,
+            resolve=self.interceptors.interceptor,
+            resolve_webhook=self.interceptors.webhook,
+        )
 
     def render(
         self,

@@ -67,6 +67,24 @@ def test_body_is_decoded_once_per_event_and_shared_between_triggers(backend: str
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_triggers_without_extensions_share_one_activation_per_event(backend: str) -> None:
+    env = CelEnvironment(backend=backend)
+    body, header = b'{"n": 1}', {"X-A": ["a"]}
+    first = env.activation(body, header, {}, "/hook")
+    assert env.activation(body, header, {}, "/hook") is first
+    compiled = env.compile("body.n + 1.0")
+    assert env.evaluate(compiled, first).value == 2.0
+    # Anything that differs gives the event its own variables.
+    other_body = b'{"n": 5}'
+    assert env.evaluate(compiled, env.activation(other_body, header, {}, "/hook")).value == 6.0
+    assert env.activation(body, header, {}, "/other") is not first
+    assert env.activation(body, {"X-A": ["a"]}, {}, "/hook") is not first
+    with_ext = env.activation(body, header, {"k": "v"}, "/hook")
+    assert with_ext is not first and with_ext.variables["extensions"] == {"k": "v"}
+    assert env.activation(body, header, {}, "/hook").variables["extensions"] == {}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_empty_body_is_an_empty_object(backend: str) -> None:
     env = CelEnvironment(backend=backend)
     assert env.evaluate(env.compile("body"), env.activation(b"", {}, {}, "/")).value == {}

@@ -111,6 +111,7 @@ class CelEnvironment:
         self.backend: Backend = _make_backend(backend, secrets)
         self._compiled: dict[str, CompiledExpression] = {}
         self._bodies: OrderedDict[int, tuple[bytes, dict[str, Any]]] = OrderedDict()
+        self._last_plain: tuple[bytes, Headers, str, Activation] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -160,14 +161,26 @@ class CelEnvironment:
     def activation(
         self, body: bytes, header: Headers, extensions: Mapping[str, Any], request_url: str
     ) -> Activation:
-        """Variables for one trigger of one event; raise :class:`CelBodyError` for a non-object body."""
+        """Variables for one trigger of one event; raise :class:`CelBodyError` for a non-object body.
+
+        Triggers whose chain has added no extensions see the same variables, so the activation of
+        the last such event is reused (with whatever each backend prepared from it): one event
+        matched against many triggers prepares its variables once.
+        """
+        if not extensions:
+            last = self._last_plain
+            if last is not None and last[0] is body and last[1] is header and last[2] == request_url:
+                return last[3]
         variables = {
             "body": self.decode_body(body),
             "header": header,
             "extensions": _jsonish(extensions) if extensions else {},
             "requestURL": request_url,
         }
-        return Activation(variables)
+        activation = Activation(variables)
+        if not extensions:
+            self._last_plain = (body, header, request_url, activation)
+        return activation
 
     def evaluate(self, compiled: CompiledExpression, activation: Activation) -> CelValue:
         """Evaluate; raise :class:`CelEvalError` (``expression "..." failed to evaluate: ...``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from kfp_triggers.cel import CelBodyError, CelEnvironment
@@ -42,6 +43,13 @@ class CelParams:
 
     filter: str = ""
     overlays: tuple[Overlay, ...] = ()
+
+    @cached_property
+    def rejection(self) -> InterceptorResponse:
+        """The response when the filter is not true: the same (immutable) answer at every event."""
+        return InterceptorResponse.stop(
+            StatusCode.FAILED_PRECONDITION, f"expression {self.filter} did not return true"
+        )
 
 
 def _kind(value: Any) -> str:
@@ -194,11 +202,9 @@ class CelInterceptor:
             except CelError as exc:
                 return _invalid(exc)
             if result.value is not True:
-                return InterceptorResponse.stop(
-                    StatusCode.FAILED_PRECONDITION, f"expression {params.filter} did not return true"
-                )
+                return params.rejection
         if not params.overlays:
-            return InterceptorResponse(continue_=True)
+            return _PROCEED
         extensions: dict[str, Any] = {}
         for overlay in params.overlays:
             try:
@@ -221,6 +227,9 @@ class CelInterceptor:
                     StatusCode.INTERNAL, f"failed to sjson for key '{overlay.key}' to '{shown}': {exc}"
                 )
         return InterceptorResponse.proceed(extensions)
+
+
+_PROCEED = InterceptorResponse(continue_=True)
 
 
 def _invalid(exc: CelError) -> InterceptorResponse:
