@@ -39,6 +39,8 @@ def test_request_round_trip_and_omitempty() -> None:
 
 def test_invalid_utf8_body_is_replaced_on_the_wire() -> None:
     assert InterceptorRequest(body=b"\xff{}").to_wire()["body"] == "\ufffd{}"
+    # Go replaces each byte it cannot decode; a cut-off three-byte sequence is two bytes, two U+FFFD.
+    assert InterceptorRequest(body=b"a\xe2\x82b").to_wire()["body"] == "a\ufffd\ufffdb"
 
 
 def test_response_wire_shape() -> None:

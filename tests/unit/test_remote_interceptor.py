@@ -54,6 +54,33 @@ def test_posts_the_wire_request_and_reads_the_response() -> None:
     assert b"\\u003cb\\u003e" in sent.body  # Go's json.Marshal escapes HTML characters
 
 
+def test_the_request_is_written_as_gos_json_marshal_writes_it() -> None:
+    """Contract test: the bytes a Go EventListener would send (struct field order, Go floats)."""
+    request = InterceptorRequest(
+        body=b'{"a":1}',
+        header={"X-B": ["1"], "X-A": ["2"]},
+        extensions={"ratio": 1e21, "small": 1e-7, "whole": 3.0, "tag": "<v1>"},
+        interceptor_params={"z": True, "a": None},
+        context=TriggerContext("/", "e-1", "t-1"),
+    )
+    reply = Reply(body=js({"continue": True}))
+    with local_server({"POST /": reply}) as server:
+        RemoteInterceptor(server.base_url + "/").process(request)
+    (sent,) = server.requests
+    assert sent.body == (
+        b'{"body":"{\\"a\\":1}","header":{"X-A":["2"],"X-B":["1"]},'
+        b'"extensions":{"ratio":1e+21,"small":1e-7,"tag":"\\u003cv1\\u003e","whole":3},'
+        b'"interceptor_params":{"a":null,"z":true},'
+        b'"context":{"event_url":"/","event_id":"e-1","trigger_id":"t-1"}}'
+    )
+
+
+def test_a_request_go_cannot_marshal_is_an_interceptor_error() -> None:
+    request = InterceptorRequest(body=b"{}", extensions={"x": float("nan")})
+    with pytest.raises(InterceptorError, match="failed to marshal the interceptor request"):
+        RemoteInterceptor("http://127.0.0.1:9/").process(request)
+
+
 def test_stop_with_a_quoted_code_name() -> None:
     """Contract test against the published Tekton protocol: codes may be gRPC names."""
     body = js({"continue": False, "status": {"code": "FailedPrecondition", "message": "no"}})

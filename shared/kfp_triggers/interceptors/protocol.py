@@ -15,6 +15,7 @@ from enum import IntEnum
 from typing import Any, Protocol
 
 from kfp_triggers.errors import InvalidRequestError
+from kfp_triggers.golang.fmt import decode_utf8
 from kfp_triggers.headers import Headers
 from kfp_triggers.secrets import NoSecrets, SecretStore
 
@@ -75,8 +76,8 @@ class InterceptorRequest:
     context: TriggerContext = field(default_factory=TriggerContext)
 
     def body_text(self) -> str:
-        """The body as a string, invalid UTF-8 replaced as Go's JSON encoder does."""
-        return self.body.decode("utf-8", errors="replace")
+        """The body as a string, each invalid UTF-8 byte replaced by U+FFFD as Go's JSON encoder does."""
+        return decode_utf8(self.body)
 
     def to_wire(self) -> dict[str, Any]:
         """JSON form exactly as Tekton's sink sends it (``omitempty`` except ``context``)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import http.client
-import json
 import ssl
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -27,7 +26,7 @@ from typing import Any, Protocol
 
 from kfp_triggers.errors import InterceptorError, InvalidRequestError
 from kfp_triggers.golang.fmt import quote
-from kfp_triggers.golang.json import GoJsonError, unmarshal
+from kfp_triggers.golang.json import GoJsonError, marshal, unmarshal
 from kfp_triggers.headers import Headers, canonical_header_key, headers_from_pairs
 from kfp_triggers.interceptors.protocol import InterceptorRequest, InterceptorResponse
 
@@ -68,7 +67,9 @@ class RemoteInterceptor:
 
     def process(self, request: InterceptorRequest) -> InterceptorResponse:
         """POST the request; raise :class:`InterceptorError` unless a valid 200 reply comes back."""
-        payload = _wire_json(request.to_wire())
+        wire = request.to_wire()
+        wire["context"] = _InOrder(wire["context"])  # a Go struct: fields in declaration order
+        payload = _wire_json(wire)
         headers = [("Content-Type", "application/json")]
         status, reason, _, body = _post(self.url, payload, headers, self.timeout_s, self._ssl)
         if status != 200:
@@ -246,22 +247,29 @@ def _post(
         conn.close()
 
 
+class _InOrder:
+    """A mapping the Go encoder writes as a struct: keys in their order, not sorted."""
+
+    def __init__(self, fields: Mapping[str, Any]) -> None:
+        self.fields = list(fields.items())
+
+    def go_json_fields(self) -> list[tuple[str, Any]]:
+        return self.fields
+
+
 def _wire_json(value: Mapping[str, Any]) -> bytes:
-    """Compact JSON as Go writes it: UTF-8, HTML-safe escapes, nested map keys sorted."""
-    fields = [
-        json.dumps(k) + ":" + json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        for k, v in value.items()
-    ]
-    text = "{" + ",".join(fields) + "}"
-    for char, escape in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escape)
-    return text.encode("utf-8", errors="replace")
+    """The JSON Go's ``json.Marshal`` writes for a struct whose fields are ``value``'s keys, in order.
+
+    Every value is written as Go writes it (float64 formatting, HTML-safe escapes, map keys sorted).
+
+    Raises:
+        InterceptorError: a value JSON cannot hold (a NaN, say), as Go's marshaller refuses it.
+    """
+    try:
+        fields = [marshal(k) + ":" + marshal(v) for k, v in value.items()]
+    except GoJsonError as exc:
+        raise InterceptorError(f"failed to marshal the interceptor request: {exc}") from None
+    return ("{" + ",".join(fields) + "}").encode("utf-8")
 
 
 def _excerpt(body: bytes) -> str:
