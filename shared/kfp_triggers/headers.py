@@ -48,6 +48,25 @@ def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> Headers:
     return headers
 
 
+def header_text(value: str) -> str:
+    """A header value a server decoded as Latin-1, read as Go reads header bytes: UTF-8.
+
+    Python's HTTP servers (WSGI, ``http.server``) hand over header values as Latin-1 text, one
+    character per byte. Go keeps the bytes, and everything downstream (CEL strings, the JSON sent
+    to interceptors, the token and signature comparisons) reads them as UTF-8, each invalid byte
+    becoming U+FFFD. ASCII values, nearly all of them, are returned as they are.
+    """
+    if value.isascii():
+        return value
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value  # already text beyond Latin-1: not a byte-per-character value
+    from kfp_triggers.golang.fmt import decode_utf8
+
+    return decode_utf8(raw)
+
+
 _WSGI_UNPREFIXED = ("CONTENT_TYPE", "CONTENT_LENGTH")
 
 
@@ -69,7 +88,7 @@ def headers_from_wsgi(environ: Mapping[str, Any]) -> Headers:
             name = _wsgi_header_name(key)
         else:
             continue
-        headers.setdefault(name, []).append(str(value))
+        headers.setdefault(name, []).append(header_text(str(value)))
     return headers
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kfp_triggers.errors import InvalidRequestError
-from kfp_triggers.headers import Headers, first, headers_from_pairs
+from kfp_triggers.headers import Headers, first, header_text, headers_from_pairs
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def parse_http_request(data: bytes, *, source: str = "<request>") -> RawRequest:
         name, colon, value = line.partition(":")
         if not colon or not name or name != name.strip():
             raise InvalidRequestError(f"{source}:{number}: malformed header line {line!r}")
-        pairs.append((name, value.strip(" \t")))
+        pairs.append((name, header_text(value.strip(" \t"))))
     headers = headers_from_pairs(pairs)
     body = _read_body(headers, rest, source)
     return RawRequest(method=method, url=_request_url(target), headers=headers, body=body)

@@ -227,3 +227,33 @@ def test_a_broken_binding_is_refused_by_validate_and_fails_only_its_trigger_at_r
     finally:
         srv.httpd.shutdown()
         srv.close()
+
+
+def test_non_ascii_header_values_travel_as_utf8(server: Server) -> None:
+    """``http.server`` hands header values over as Latin-1; the chain sees what the sender wrote."""
+    import socket
+    from urllib.parse import urlsplit
+
+    raw = (EXAMPLE / "requests" / "push.http").read_bytes()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = [
+        ln
+        for ln in head.split(b"\r\n")
+        if not ln.lower().startswith((b"content-length", b"x-github-delivery"))
+    ]
+    lines += [
+        "X-Note: tøken ☃".encode(),
+        b"X-Github-Delivery: utf8-header-1",
+        b"Content-Length: %d" % len(body),
+    ]
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 202")
+
+    def journalled() -> Any:
+        record = server.ctx.store.get_event("utf8-header-1")
+        return record.request if record is not None and record.request else None
+
+    assert wait_for(lambda: journalled() is not None, 30)
+    assert journalled()["headers"]["X-Note"] == ["tøken ☃"]

@@ -9,6 +9,7 @@ from kfp_triggers.headers import (
     canonical_header_key,
     canonicalise,
     first,
+    header_text,
     headers_from_pairs,
     headers_from_wsgi,
 )
@@ -80,3 +81,24 @@ def test_wsgi_environ_skips_cgi_variables_and_empty_content_headers() -> None:
         "wsgi.input": None,
     }
     assert headers_from_wsgi(environ) == {"Content-Length": ["7"], "X-Gitlab-Token": ["t"]}
+
+
+@pytest.mark.parametrize(
+    ("latin1", "text"),
+    [
+        ("plain-ascii", "plain-ascii"),
+        ("tÃ¸ken", "tøken"),  # the UTF-8 bytes of "tøken", one character per byte
+        ("a\xffb", "a\ufffdb"),  # a byte that is not UTF-8: one U+FFFD, as Go reads it
+        ("\xe2\x82", "\ufffd\ufffd"),  # a cut-off sequence: one U+FFFD per byte
+        ("ok ☃", "ok ☃"),  # already text (beyond Latin-1): left alone
+    ],
+)
+def test_header_text_reads_server_latin1_as_utf8(latin1: str, text: str) -> None:
+    assert header_text(latin1) == text
+
+
+def test_wsgi_headers_with_utf8_values_read_as_sent() -> None:
+    # PEP 3333: a server puts each header value in the environ as its bytes decoded as Latin-1.
+    sent = "tøken-123".encode()
+    environ = {"REQUEST_METHOD": "POST", "HTTP_X_GITLAB_TOKEN": sent.decode("latin-1")}
+    assert headers_from_wsgi(environ)["X-Gitlab-Token"] == ["tøken-123"]

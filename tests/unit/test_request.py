@@ -25,6 +25,14 @@ def test_lf_only_request_without_length_takes_rest_of_file() -> None:
     assert req.headers == {"X-A": ["1", "2"]}
 
 
+def test_header_values_are_read_as_utf8_like_go_reads_header_bytes() -> None:
+    req = parse_http_request(
+        "POST / HTTP/1.1\r\nX-Gitlab-Token: tøken\r\n".encode() + b"X-Bad: a\xffb\r\n\r\n"
+    )
+    assert req.header("X-Gitlab-Token") == "tøken"
+    assert req.header("X-Bad") == "a\ufffdb"
+
+
 def test_header_value_whitespace_is_trimmed_but_inner_kept() -> None:
     req = parse_http_request(b"GET / HTTP/1.1\r\nX-A:   a  b \t\r\n\r\n")
     assert req.header("X-A") == "a  b"
