@@ -257,3 +257,18 @@ def test_non_ascii_header_values_travel_as_utf8(server: Server) -> None:
 
     assert wait_for(lambda: journalled() is not None, 30)
     assert journalled()["headers"]["X-Note"] == ["tøken ☃"]
+
+
+def test_an_event_too_large_for_pub_sub_is_refused_with_413(server: Server, tmp_path: Path) -> None:
+    # Under the 10 MiB body limit, but a third larger once base64-encoded into the event.
+    body = b'{"blob": "' + b"x" * 8_000_000 + b'"}'
+    request = tmp_path / "big.http"
+    request.write_bytes(
+        b"POST / HTTP/1.1\r\nContent-Type: application/json\r\nX-GitHub-Delivery: big-1\r\n\r\n" + body
+    )
+    status, answer = send_request(server.url, request)
+    assert status == 413
+    error = json.loads(answer)
+    assert error["eventID"] == "big-1"
+    assert "over its limit of 10000000 bytes" in error["error"]
+    assert server.ctx.store.get_event("big-1") is None

@@ -20,6 +20,7 @@ import pytest
 from kfp_triggers import events as ev
 from kfp_triggers.eventdata import EventReceived, HttpRequestData, ObjectRef
 from kfp_triggers.transports import TransportError
+from kfp_triggers.transports.base import MAX_PUBLISH_BYTES, MessageTooLargeError
 from kfp_triggers.transports.pubsub import PubSubPublisher, ensure_topology, subscriber_client, topic_path
 from tests.emulator.support import PROJECT, free_port
 
@@ -110,6 +111,23 @@ def test_publishing_to_a_missing_topic_is_a_transport_error(emulator_env: dict[s
     finally:
         publisher.close()
     assert info.value.retryable
+
+
+def test_the_size_limit_is_pub_subs(emulator_env: dict[str, str]) -> None:
+    """Just under our bound the emulator takes the message; just over it we refuse, for good."""
+    topic = unique("kfpt-big")
+    ensure_topology(PROJECT, [topic], environ=emulator_env)
+    publisher = PubSubPublisher(environ=emulator_env, timeout=30)
+    try:
+        event = received("d-big")
+        event.data = {"blob": "x" * (MAX_PUBLISH_BYTES - 1000)}
+        assert publisher.publish(topic, event)
+        event.data = {"blob": "x" * MAX_PUBLISH_BYTES}
+        with pytest.raises(MessageTooLargeError, match="over its limit") as info:
+            publisher.publish(topic, event)
+        assert not info.value.retryable
+    finally:
+        publisher.close()
 
 
 def test_ensure_topology_is_idempotent_and_dead_letters_after_max_attempts(

@@ -18,6 +18,7 @@ from kfp_triggers import events as ev
 from kfp_triggers.eventdata import ObjectRef, RunCreated, RunState
 from kfp_triggers.eventtypes import RUN_CREATED
 from kfp_triggers.transports import Publisher, TransportConfigError, TransportError, publisher_from_env
+from kfp_triggers.transports.base import MAX_PUBLISH_BYTES, MessageTooLargeError
 from kfp_triggers.transports.http import HttpSinkPublisher
 from kfp_triggers.transports.memory import MemoryBus
 from kfp_triggers.transports.pubsub import PubSubPublisher, subscription_path, topic_path
@@ -69,6 +70,21 @@ def test_memory_bus_keeps_only_the_latest_messages_but_delivers_all() -> None:
     ids = [bus.publish("kfpt-runs", created(n)) for n in range(5)]
     assert len(handler.received) == 5
     assert [m.message_id for m in bus.published] == ids[2:]
+
+
+def test_memory_bus_refuses_what_pub_sub_would_refuse() -> None:
+    bus = MemoryBus()
+    handler = Flaky(0)
+    bus.subscribe("kfpt-runs", handler)
+    event = created()
+    event.data = {"blob": "x" * (MAX_PUBLISH_BYTES - 200)}  # under the limit alone, over it encoded
+    with pytest.raises(MessageTooLargeError, match=r"over its limit of 10000000 bytes") as info:
+        bus.publish("kfpt-runs", event)
+    assert info.value.retryable is False
+    assert not bus.published and not handler.received
+    event.data = {"blob": "x" * (MAX_PUBLISH_BYTES - 1000)}
+    bus.publish("kfpt-runs", event)
+    assert len(handler.received) == 1
 
 
 def test_memory_bus_is_a_publisher() -> None:

@@ -28,6 +28,7 @@ from kfp_triggers.payload import invalid_body_message, payload_problem
 from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.edge_auth import authentication_failure, wants_edge_auth
+from kfp_triggers.transports.base import MessageTooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,9 @@ def ingest(ctx: StageContext, request: RawRequest, event_id: str | None = None) 
             validate=False,  # every field was built above from the request itself
         )
         ctx.publisher.publish(topic_for(received.TYPE), event)
+    except MessageTooLargeError as exc:
+        log.error("event %s for listener %s refused: %s", event_id, listener.name, exc)
+        return HttpAnswer.json(413, {"error": str(exc), "eventID": event_id})
     except KfptError as exc:
         log.error("event %s for listener %s not handed on: %s", event_id, listener.name, exc)
         return HttpAnswer.json(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from kfp_triggers.events import CloudEvent, from_pubsub_message, to_pubsub_message
 from kfp_triggers.eventtypes import dead_letter_topic
+from kfp_triggers.transports.base import MAX_PUBLISH_BYTES, MessageTooLargeError, publish_request_size
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,12 @@ class MemoryBus:
 
         Raises:
             TypeError: the event's data cannot be encoded as JSON.
+            MessageTooLargeError: the encoded event is over Pub/Sub's size limit.
         """
         data, attributes = to_pubsub_message(event)
+        size = publish_request_size(topic, data, attributes)
+        if size > MAX_PUBLISH_BYTES:
+            raise MessageTooLargeError.for_event(event["id"], size)
         return self._publish_encoded(topic, data, attributes)
 
     def _publish_encoded(self, topic: str, data: bytes, attributes: dict[str, str]) -> str:

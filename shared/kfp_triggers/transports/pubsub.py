@@ -20,7 +20,13 @@ from typing import Any
 
 from kfp_triggers.events import CloudEvent, to_pubsub_message
 from kfp_triggers.eventtypes import dead_letter_topic
-from kfp_triggers.transports.base import TransportConfigError, TransportError
+from kfp_triggers.transports.base import (
+    MAX_PUBLISH_BYTES,
+    MessageTooLargeError,
+    TransportConfigError,
+    TransportError,
+    publish_request_size,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +133,19 @@ class PubSubPublisher:
 
         Raises:
             TransportError: the server did not accept the message within the time-out.
+            MessageTooLargeError: the encoded event exceeds Pub/Sub's message size limit.
         """
         data, attributes = to_pubsub_message(event)
         path = topic_path(self.project, topic)
+        size = publish_request_size(path, data, attributes)
+        if size > MAX_PUBLISH_BYTES:
+            raise MessageTooLargeError.for_event(event["id"], size)
         try:
             future = self._publisher().publish(path, data, **attributes)
             message_id = future.result(timeout=self.timeout)
         except Exception as exc:  # google.api_core errors, grpc errors, futures.TimeoutError
+            if type(exc).__name__ == "MessageTooLargeError":  # the client's own, stricter count
+                raise MessageTooLargeError.for_event(event["id"], size) from exc
             raise TransportError(f"Pub/Sub did not accept event {event['id']!r} on {path}: {exc}") from exc
         return str(message_id)
 
