@@ -272,3 +272,60 @@ def test_an_event_too_large_for_pub_sub_is_refused_with_413(server: Server, tmp_
     assert error["eventID"] == "big-1"
     assert "over its limit of 10000000 bytes" in error["error"]
     assert server.ctx.store.get_event("big-1") is None
+
+
+def test_a_trigger_whose_event_outgrows_pub_sub_is_journalled_and_the_others_go_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import hmac
+
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLE, config)
+    shutil.copytree(EXAMPLES / "pipelines", tmp_path / "pipelines")
+    listener = config / "listener.yaml"
+    text = listener.read_text()
+    # train-on-main overlays a copy of the body's blob twice: its trigger.matched event is too large.
+    # release-on-tag is made to accept pushes to main too, with a small overlay.
+    assert text.count("expression: body.after.truncate(7)") == 1
+    assert text.count("value: body.ref.startsWith('refs/tags/v') && body.created") == 1
+    text = text.replace("expression: body.after.truncate(7)", "expression: body.blob + body.blob")
+    text = text.replace(
+        "value: body.ref.startsWith('refs/tags/v') && body.created", "value: body.ref == 'refs/heads/main'"
+    )
+    listener.write_text(text)
+    payload = {
+        "ref": "refs/heads/main",
+        "after": "c0ffee1234567890abcdef1234567890abcdef12",
+        "deleted": False,
+        "repository": {"full_name": "octo/repo"},
+        "head_commit": {"message": "big"},
+        "pusher": {"name": "octocat"},
+        "blob": "x" * 3_000_000,
+    }
+    body = json.dumps(payload).encode()
+    secret = (config / "secrets" / "github-webhook" / "secret").read_bytes()
+    signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    head = (
+        "POST / HTTP/1.1\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\n"
+        f"X-GitHub-Delivery: big-2\r\nX-Hub-Signature-256: {signature}\r\n\r\n"
+    )
+    request = tmp_path / "big-push.http"
+    request.write_bytes(head.encode() + body)
+
+    monkeypatch.chdir(tmp_path)
+    srv = _serve(tmp_path, config, "dry-run")
+    try:
+        status, answer = send_request(srv.url, request)
+        assert status == 202, answer
+        assert wait_for(lambda: len(_runs(srv, "big-2")) == 1, 30)
+        assert _runs(srv, "big-2")[0].trigger == "release-on-tag"
+        record = srv.ctx.store.get_event("big-2")
+        assert record is not None
+        big = record.trigger("train-on-main")
+        assert big is not None and big.accepted is True
+        assert big.render_error is not None and big.render_error.startswith("not handed on: event ")
+        assert "over its limit of 10000000 bytes" in big.render_error
+    finally:
+        srv.httpd.shutdown()
+        srv.close()

@@ -29,6 +29,7 @@ from kfp_triggers.events import (
 )
 from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
+from kfp_triggers.transports.base import MessageTooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,17 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
             extensions=chain.extensions,
             decisions=decisions,
         )
-        ctx.publisher.publish(
-            topic_for(matched.TYPE),
-            event_for(matched, source=f"{ctx.source}/intercept", traceparent=traceparent_of(event)),
-        )
+        try:
+            ctx.publisher.publish(
+                topic_for(matched.TYPE),
+                event_for(matched, source=f"{ctx.source}/intercept", traceparent=traceparent_of(event)),
+            )
+        except MessageTooLargeError as exc:
+            # Only this trigger is lost, and the journal says why; the others go on.
+            log.error("event %s trigger %s not handed on: %s", received.event_id, trigger.name, exc)
+            key = idempotency_key(received.listener, matched.trigger, received.event_id)
+            ctx.store.record_render(received.event_id, trigger.name, {}, [], key, f"not handed on: {exc}")
+            continue
         accepted.append(trigger.name)
     return accepted
 
@@ -108,8 +116,14 @@ def render(ctx: StageContext, event: CloudEvent, matched: TriggerMatched) -> Run
         params=dict(params),
         resources=resources,
     )
-    ctx.publisher.publish(
-        topic_for(requested.TYPE),
-        event_for(requested, source=f"{ctx.source}/render", traceparent=traceparent_of(event)),
-    )
+    try:
+        ctx.publisher.publish(
+            topic_for(requested.TYPE),
+            event_for(requested, source=f"{ctx.source}/render", traceparent=traceparent_of(event)),
+        )
+    except MessageTooLargeError as exc:
+        log.error("event %s trigger %s not handed on: %s", matched.event_id, trigger.name, exc)
+        reason = f"not handed on: {exc}"
+        ctx.store.record_render(matched.event_id, trigger.name, dict(params), [], key, reason)
+        return None
     return requested
