@@ -22,6 +22,14 @@ from tests.conftest import EXAMPLES, run_cli
 EXAMPLE = EXAMPLES / "github-push"
 
 
+def _example_copy(tmp_path: Path) -> tuple[Path, str]:
+    """A copy of the example listener (and its pipelines) to edit; returns its folder and listener text."""
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLE, config)
+    shutil.copytree(EXAMPLES / "pipelines", tmp_path / "pipelines")
+    return config, (config / "listener.yaml").read_text()
+
+
 def _serve(tmp_path: Path, config: Path, launcher: str) -> Server:
     """``serve`` on a thread, with its state under ``tmp_path``."""
     settings = Settings(
@@ -190,11 +198,8 @@ def test_a_broken_binding_is_refused_by_validate_and_fails_only_its_trigger_at_r
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Functions skip the expression checks at start, as Tekton leaves them to admission."""
-    config = tmp_path / "config"
-    shutil.copytree(EXAMPLE, config)
-    shutil.copytree(EXAMPLES / "pipelines", tmp_path / "pipelines")
+    config, text = _example_copy(tmp_path)
     listener = config / "listener.yaml"
-    text = listener.read_text()
     # release-on-tag binds epochs with a path that cannot parse, and epochs loses its default
     # (a default would stand in for the failed expression, as in Tekton).
     assert text.count('value: "10"') == 1 and text.count('- name: epochs\n      default: "2"\n') == 1
@@ -280,11 +285,8 @@ def test_a_trigger_whose_event_outgrows_pub_sub_is_journalled_and_the_others_go_
     import hashlib
     import hmac
 
-    config = tmp_path / "config"
-    shutil.copytree(EXAMPLE, config)
-    shutil.copytree(EXAMPLES / "pipelines", tmp_path / "pipelines")
+    config, text = _example_copy(tmp_path)
     listener = config / "listener.yaml"
-    text = listener.read_text()
     # train-on-main overlays a copy of the body's blob twice: its trigger.matched event is too large.
     # release-on-tag is made to accept pushes to main too, with a small overlay.
     assert text.count("expression: body.after.truncate(7)") == 1

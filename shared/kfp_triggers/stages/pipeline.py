@@ -78,19 +78,36 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
             extensions=chain.extensions,
             decisions=decisions,
         )
-        try:
-            ctx.publisher.publish(
-                topic_for(matched.TYPE),
-                event_for(matched, source=f"{ctx.source}/intercept", traceparent=traceparent_of(event)),
-            )
-        except MessageTooLargeError as exc:
-            # Only this trigger is lost, and the journal says why; the others go on.
-            log.error("event %s trigger %s not handed on: %s", received.event_id, trigger.name, exc)
-            key = idempotency_key(received.listener, matched.trigger, received.event_id)
-            ctx.store.record_render(received.event_id, trigger.name, {}, [], key, f"not handed on: {exc}")
-            continue
-        accepted.append(trigger.name)
+        key = idempotency_key(received.listener, matched.trigger, received.event_id)
+        if _hand_on(ctx, matched, "intercept", event, key, {}):
+            accepted.append(trigger.name)
     return accepted
+
+
+def _hand_on(
+    ctx: StageContext,
+    payload: TriggerMatched | RunRequested,
+    stage: str,
+    parent: CloudEvent,
+    key: str,
+    params: dict[str, str],
+) -> bool:
+    """Publish one trigger's next event; False (journalled, logged) when it is too large to carry.
+
+    Only that trigger is lost, and the journal says why; the event's other triggers go on. Other
+    transport failures raise, so the input is delivered again.
+    """
+    try:
+        ctx.publisher.publish(
+            topic_for(payload.TYPE),
+            event_for(payload, source=f"{ctx.source}/{stage}", traceparent=traceparent_of(parent)),
+        )
+    except MessageTooLargeError as exc:
+        trigger = payload.trigger.name
+        log.error("event %s trigger %s not handed on: %s", payload.event_id, trigger, exc)
+        ctx.store.record_render(payload.event_id, trigger, params, [], key, f"not handed on: {exc}")
+        return False
+    return True
 
 
 def render(ctx: StageContext, event: CloudEvent, matched: TriggerMatched) -> RunRequested | None:
@@ -116,14 +133,4 @@ def render(ctx: StageContext, event: CloudEvent, matched: TriggerMatched) -> Run
         params=dict(params),
         resources=resources,
     )
-    try:
-        ctx.publisher.publish(
-            topic_for(requested.TYPE),
-            event_for(requested, source=f"{ctx.source}/render", traceparent=traceparent_of(event)),
-        )
-    except MessageTooLargeError as exc:
-        log.error("event %s trigger %s not handed on: %s", matched.event_id, trigger.name, exc)
-        reason = f"not handed on: {exc}"
-        ctx.store.record_render(matched.event_id, trigger.name, dict(params), [], key, reason)
-        return None
-    return requested
+    return requested if _hand_on(ctx, requested, "render", event, key, dict(params)) else None
