@@ -102,6 +102,12 @@ def replay(
     record = store.get_event(event_id)
     if record is None or record.request is None or record.listener is None:
         raise InvalidRequestError(f"no journalled request for event {event_id!r}")
+    omitted = record.request.get("bodyOmitted")
+    if omitted:
+        raise InvalidRequestError(
+            f"event {event_id!r} cannot be replayed: its {omitted.get('bytes')}-byte body was too large "
+            "for the store's journal and was not kept"
+        )
     data = HttpRequestData.from_data(record.request)
     request = RawRequest(data.method, data.url, data.headers, data.body)
     config = load(config_paths)

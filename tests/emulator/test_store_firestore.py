@@ -85,3 +85,32 @@ def test_a_bad_request_is_a_permanent_store_error(firestore_emulator: str, proje
     with pytest.raises(StoreError) as info:
         client.run_query({"from": [{"collectionId": "x"}], "limit": -5})
     assert not info.value.retryable
+
+
+def test_a_body_too_large_for_a_document_is_left_out_of_the_journal(
+    firestore_emulator: str,  # noqa: F811
+    project: str,
+) -> None:
+    """Firestore keeps at most 1 MiB per document: the event is journalled without its body."""
+    import base64
+    import hashlib
+
+    from kfp_triggers.operations import replay
+
+    body = b'{"blob": "' + b"x" * 1_500_000 + b'"}'
+    request = dict(REQUEST, bodyBase64=base64.b64encode(body).decode())
+    store = FirestoreStore(project, emulator_host=firestore_emulator)
+    store.record_event("ev-big", "default/github", at(0), request, "cfg")
+    store.record_decision("ev-big", "t", None, [], True, {}, None)
+    record = store.get_event("ev-big")
+    assert record is not None and record.request is not None
+    assert record.request["bodyBase64"] == ""
+    assert record.request["bodyOmitted"] == {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+    assert record.request["headers"] == REQUEST["headers"]
+    assert [t.trigger for t in record.triggers] == ["t"]
+    with pytest.raises(Exception, match="cannot be replayed: its 1500012-byte body was too large"):
+        replay(store, "ev-big", [], None, dry_run=True)
+    # A body that fits is journalled whole.
+    store.record_event("ev-small", "default/github", at(0), REQUEST, "cfg")
+    small = store.get_event("ev-small")
+    assert small is not None and small.request == REQUEST

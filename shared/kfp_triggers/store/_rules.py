@@ -7,6 +7,8 @@ both behave identically.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -101,6 +103,26 @@ def state_changes(current: RunRecord, state: str, at: datetime) -> bool:
 def dumps(value: Any) -> str:
     """Compact JSON text for an opaque payload (requests, decisions, params, resources, results)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+BODY_OMITTED = "bodyOmitted"
+
+
+def journal_request(request: dict[str, Any], limit: int) -> str:
+    """The request's JSON text for the journal, without its body when the text would exceed ``limit``.
+
+    A store with a document size limit must still journal the event (losing the event over its
+    journal entry would be worse): the body is then replaced by its size and SHA-256 under
+    ``bodyOmitted``, and the event cannot be replayed from the journal.
+    """
+    text = dumps(request)
+    if len(text.encode()) <= limit:
+        return text
+    body = base64.b64decode(str(request.get("bodyBase64", "")))
+    slim = {k: v for k, v in request.items() if k != "bodyBase64"}
+    slim["bodyBase64"] = ""
+    slim[BODY_OMITTED] = {"bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
+    return dumps(slim)
 
 
 def loads(text: str | None) -> Any:

@@ -2,8 +2,8 @@
 
 Document layout (document ids are the raw ids when they are plain, else ``~`` + base64url):
 
-* ``kfpt_events/{eventId}``: ``eventID``, ``listener``, ``receivedAt`` (timestamp), ``request``,
-  ``configVersion``, and ``triggers``: a map from trigger name to ``{decision, render, launch}`` maps.
+* ``kfpt_events/{eventId}``: ``eventID``, ``listener``, ``receivedAt`` (timestamp), ``request``
+  (without its body, replaced by ``bodyOmitted: {bytes, sha256}``, when over 512 KiB), ``configVersion``, and ``triggers``: a map from trigger name to ``{decision, render, launch}`` maps.
   Each stage overwrites only its own map through an update mask, so a redelivered stage replaces its
   record and concurrent stages never overwrite each other.
 * ``kfpt_ledger/{key}``: ``key``, ``status`` (``IN_PROGRESS``/``COMPLETED``), ``owner``,
@@ -51,6 +51,8 @@ EVENTS = "kfpt_events"
 LEDGER = "kfpt_ledger"
 RUNS = "kfpt_runs"
 _MAX_ATTEMPTS = 25
+# A document holds at most 1 MiB; the request shares its event's document with the triggers' records.
+JOURNAL_REQUEST_LIMIT = 512 * 1024
 _SUMMARY_FIELDS = ("eventID", "listener", "receivedAt", "configVersion", "triggers")
 
 T = TypeVar("T")
@@ -152,7 +154,7 @@ class FirestoreStore:
             "eventID": event_id,
             "listener": listener,
             "receivedAt": utc(received_at),
-            "request": _rules.dumps(request),
+            "request": _rules.journal_request(request, JOURNAL_REQUEST_LIMIT),
             "configVersion": config_version,
         }
         self._patch(self._client.name(EVENTS, event_id), fields, list(fields))
