@@ -3,7 +3,8 @@
 Document layout (document ids are the raw ids when they are plain, else ``~`` + base64url):
 
 * ``kfpt_events/{eventId}``: ``eventID``, ``listener``, ``receivedAt`` (timestamp), ``request``
-  (without its body, replaced by ``bodyOmitted: {bytes, sha256}``, when over 512 KiB), ``configVersion``, and ``triggers``: a map from trigger name to ``{decision, render, launch}`` maps.
+  (without its body, replaced by ``bodyOmitted: {bytes, sha256}``, when over 512 KiB),
+  ``configVersion``, and ``triggers``: a map from trigger name to ``{decision, render, launch}`` maps.
   Each stage overwrites only its own map through an update mask, so a redelivered stage replaces its
   record and concurrent stages never overwrite each other.
 * ``kfpt_ledger/{key}``: ``key``, ``status`` (``IN_PROGRESS``/``COMPLETED``), ``owner``,
