@@ -55,6 +55,10 @@ class ConfigError(KfptError, ValueError):
         super().__init__("\n".join(str(p) for p in errors) or "invalid configuration")
 
 
+class SettingError(KfptError, ValueError):
+    """A ``KFPT_*`` setting is unusable; the message names it and says why."""
+
+
 class InvalidRequestError(KfptError, ValueError):
     """The incoming request or event is malformed."""
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kfp_triggers.errors import KfptError
+from kfp_triggers.errors import KfptError, SettingError
 from kfp_triggers.events import (
     CloudEvent,
     EventReceived,
@@ -58,6 +58,7 @@ class Settings:
     output_root: str = ".kfpt/runs"
     max_body_bytes: int = 10 * 1024 * 1024
     max_event_age_s: float = 24 * 3600.0
+    retention_days: float = 30.0
     github_api_url: str = "https://api.github.com/"
 
     @classmethod
@@ -74,12 +75,25 @@ class Settings:
             output_root=get("KFPT_LOCAL_OUTPUT_ROOT", cls.output_root),
             max_body_bytes=int(get("KFPT_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             max_event_age_s=float(get("KFPT_MAX_EVENT_AGE_S", str(cls.max_event_age_s))),
+            retention_days=float(get("KFPT_RETENTION_DAYS", str(cls.retention_days))),
             github_api_url=get("KFPT_GITHUB_API_URL", cls.github_api_url),
         )
 
 
 def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str, str]) -> StageContext:
-    """Load the configuration and assemble the ports; each port is built on first use."""
+    """Load the configuration and assemble the ports; each port is built on first use.
+
+    Raises:
+        ConfigError: the listener configuration has errors.
+        SettingError: a setting is unusable.
+    """
+    retention_s = settings.retention_days * 86400.0 if settings.retention_days > 0 else None
+    if retention_s is not None and retention_s < settings.max_event_age_s:
+        raise SettingError(
+            f"KFPT_RETENTION_DAYS ({settings.retention_days:g} days) must cover KFPT_MAX_EVENT_AGE_S "
+            f"({settings.max_event_age_s:g} s): an idempotency record must outlive every redelivery "
+            "the stages still accept"
+        )
     config = load([settings.config], check_cel=False, check_bindings=False)  # see validation.hooks
     secrets = FileSecrets(settings.secrets_dir)
     env = dict(environ)
@@ -117,6 +131,7 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         launcher_factory=launcher,
         config_root=config_root if config_root.is_dir() else config_root.parent,
         max_body_bytes=settings.max_body_bytes,
+        retention_s=retention_s,
     )
 
 

@@ -114,3 +114,16 @@ def test_a_body_too_large_for_a_document_is_left_out_of_the_journal(
     store.record_event("ev-small", "default/github", at(0), REQUEST, "cfg")
     small = store.get_event("ev-small")
     assert small is not None and small.request == REQUEST
+
+
+def test_expiries_are_written_for_the_ttl_policies(firestore_emulator: str, project: str) -> None:  # noqa: F811
+    store = FirestoreStore(project, emulator_host=firestore_emulator)
+    store.record_event("ev-ttl", "default/github", at(0), REQUEST, "cfg", expires_at=at(86400))
+    store.claim("k-ttl", "w", 30, at(0))
+    store.complete("k-ttl", "w", {"run_id": "r"}, expires_at=at(86400))
+    for path in ("kfpt_events/ev-ttl", "kfpt_ledger/k-ttl"):
+        fields = _raw_document(firestore_emulator, project, path)["fields"]
+        assert isinstance(fields, dict)
+        assert fields["expireAt"] == {"timestampValue": "2026-03-02T12:00:00.123456Z"}
+    assert store.purge(at(10**6)) == 0  # Firestore's TTL policies do the deleting
+    assert store.get_event("ev-ttl") is not None

@@ -87,3 +87,84 @@ def test_bad_urls_are_value_errors(url: str, message: str) -> None:
         store_from_url(url)
     assert isinstance(info.value, InvalidStoreUrlError)
     assert message in str(info.value)
+
+
+def test_purge_forgets_expired_events_and_completed_records_only(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        request = {"method": "POST", "headers": {}, "bodyBase64": ""}
+        store.record_event("old", "default/l", at(0), request, None, expires_at=at(100))
+        store.record_decision("old", "t", None, [], True, {}, None)
+        store.record_event("new", "default/l", at(50), request, None, expires_at=at(300))
+        store.record_decision("new", "t", None, [], True, {}, None)
+        store.record_event("kept", "default/l", at(0), request, None)  # no expiry: kept for good
+        for key, expires in (("done-old", at(100)), ("done-new", at(300)), ("done-kept", None)):
+            store.claim(key, "w", 30, at(0))
+            store.complete(key, "w", {"run_id": key}, expires_at=expires)
+        store.claim("busy", "w", 1000, at(0))  # in progress: never purged, whatever its age
+        store.upsert_run(make_run("r1"))
+
+        assert store.purge(at(200)) == 2
+        assert store.get_event("old") is None
+        assert [t.trigger for t in store.get_event("new").triggers] == ["t"]  # type: ignore[union-attr]
+        assert store.get_event("kept") is not None
+        assert store.claim("done-old", "x", 30, at(200)).acquired  # forgotten: claimable again
+        assert store.claim("done-new", "x", 30, at(200)).run_id == "done-new"
+        assert store.claim("done-kept", "x", 30, at(200)).run_id == "done-kept"
+        assert store.claim("busy", "x", 30, at(200)).owner == "w"
+        assert store.get_run("r1") is not None  # run records are the history: kept
+        conn = sqlite3.connect(tmp_path / "state.db")
+        try:
+            assert conn.execute("SELECT count(*) FROM event_triggers WHERE event_id = 'old'").fetchone() == (
+                0,
+            )
+        finally:
+            conn.close()
+    finally:
+        store.close()
+
+
+def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE kfpt_schema (version INTEGER NOT NULL);
+        INSERT INTO kfpt_schema (version) VALUES (1);
+        CREATE TABLE events (
+            event_id TEXT PRIMARY KEY, listener TEXT NOT NULL, received_at TEXT NOT NULL,
+            request TEXT NOT NULL, config_version TEXT);
+        CREATE TABLE event_triggers (
+            event_id TEXT NOT NULL, trigger_name TEXT NOT NULL,
+            trigger_group TEXT, decided INTEGER NOT NULL DEFAULT 0, accepted INTEGER, decisions TEXT,
+            extensions TEXT, decision_error TEXT,
+            rendered INTEGER NOT NULL DEFAULT 0, params TEXT, resources TEXT, idempotency_key TEXT,
+            render_error TEXT,
+            launched INTEGER NOT NULL DEFAULT 0, launch_key TEXT, run_id TEXT, backend TEXT,
+            launch_error TEXT, PRIMARY KEY (event_id, trigger_name));
+        CREATE TABLE ledger (
+            key TEXT PRIMARY KEY, status TEXT NOT NULL, owner TEXT NOT NULL, lease_expires_at TEXT,
+            attempt INTEGER NOT NULL, result TEXT, expires_at TEXT);
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY, event_id TEXT NOT NULL, listener TEXT NOT NULL,
+            trigger_name TEXT NOT NULL, backend TEXT NOT NULL, state TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, run_url TEXT, idempotency_key TEXT,
+            details TEXT NOT NULL);
+        INSERT INTO events VALUES
+            ('ev-1', 'default/l', '2026-03-01T12:00:00.000000Z', '{"method":"POST"}', NULL);
+        """
+    )
+    conn.commit()
+    conn.close()
+    store = SqliteStore(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION == 2
+        event = store.get_event("ev-1")
+        assert event is not None and event.request == {"method": "POST"}
+        store.record_event("ev-2", "default/l", at(0), {}, None, expires_at=at(1))
+        assert store.purge(at(2)) == 1
+        assert store.get_event("ev-1") is not None
+    finally:
+        store.close()
+    reopened = SqliteStore(path)  # already at version 2: opened as it is
+    reopened.close()

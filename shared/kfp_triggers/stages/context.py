@@ -7,7 +7,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,10 +59,13 @@ class StageContext:
     config_root: Path = Path()
     max_body_bytes: int = 10 * 1024 * 1024
     lease_s: float = 300.0
+    retention_s: float | None = 30 * 86400.0
+    purge_every_s: float = 3600.0
     owner: str = field(default_factory=default_owner)
     clock: Callable[[], datetime] = utc_now
     source: str = "//kfp-triggers"
     notifiers_factory: Callable[[], list[Notifier]] = _no_notifiers
+    _last_purge: datetime | None = None
     _processor: EventProcessor | None = None
     _notifiers: list[Notifier] | None = None
     _store: Store | None = None
@@ -95,6 +98,20 @@ class StageContext:
         if self._launcher is None:
             self._launcher = self.launcher_factory()
         return self._launcher
+
+    def expiry(self) -> datetime | None:
+        """When a journal entry or completed ledger record written now may be forgotten."""
+        if self.retention_s is None:
+            return None
+        return self.clock() + timedelta(seconds=self.retention_s)
+
+    def purge_if_due(self) -> int:
+        """Purge expired records at most once per ``purge_every_s`` in this instance; how many went."""
+        now = self.clock()
+        if self._last_purge is not None and (now - self._last_purge).total_seconds() < self.purge_every_s:
+            return 0
+        self._last_purge = now
+        return self.store.purge(now)
 
     def listener(self, namespace: str, name: str) -> EventListener:
         """The listener named by an event, or a permanent error when the configuration lacks it."""

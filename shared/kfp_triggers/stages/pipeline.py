@@ -52,6 +52,7 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
         ctx.clock(),
         req.to_data(),
         ctx.config.version,
+        expires_at=ctx.expiry(),
     )
     request = RawRequest(req.method, req.url, req.headers, req.body)
     accepted: list[str] = []

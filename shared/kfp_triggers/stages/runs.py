@@ -134,7 +134,7 @@ def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: Run
     )
     result = {"run_id": launched.run_id, "backend": launched.backend, "run_url": launched.run_url}
     try:
-        store.complete(key, ctx.owner, result)
+        store.complete(key, ctx.owner, result, expires_at=ctx.expiry())
     except LeaseLostError:
         # Our lease ran out and another worker took over; the backend guard gave it this same run.
         log.warning("claim on %s was taken over; run %s stands", key, launched.run_id)
@@ -172,6 +172,9 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
             _notify(ctx, run, run.state, None)
     else:
         runs = ctx.store.list_runs(1000, non_terminal_only=True)
+        purged = ctx.purge_if_due()  # the tick is the periodic work there is: housekeeping rides on it
+        if purged:
+            log.info("purged %d expired journal entries and idempotency records", purged)
     changes: list[RunState] = []
     for run in runs:
         change = _poll(ctx, run)

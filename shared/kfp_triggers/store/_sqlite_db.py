@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,21 @@ BUSY_TIMEOUT_S = 30.0
 class SqliteDatabase:
     """One SQLite file with its schema created (once, atomically) on first use."""
 
-    def __init__(self, path: str | os.PathLike[str], schema: str, version: int) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        schema: str,
+        version: int,
+        migrations: Mapping[int, str] | None = None,
+    ) -> None:
+        """Open (creating it with ``schema`` when new) the database at ``path``.
+
+        ``migrations[v]`` holds the statements that bring a file at version ``v`` to ``v + 1``;
+        an older file is brought to ``version`` step by step, in the same transaction.
+
+        Raises:
+            StoreError: the file was written by a newer version, or no migration reaches ``version``.
+        """
         self.path = Path(path)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -43,6 +57,15 @@ class SqliteDatabase:
                 conn.execute("INSERT INTO kfpt_schema (version) VALUES (?)", (version,))
             elif row[0] > version:
                 raise StoreError(f"{self.path} has schema version {row[0]}; this version reads {version}")
+            else:
+                for step in range(int(row[0]), version):
+                    statements = (migrations or {}).get(step)
+                    if statements is None:
+                        raise StoreError(f"{self.path} has schema version {step}; cannot reach {version}")
+                    for statement in statements.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute("UPDATE kfpt_schema SET version = ?", (step + 1,))
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (a forked child never reuses its parent's connections)."""

@@ -241,8 +241,14 @@ class EventJournal(Protocol):
         received_at: datetime,
         request: dict[str, Any],
         config_version: str | None,
+        *,
+        expires_at: datetime | None = None,
     ) -> None:
-        """Record an ingested event (its request as the ingest stage saw it)."""
+        """Record an ingested event (its request as the ingest stage saw it).
+
+        ``expires_at`` lets the journal forget the event (with its triggers) after that time
+        (``None``: kept for good); see :meth:`Store.purge`.
+        """
 
     def record_decision(
         self,
@@ -348,6 +354,13 @@ class RunStore(Protocol):
 @runtime_checkable
 class Store(EventJournal, IdempotencyLedger, RunStore, Protocol):
     """Everything the stages persist, behind one object built by :func:`store_from_url`."""
+
+    def purge(self, now: datetime) -> int:
+        """Forget journal entries and completed ledger records whose expiry has passed.
+
+        Returns how many records went. A store whose database expires records itself (Firestore's
+        TTL policies on ``expireAt``) has nothing to do here and returns 0.
+        """
 
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""

@@ -4,9 +4,10 @@ Document layout (document ids are the raw ids when they are plain, else ``~`` + 
 
 * ``kfpt_events/{eventId}``: ``eventID``, ``listener``, ``receivedAt`` (timestamp), ``request``
   (without its body, replaced by ``bodyOmitted: {bytes, sha256}``, when over 512 KiB),
-  ``configVersion``, and ``triggers``: a map from trigger name to ``{decision, render, launch}`` maps.
-  Each stage overwrites only its own map through an update mask, so a redelivered stage replaces its
-  record and concurrent stages never overwrite each other.
+  ``configVersion``, ``expireAt`` (a TTL policy may use it), and ``triggers``: a map from trigger
+  name to ``{decision, render, launch}`` maps. Each stage overwrites only its own map through an
+  update mask, so a redelivered stage replaces its record and concurrent stages never overwrite
+  each other.
 * ``kfpt_ledger/{key}``: ``key``, ``status`` (``IN_PROGRESS``/``COMPLETED``), ``owner``,
   ``leaseExpiresAt``, ``attempt``, ``result``, ``expireAt`` (a TTL policy may use it).
 * ``kfpt_runs/{runId}``: ``runID``, ``eventID``, ``listener``, ``trigger``, ``backend``, ``state``,
@@ -87,6 +88,10 @@ class FirestoreStore:
         self.project, self.database, self.emulator_host = project, database, host
         self._client = FirestoreClient(project, database, host, timeout_s=timeout_s)
 
+    def purge(self, now: datetime) -> int:
+        """Nothing to do: TTL policies on ``expireAt`` (see infra/terraform) delete expired documents."""
+        return 0
+
     def close(self) -> None:
         """Nothing to release: every request opens and closes its own connection."""
 
@@ -149,6 +154,8 @@ class FirestoreStore:
         received_at: datetime,
         request: dict[str, Any],
         config_version: str | None,
+        *,
+        expires_at: datetime | None = None,
     ) -> None:
         """Overwrite the ingest fields of the event document (its triggers map is left alone)."""
         fields = {
@@ -157,6 +164,7 @@ class FirestoreStore:
             "receivedAt": utc(received_at),
             "request": _rules.journal_request(request, JOURNAL_REQUEST_LIMIT),
             "configVersion": config_version,
+            "expireAt": utc(expires_at) if expires_at is not None else None,
         }
         self._patch(self._client.name(EVENTS, event_id), fields, list(fields))
 

@@ -30,12 +30,13 @@ from kfp_triggers.store.base import (
     TriggerRecord,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, listener TEXT NOT NULL, received_at TEXT NOT NULL,
-    request TEXT NOT NULL, config_version TEXT);
+    request TEXT NOT NULL, config_version TEXT, expires_at TEXT);
+CREATE INDEX IF NOT EXISTS events_by_expiry ON events (expires_at);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (received_at);
 CREATE INDEX IF NOT EXISTS events_by_listener ON events (listener, received_at);
 CREATE TABLE IF NOT EXISTS event_triggers (
@@ -57,6 +58,14 @@ CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_at);
 CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, created_at);
 """
 
+# Version 2: events expire (``expires_at``), so the journal can be purged.
+_MIGRATIONS = {
+    1: """
+ALTER TABLE events ADD COLUMN expires_at TEXT;
+CREATE INDEX IF NOT EXISTS events_by_expiry ON events (expires_at);
+""",
+}
+
 _TRIGGER_COLUMNS = (
     "trigger_name, trigger_group, decided, accepted, decisions, extensions, decision_error, rendered, "
     "params, resources, idempotency_key, render_error, launched, launch_key, run_id, backend, launch_error"
@@ -71,7 +80,7 @@ class SqliteStore:
     """A :class:`~kfp_triggers.store.base.Store` in one SQLite file (created with its parent on demand)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._db = SqliteDatabase(path, _SCHEMA, SCHEMA_VERSION)
+        self._db = SqliteDatabase(path, _SCHEMA, SCHEMA_VERSION, _MIGRATIONS)
         self.path = self._db.path
         self._write = self._db.write
         self._read = self._db.read
@@ -93,6 +102,8 @@ class SqliteStore:
         received_at: datetime,
         request: dict[str, Any],
         config_version: str | None,
+        *,
+        expires_at: datetime | None = None,
     ) -> None:
         """Insert or replace the ingest record of ``event_id``."""
         values = {
@@ -100,6 +111,7 @@ class SqliteStore:
             "received_at": format_time(received_at),
             "request": _rules.dumps(request),
             "config_version": config_version,
+            "expires_at": format_time(expires_at) if expires_at is not None else None,
         }
         self._upsert("events", {"event_id": event_id}, values)
 
@@ -275,6 +287,26 @@ class SqliteStore:
         with self._write() as conn:
             if _rules.may_release(self._entry(conn, key), key, owner):
                 conn.execute("DELETE FROM ledger WHERE key = ?", (key,))
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def purge(self, now: datetime) -> int:
+        """Delete expired events (with their triggers) and expired completed ledger records."""
+        cutoff = format_time(now)
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM event_triggers WHERE event_id IN "
+                "(SELECT event_id FROM events WHERE expires_at IS NOT NULL AND expires_at <= ?)",
+                (cutoff,),
+            )
+            events = conn.execute(
+                "DELETE FROM events WHERE expires_at IS NOT NULL AND expires_at <= ?", (cutoff,)
+            ).rowcount
+            ledger = conn.execute(
+                "DELETE FROM ledger WHERE status = ? AND expires_at IS NOT NULL AND expires_at <= ?",
+                (_rules.COMPLETED, cutoff),
+            ).rowcount
+        return int(events) + int(ledger)
 
     # -- runs --------------------------------------------------------------------------------
 

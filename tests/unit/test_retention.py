@@ -1,0 +1,67 @@
+"""How long the journal and the idempotency records are kept, and when they are purged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kfp_triggers.errors import SettingError
+from kfp_triggers.runtime import Settings, build_context
+from kfp_triggers.stages.context import StageContext
+from kfp_triggers.store.sqlite import SqliteStore
+from kfp_triggers.transports.memory import MemoryBus
+from tests.conftest import EXAMPLES
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _context(tmp_path: Path, environ: dict[str, str]) -> StageContext:
+    settings = Settings.from_env({"KFPT_CONFIG": str(EXAMPLES / "github-push"), **environ})
+    return build_context(settings, MemoryBus(), {})
+
+
+def test_retention_defaults_to_30_days_and_zero_keeps_for_good(tmp_path: Path) -> None:
+    ctx = _context(tmp_path, {})
+    ctx.clock = Clock()
+    assert ctx.expiry() == T0 + timedelta(days=30)
+    forever = _context(tmp_path, {"KFPT_RETENTION_DAYS": "0"})
+    assert forever.expiry() is None
+
+
+def test_retention_shorter_than_the_accepted_event_age_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(
+        SettingError, match=r"KFPT_RETENTION_DAYS \(0.5 days\) must cover KFPT_MAX_EVENT_AGE_S"
+    ):
+        _context(tmp_path, {"KFPT_RETENTION_DAYS": "0.5"})
+    ctx = _context(tmp_path, {"KFPT_RETENTION_DAYS": "0.5", "KFPT_MAX_EVENT_AGE_S": "3600"})
+    assert ctx.retention_s == 43200.0
+
+
+def test_purge_runs_at_most_once_per_period(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "state.db")
+    clock = Clock()
+    ctx = _context(tmp_path, {})
+    ctx.clock, ctx.store_factory = clock, lambda: store
+    try:
+        store.record_event("a", "default/l", T0, {}, None, expires_at=T0 + timedelta(seconds=10))
+        store.record_event("b", "default/l", T0, {}, None, expires_at=T0 + timedelta(seconds=20))
+        clock.now = T0 + timedelta(seconds=15)
+        assert ctx.purge_if_due() == 1
+        clock.now = T0 + timedelta(seconds=25)
+        assert ctx.purge_if_due() == 0  # within the hour: not yet
+        assert store.get_event("b") is not None
+        clock.now = T0 + timedelta(seconds=15 + ctx.purge_every_s)
+        assert ctx.purge_if_due() == 1
+        assert store.get_event("b") is None
+    finally:
+        store.close()
