@@ -1,7 +1,8 @@
 # The store: a Firestore (native mode) database for the event journal (kfpt_events), the
 # idempotency ledger (kfpt_ledger) and the runs (kfpt_runs), which the engine reaches over REST.
-# Completed ledger entries carry `expireAt`; a TTL policy on it lets Firestore delete them once
-# a redelivery can no longer arrive, so the ledger does not grow for ever.
+# Completed ledger entries and journal entries carry `expireAt` (KFPT_RETENTION_DAYS after they
+# were written); TTL policies on it let Firestore delete them once a redelivery can no longer
+# arrive, so neither grows for ever. Run records are the history and are kept.
 
 resource "google_firestore_database" "store" {
   count = var.create_firestore_database ? 1 : 0
@@ -19,21 +20,33 @@ resource "google_firestore_database" "store" {
 }
 
 locals {
-  # kfp_triggers.store.firestore.LEDGER and the field the ledger's expiry is written to.
+  # kfp_triggers.store.firestore.LEDGER and EVENTS, and the field their expiry is written to.
   ledger_collection = "kfpt_ledger"
-  ledger_ttl_field  = "expireAt"
+  events_collection = "kfpt_events"
+  ttl_field         = "expireAt"
 }
 
-resource "google_firestore_field" "ledger_ttl" {
+resource "google_firestore_field" "ttl" {
+  for_each = {
+    ledger = local.ledger_collection
+    events = local.events_collection
+  }
+
   project    = var.project
   database   = var.create_firestore_database ? google_firestore_database.store[0].name : var.firestore_database
-  collection = local.ledger_collection
-  field      = local.ledger_ttl_field
+  collection = each.value
+  field      = local.ttl_field
 
-  # Delete a ledger document once its expireAt has passed.
+  # Delete a document (a completed ledger entry; an event with its triggers' records) once its
+  # expireAt has passed.
   ttl_config {}
 
   # Nothing queries by expireAt: skip its single-field indexes (a TTL field's ever-growing values
   # would otherwise make an index hotspot).
   index_config {}
+}
+
+moved {
+  from = google_firestore_field.ledger_ttl
+  to   = google_firestore_field.ttl["ledger"]
 }

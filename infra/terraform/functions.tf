@@ -113,6 +113,7 @@ locals {
     KFPT_STORE          = local.store_url
     KFPT_CONFIG         = var.config_dir
     KFPT_SECRETS_DIR    = local.secrets_dir
+    KFPT_RETENTION_DAYS = tostring(var.retention_days)
   }
 
   # Settings of the launcher, for the stages that start or follow runs.

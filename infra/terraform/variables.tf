@@ -199,6 +199,17 @@ variable "extra_env" {
   }
 }
 
+variable "retention_days" {
+  description = "KFPT_RETENTION_DAYS: days the event journal and completed idempotency records are kept before Firestore's TTL policies delete them. It must cover KFPT_MAX_EVENT_AGE_S (1 day by default); 0 keeps them for good."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.retention_days == 0 || var.retention_days >= 1
+    error_message = "retention_days must be 0 (keep for good) or at least 1 day."
+  }
+}
+
 variable "max_delivery_attempts" {
   description = "Deliveries of one message to a stage before Pub/Sub moves it to the topic's dead-letter topic (5 to 100)."
   type        = number

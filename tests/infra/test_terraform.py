@@ -19,7 +19,7 @@ from kfp_triggers.eventtypes import DEAD_LETTER_SUFFIX, HOPS, STATUS_TICK, TOPIC
 from kfp_triggers.notifiers import GitHubStatusNotifier, notifiers_from_env
 from kfp_triggers.notifiers.factory import secret_token
 from kfp_triggers.secrets import FileSecrets
-from kfp_triggers.store.firestore import LEDGER
+from kfp_triggers.store.firestore import EVENTS, LEDGER
 from tests.infra import hcl
 from tests.infra.conftest import TERRAFORM, engine_settings, require_tool, tool_env
 from tests.infra.test_bundle import ENTRY_POINTS, load_bundle_module
@@ -242,13 +242,27 @@ def test_iam_is_one_account_per_function_with_least_privilege(
         assert not role.startswith(("roles/pubsub.", "roles/secretmanager.")), role
 
 
-def test_the_ledger_ttl_policy_is_on_the_engines_ledger(root: hcl.Body, local: dict[str, hcl.Expr]) -> None:
-    field = root.one("resource", "google_firestore_field", "ledger_ttl")
-    assert attr(field, "collection").text == "local.ledger_collection"
+def test_the_ttl_policies_are_on_the_engines_ledger_and_journal(
+    root: hcl.Body, local: dict[str, hcl.Expr]
+) -> None:
+    field = root.one("resource", "google_firestore_field", "ttl")
+    for_each = attr(field, "for_each").text
+    assert "ledger = local.ledger_collection" in for_each and "events = local.events_collection" in for_each
+    assert attr(field, "collection").text == "each.value"
+    assert attr(field, "field").text == "local.ttl_field"
     assert local["ledger_collection"].literal() == LEDGER
-    assert local["ledger_ttl_field"].literal() == "expireAt"
+    assert local["events_collection"].literal() == EVENTS
+    assert local["ttl_field"].literal() == "expireAt"
     assert field.body.find("ttl_config")
     assert root.one("resource", "google_firestore_database", "store")
+
+
+def test_every_function_gets_the_retention_the_ttl_policies_apply(
+    root: hcl.Body, local: dict[str, hcl.Expr]
+) -> None:
+    assert local["common_env"].text.count("KFPT_RETENTION_DAYS = tostring(var.retention_days)") == 1
+    variable = root.one("variable", "retention_days")
+    assert attr(variable, "default").literal() == 30
 
 
 def test_the_scheduler_publishes_a_tick_the_status_stage_decodes(
