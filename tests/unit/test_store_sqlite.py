@@ -168,3 +168,41 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
         store.close()
     reopened = SqliteStore(path)  # already at version 2: opened as it is
     reopened.close()
+
+
+def test_many_stores_opening_a_new_file_at_once_all_work(tmp_path: Path) -> None:
+    """Workers starting together race to create the schema and switch the file to WAL."""
+    import threading
+
+    for round_ in range(20):
+        path = tmp_path / f"race-{round_}.db"
+        barrier = threading.Barrier(12)
+        errors: list[BaseException] = []
+
+        def work(
+            n: int,
+            path: Path = path,
+            barrier: threading.Barrier = barrier,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            try:
+                barrier.wait()
+                store = SqliteStore(path)
+                try:
+                    store.upsert_run(make_run(f"r{n}"))
+                finally:
+                    store.close()
+            except BaseException as exc:  # reported below, with the round
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"round {round_}: {errors}"
+        store = SqliteStore(path)
+        try:
+            assert len(store.list_runs(100)) == 12
+        finally:
+            store.close()

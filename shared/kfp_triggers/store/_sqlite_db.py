@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,11 +91,7 @@ class SqliteDatabase:
                 self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            # Switching to WAL takes a lock the busy handler does not wait for; it persists in the
-            # file, so only the first connection needs to do it (and others racing it may skip).
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                with self._lock:
-                    conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn, self._lock)
             conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             raise translate(exc) from exc
@@ -140,3 +137,22 @@ def translate(exc: sqlite3.Error) -> StoreError:
     if isinstance(exc, sqlite3.OperationalError) and any(t in str(exc).lower() for t in transient):
         return StoreUnavailableError(f"sqlite store unavailable: {exc}")
     return StoreError(f"sqlite store error: {exc}")
+
+
+def _use_wal(conn: sqlite3.Connection, lock: threading.Lock) -> None:
+    """Put the file in WAL mode, once for good, whatever other connections are doing meanwhile.
+
+    Switching takes a lock the busy handler does not wait for, so a connection racing another
+    one that is switching, or already writing (creating the schema, say), is told "locked" at
+    once. The mode persists in the file: when it is WAL by then, there is nothing left to do;
+    otherwise the switch is tried again until the busy time-out.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            with lock:
+                conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
