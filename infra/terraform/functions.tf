@@ -50,14 +50,15 @@ locals {
   # Where secrets are mounted: <secrets dir>/<secretName>/<key>, the layout the engine reads.
   secrets_dir = "/secrets"
 
-  # The stages. input_topic/output_topic follow kfp_triggers.eventtypes.HOPS; uses_store marks the
+  # The stages. input_topic/output_topic follow kfp_triggers.eventtypes.HOPS, each topic carrying
+  # this deployment's prefix (KFPT_TOPIC_PREFIX, below); uses_store marks the
   # stages that read or write the journal, ledger and runs; uses_launcher the ones that talk to
   # the pipeline backend; uses_notifiers the one that reports run states back (GitHub statuses).
   stages = {
     ingest = {
       entry_point    = "ingest_webhook"
       input_topic    = null
-      output_topic   = "kfpt-events"
+      output_topic   = "${var.prefix}-events"
       memory         = "256Mi"
       timeout        = 60
       uses_store     = false
@@ -66,8 +67,8 @@ locals {
     }
     intercept = {
       entry_point    = "intercept_event"
-      input_topic    = "kfpt-events"
-      output_topic   = "kfpt-matched"
+      input_topic    = "${var.prefix}-events"
+      output_topic   = "${var.prefix}-matched"
       memory         = "512Mi"
       timeout        = 120
       uses_store     = true
@@ -76,8 +77,8 @@ locals {
     }
     render = {
       entry_point    = "render_run"
-      input_topic    = "kfpt-matched"
-      output_topic   = "kfpt-launch"
+      input_topic    = "${var.prefix}-matched"
+      output_topic   = "${var.prefix}-launch"
       memory         = "256Mi"
       timeout        = 60
       uses_store     = true
@@ -86,8 +87,8 @@ locals {
     }
     launch = {
       entry_point    = "launch_run"
-      input_topic    = "kfpt-launch"
-      output_topic   = "kfpt-runs"
+      input_topic    = "${var.prefix}-launch"
+      output_topic   = "${var.prefix}-runs"
       memory         = "512Mi"
       timeout        = 300
       uses_store     = true
@@ -96,8 +97,8 @@ locals {
     }
     status = {
       entry_point    = "collect_status"
-      input_topic    = "kfpt-runs"
-      output_topic   = "kfpt-run-states"
+      input_topic    = "${var.prefix}-runs"
+      output_topic   = "${var.prefix}-run-states"
       memory         = "512Mi"
       timeout        = 300
       uses_store     = true
@@ -114,6 +115,7 @@ locals {
     KFPT_CONFIG         = var.config_dir
     KFPT_SECRETS_DIR    = local.secrets_dir
     KFPT_RETENTION_DAYS = tostring(var.retention_days)
+    KFPT_TOPIC_PREFIX   = var.prefix
   }
 
   # Settings of the launcher, for the stages that start or follow runs.

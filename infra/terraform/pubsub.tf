@@ -1,15 +1,16 @@
 # Topics between the stages, one dead-letter topic per topic, and a pull subscription on each
 # dead-letter topic so dead letters are kept (Pub/Sub drops messages published on a topic without
-# subscriptions). The names and event types are the engine's (kfp_triggers.eventtypes); the tests
-# check that they agree.
+# subscriptions). The names and event types are the engine's (kfp_triggers.eventtypes), with this
+# deployment's prefix (var.prefix, passed to the functions as KFPT_TOPIC_PREFIX) so several
+# deployments can share a project; the tests check that they agree.
 #
 #   type                                 producer -> consumer     topic
-#   dev.kfptriggers.event.received.v1    ingest    -> intercept   kfpt-events
-#   dev.kfptriggers.trigger.matched.v1   intercept -> render      kfpt-matched
-#   dev.kfptriggers.run.requested.v1     render    -> launch      kfpt-launch
-#   dev.kfptriggers.run.created.v1       launch    -> status      kfpt-runs
-#   dev.kfptriggers.status.tick.v1       scheduler -> status      kfpt-runs
-#   dev.kfptriggers.run.state.v1         status    -> anyone      kfpt-run-states
+#   dev.kfptriggers.event.received.v1    ingest    -> intercept   <prefix>-events
+#   dev.kfptriggers.trigger.matched.v1   intercept -> render      <prefix>-matched
+#   dev.kfptriggers.run.requested.v1     render    -> launch      <prefix>-launch
+#   dev.kfptriggers.run.created.v1       launch    -> status      <prefix>-runs
+#   dev.kfptriggers.status.tick.v1       scheduler -> status      <prefix>-runs
+#   dev.kfptriggers.run.state.v1         status    -> anyone      <prefix>-run-states
 #
 # How a stage receives its messages: each CloudEvent stage has a push subscription owned here (see
 # modules/function), pointing at the function's URL with an OIDC token. A gen2 function's
@@ -20,15 +21,17 @@
 # decodes its raw push envelope as well as the Eventarc form.
 
 locals {
-  # Every stage-input topic in chain order (kfp_triggers.eventtypes.TOPICS).
-  topics = ["kfpt-events", "kfpt-matched", "kfpt-launch", "kfpt-runs", "kfpt-run-states"]
+  # Every stage-input topic in chain order (kfp_triggers.eventtypes.TOPICS, whose names are
+  # "kfpt-" and these), under this deployment's prefix.
+  topic_names = ["events", "matched", "launch", "runs", "run-states"]
+  topics      = [for name in local.topic_names : "${var.prefix}-${name}"]
 
   # kfp_triggers.eventtypes.DEAD_LETTER_SUFFIX
   dead_letter_suffix = "-dead-letter"
 
   # The tick shares the status stage's input topic (kfp_triggers.eventtypes.STATUS_TICK).
   status_tick_type  = "dev.kfptriggers.status.tick.v1"
-  status_tick_topic = "kfpt-runs"
+  status_tick_topic = "${var.prefix}-runs"
 }
 
 resource "google_pubsub_topic" "topic" {

@@ -13,7 +13,7 @@ variable "region" {
 }
 
 variable "prefix" {
-  description = "Prefix of every named resource this module creates (functions, service accounts, subscriptions, scheduler job). Topic names are fixed by the engine (kfpt-events, ...), so deploy one copy per project."
+  description = "Prefix of every named resource this module creates (functions, service accounts, topics, subscriptions, scheduler job); the functions get it as KFPT_TOPIC_PREFIX. Give each deployment sharing a project its own prefix (and its own firestore_database)."
   type        = string
   default     = "kfpt"
 

@@ -15,10 +15,15 @@ generators) and tests can read the table without loading the cloudevents SDK.
 
 Every topic has a dead-letter topic named ``<topic>-dead-letter``. The periodic tick shares the
 status stage's input topic, so the status function has one subscription and one trigger.
+
+The names above are the logical ones the stages use. On Pub/Sub a deployment may carry its own
+prefix (``KFPT_TOPIC_PREFIX``, see :func:`prefixed`), so several deployments can share a project:
+with prefix ``staging`` the events travel on ``staging-events``, ``staging-matched``, ...
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -91,3 +96,28 @@ def topic_for(event_type: str) -> str:
         return TOPIC_FOR_TYPE[event_type]
     except KeyError:
         raise KeyError(f"not a kfp-triggers event type: {event_type!r}") from None
+
+
+DEFAULT_TOPIC_PREFIX: Final = "kfpt"
+_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+
+
+def check_topic_prefix(prefix: str) -> str:
+    """``prefix`` when it can start a topic name (the Terraform module's rule), else ValueError."""
+    if not _PREFIX.match(prefix):
+        raise ValueError(
+            f"topic prefix {prefix!r} must be 1-15 lowercase letters, digits or dashes, "
+            "starting with a letter"
+        )
+    return prefix
+
+
+def prefixed(topic: str, prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
+    """The topic a deployment with ``prefix`` uses for the logical ``topic`` (``kfpt-events``, ...).
+
+    Names outside the chain's own (a full topic path, another team's topic) are left alone.
+    """
+    own = DEFAULT_TOPIC_PREFIX + "-"
+    if prefix == DEFAULT_TOPIC_PREFIX or not topic.startswith(own):
+        return topic
+    return f"{prefix}-{topic[len(own) :]}"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_triggers.events import StatusTick, event_for, from_pubsub_message
-from kfp_triggers.eventtypes import TOPIC_EVENTS, TOPIC_LAUNCH, TOPIC_MATCHED, TOPIC_RUNS, TOPICS
+from kfp_triggers.eventtypes import TOPIC_EVENTS, TOPIC_LAUNCH, TOPIC_MATCHED, TOPIC_RUNS, TOPICS, prefixed
 from kfp_triggers.headers import header_text, headers_from_pairs
 from kfp_triggers.request import RawRequest, read_http_request
 from kfp_triggers.runtime import Settings, build_context, handle_event, handle_http
@@ -134,10 +134,12 @@ def _subscribe_pubsub(ctx: StageContext, environ: Mapping[str, str]) -> Callable
         project_from_env,
         subscriber_client,
         subscription_path,
+        topic_prefix_from_env,
     )
 
     project = project_from_env(environ)
-    subs = ensure_topology(project, list(TOPICS), environ=environ)
+    prefix = topic_prefix_from_env(environ)
+    subs = ensure_topology(project, [prefixed(t, prefix) for t in TOPICS], environ=environ)
     client = subscriber_client(environ)
     futures = []
     for stage, topic in STAGE_TOPICS.items():
@@ -155,7 +157,8 @@ def _subscribe_pubsub(ctx: StageContext, environ: Mapping[str, str]) -> Callable
                 return
             message.ack()
 
-        name = subs.get(f"{topic}-sub") or subscription_path(project, f"{topic}-sub")
+        physical = prefixed(topic, prefix)
+        name = subs.get(f"{physical}-sub") or subscription_path(project, f"{physical}-sub")
         futures.append(client.subscribe(name, callback=callback))
 
     def stop() -> None:

@@ -113,6 +113,28 @@ def test_publishing_to_a_missing_topic_is_a_transport_error(emulator_env: dict[s
     assert info.value.retryable
 
 
+def test_a_prefixed_deployment_publishes_on_its_own_topics(emulator_env: dict[str, str]) -> None:
+    prefix = "p" + uuid.uuid4().hex[:8]
+    subscriptions = ensure_topology(PROJECT, [f"{prefix}-events"], environ=emulator_env)
+    publisher = PubSubPublisher(environ={**emulator_env, "KFPT_TOPIC_PREFIX": prefix}, timeout=10)
+    try:
+        publisher.publish("kfpt-events", received("d-prefixed"))  # the stages name the logical topic
+    finally:
+        publisher.close()
+    subscriber = subscriber_client(emulator_env)
+    got: list[Any] = []
+
+    def pulled() -> bool:
+        got.extend(pull(subscriber, subscriptions[f"{prefix}-events-sub"]))
+        return bool(got)
+
+    try:
+        wait_for("the message on the prefixed topic", pulled)
+    finally:
+        subscriber.close()
+    assert ev.from_pubsub_message(got[0].message.data, dict(got[0].message.attributes))["id"] == "d-prefixed"
+
+
 def test_the_size_limit_is_pub_subs(emulator_env: dict[str, str]) -> None:
     """Just under our bound the emulator takes the message; just over it we refuse, for good."""
     topic = unique("kfpt-big")

@@ -15,11 +15,20 @@ from typing import Any
 import pytest
 
 from kfp_triggers.events import CLOUDEVENTS_JSON, StatusTick, decode_stage_input, read_data
-from kfp_triggers.eventtypes import DEAD_LETTER_SUFFIX, HOPS, STATUS_TICK, TOPICS, topic_for
+from kfp_triggers.eventtypes import (
+    DEAD_LETTER_SUFFIX,
+    DEFAULT_TOPIC_PREFIX,
+    HOPS,
+    STATUS_TICK,
+    TOPICS,
+    prefixed,
+    topic_for,
+)
 from kfp_triggers.notifiers import GitHubStatusNotifier, notifiers_from_env
 from kfp_triggers.notifiers.factory import secret_token
 from kfp_triggers.secrets import FileSecrets
 from kfp_triggers.store.firestore import EVENTS, LEDGER
+from kfp_triggers.transports.pubsub import topic_prefix_from_env
 from tests.infra import hcl
 from tests.infra.conftest import TERRAFORM, engine_settings, require_tool, tool_env
 from tests.infra.test_bundle import ENTRY_POINTS, load_bundle_module
@@ -47,7 +56,18 @@ def local(root: hcl.Body) -> dict[str, hcl.Expr]:
 
 @pytest.fixture(scope="module")
 def stages(local: dict[str, hcl.Expr]) -> dict[str, dict[str, Any]]:
-    value: dict[str, dict[str, Any]] = local["stages"].literal()
+    """The stage table, its topics read as the default prefix (``kfpt``) makes them."""
+    value: dict[str, dict[str, Any]] = {}
+    for stage, spec in local["stages"].pairs:
+        fields = {}
+        for key, expr in spec.pairs:
+            if expr.kind == "template":
+                text = expr.text.strip('"').replace("${var.prefix}", DEFAULT_TOPIC_PREFIX)
+                assert "${" not in text, expr.text
+                fields[key.key_name()] = text
+            else:
+                fields[key.key_name()] = expr.literal()
+        value[stage.key_name()] = fields
     return value
 
 
@@ -95,7 +115,9 @@ def test_the_stage_table_matches_the_functions_and_the_hops(stages: dict[str, di
 
 
 def test_topics_and_dead_letter_topics_follow_the_engine(root: hcl.Body, local: dict[str, hcl.Expr]) -> None:
-    assert tuple(local["topics"].literal()) == TOPICS
+    names = local["topic_names"].literal()
+    assert tuple(f"{DEFAULT_TOPIC_PREFIX}-{name}" for name in names) == TOPICS
+    assert local["topics"].text == '[for name in local.topic_names : "${var.prefix}-${name}"]'
     assert local["dead_letter_suffix"].literal() == DEAD_LETTER_SUFFIX
     topic = root.one("resource", "google_pubsub_topic", "topic")
     assert attr(topic, "for_each").text == "toset(local.topics)"
@@ -269,7 +291,8 @@ def test_the_scheduler_publishes_a_tick_the_status_stage_decodes(
     root: hcl.Body, local: dict[str, hcl.Expr]
 ) -> None:
     assert local["status_tick_type"].literal() == STATUS_TICK
-    assert local["status_tick_topic"].literal() == topic_for(STATUS_TICK)
+    assert local["status_tick_topic"].text == '"${var.prefix}-runs"'
+    assert prefixed(topic_for(STATUS_TICK), "x") == "x-runs"
     job = root.one("resource", "google_cloud_scheduler_job", "status_tick")
     target = job.body.one("pubsub_target")
     assert attr(target, "topic_name").text == "google_pubsub_topic.topic[local.status_tick_topic].id"
@@ -346,6 +369,14 @@ output "event_stages" {
 
 output "status_tick_message" {
   value = base64encode(jsonencode(local.status_tick_event))
+}
+
+output "topics" {
+  value = local.topics
+}
+
+output "status_tick_topic" {
+  value = local.status_tick_topic
 }
 """
 
@@ -558,3 +589,20 @@ def test_terraform_refuses_bad_variables(root: hcl.Body, tmp_path: Path) -> None
     assert "Pub/Sub accepts 5 to 100 delivery attempts" in proc.stderr
     assert "github_token_secret must be a Secret Manager secret id" in proc.stderr
     assert "github_api_url must be an http(s) URL" in proc.stderr
+
+
+def test_a_second_deployment_in_the_project_gets_its_own_topics(root: hcl.Body, tmp_path: Path) -> None:
+    """With another prefix the topics and the functions' settings move with it, as the engine maps them."""
+    outputs = _evaluate_locals(root, tmp_path / "staging", 'project = "p"\nprefix = "staging"\n')
+    assert outputs["topics"] == [prefixed(t, "staging") for t in TOPICS]
+    assert outputs["topics"][0] == "staging-events"
+    assert outputs["status_tick_topic"] == prefixed(topic_for(STATUS_TICK), "staging")
+    functions = outputs["functions"]
+    for stage, spec in functions.items():
+        assert spec["environment"]["KFPT_TOPIC_PREFIX"] == "staging"
+        assert spec["name"] == f"staging-{stage}"
+        assert topic_prefix_from_env(spec["environment"]) == "staging"
+        consumed = {prefixed(h.topic, "staging") for h in HOPS if h.consumer == stage}
+        produced = {prefixed(h.topic, "staging") for h in HOPS if h.producer == stage}
+        assert spec["input_topic"] == (consumed.pop() if consumed else None)
+        assert spec["output_topic"] == produced.pop()

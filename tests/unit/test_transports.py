@@ -16,12 +16,17 @@ import pytest
 
 from kfp_triggers import events as ev
 from kfp_triggers.eventdata import ObjectRef, RunCreated, RunState
-from kfp_triggers.eventtypes import RUN_CREATED
+from kfp_triggers.eventtypes import RUN_CREATED, prefixed
 from kfp_triggers.transports import Publisher, TransportConfigError, TransportError, publisher_from_env
 from kfp_triggers.transports.base import MAX_PUBLISH_BYTES, MessageTooLargeError
 from kfp_triggers.transports.http import HttpSinkPublisher
 from kfp_triggers.transports.memory import MemoryBus
-from kfp_triggers.transports.pubsub import PubSubPublisher, subscription_path, topic_path
+from kfp_triggers.transports.pubsub import (
+    PubSubPublisher,
+    subscription_path,
+    topic_path,
+    topic_prefix_from_env,
+)
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -375,6 +380,32 @@ def test_factory_pubsub_reads_project_and_emulator() -> None:
     assert (publisher.project, publisher.emulator_host) == ("k", "h:1")
     fallback = publisher_from_env({"KFPT_TRANSPORT": "pubsub", "GOOGLE_CLOUD_PROJECT": "g"})
     assert isinstance(fallback, PubSubPublisher) and fallback.project == "g"
+    assert fallback.topic_prefix == "kfpt"
+    staging = publisher_from_env(
+        {"KFPT_TRANSPORT": "pubsub", "GOOGLE_CLOUD_PROJECT": "g", "KFPT_TOPIC_PREFIX": "stg"}
+    )
+    assert isinstance(staging, PubSubPublisher) and staging.topic_prefix == "stg"
+
+
+@pytest.mark.parametrize(
+    ("topic", "prefix", "physical"),
+    [
+        ("kfpt-events", "kfpt", "kfpt-events"),
+        ("kfpt-events", "staging", "staging-events"),
+        ("kfpt-run-states", "team-a", "team-a-run-states"),
+        ("kfpt-events-dead-letter", "stg", "stg-events-dead-letter"),
+        ("projects/p/topics/kfpt-events", "stg", "projects/p/topics/kfpt-events"),  # a full path: as given
+        ("audit", "stg", "audit"),  # not one of the chain's topics
+    ],
+)
+def test_a_deployment_prefix_renames_the_chains_topics(topic: str, prefix: str, physical: str) -> None:
+    assert prefixed(topic, prefix) == physical
+
+
+@pytest.mark.parametrize("prefix", ["", "Stg", "1st", "with_underscore", "x" * 16, "a b"])
+def test_a_topic_prefix_must_start_a_topic_name(prefix: str) -> None:
+    with pytest.raises(TransportConfigError, match="KFPT_TOPIC_PREFIX: topic prefix"):
+        topic_prefix_from_env({"KFPT_TOPIC_PREFIX": prefix} if prefix else {"KFPT_TOPIC_PREFIX": " "})
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kfp_triggers.events import CloudEvent, to_pubsub_message
-from kfp_triggers.eventtypes import dead_letter_topic
+from kfp_triggers.eventtypes import DEFAULT_TOPIC_PREFIX, check_topic_prefix, dead_letter_topic, prefixed
 from kfp_triggers.transports.base import (
     MAX_PUBLISH_BYTES,
     MessageTooLargeError,
@@ -46,6 +46,19 @@ def project_from_env(environ: Mapping[str, str]) -> str:
 def topic_path(project: str, topic: str) -> str:
     """``projects/<project>/topics/<topic>``; a full path is returned unchanged."""
     return topic if topic.startswith("projects/") else f"projects/{project}/topics/{topic}"
+
+
+def topic_prefix_from_env(environ: Mapping[str, str]) -> str:
+    """``KFPT_TOPIC_PREFIX`` (default ``kfpt``), checked.
+
+    Raises:
+        TransportConfigError: the prefix cannot start a topic name.
+    """
+    raw = (environ.get("KFPT_TOPIC_PREFIX") or DEFAULT_TOPIC_PREFIX).strip()
+    try:
+        return check_topic_prefix(raw)
+    except ValueError as exc:
+        raise TransportConfigError(f"KFPT_TOPIC_PREFIX: {exc}") from None
 
 
 def subscription_path(project: str, subscription: str) -> str:
@@ -95,12 +108,15 @@ class PubSubPublisher:
         environ: Mapping[str, str] | None = None,
         timeout: float = 30.0,
         max_latency: float = 0.001,
+        topic_prefix: str | None = None,
     ) -> None:
         """Create a publisher; the client itself is created on the first publish.
 
         Args:
             project: the project of bare topic names; defaults to the environment's.
             environ: settings (defaults to ``os.environ``).
+            topic_prefix: this deployment's topic prefix (default ``KFPT_TOPIC_PREFIX``, else
+                ``kfpt``): the chain's topics are published as ``<prefix>-events``, ...
             timeout: seconds to wait for the server to acknowledge one publish.
             max_latency: how long the client may hold a message to batch it with others.
 
@@ -109,6 +125,7 @@ class PubSubPublisher:
         """
         env = os.environ if environ is None else environ
         self.project = project or project_from_env(env)
+        self.topic_prefix = topic_prefix_from_env(env) if topic_prefix is None else topic_prefix
         self.emulator_host = env.get("PUBSUB_EMULATOR_HOST") or None
         self._environ = {"PUBSUB_EMULATOR_HOST": self.emulator_host} if self.emulator_host else {}
         self.timeout = timeout
@@ -136,7 +153,7 @@ class PubSubPublisher:
             MessageTooLargeError: the encoded event exceeds Pub/Sub's message size limit.
         """
         data, attributes = to_pubsub_message(event)
-        path = topic_path(self.project, topic)
+        path = topic_path(self.project, prefixed(topic, self.topic_prefix))
         size = publish_request_size(path, data, attributes)
         if size > MAX_PUBLISH_BYTES:
             raise MessageTooLargeError.for_event(event["id"], size)
