@@ -24,6 +24,7 @@ from typing import Any
 
 from kfp_triggers.errors import KfptError, SettingError
 from kfp_triggers.events import (
+    EVENT_ID_EXTENSION,
     CloudEvent,
     EventReceived,
     RunCreated,
@@ -36,6 +37,8 @@ from kfp_triggers.events import (
     read_data,
     traceparent_of,
 )
+from kfp_triggers.logs import configure as configure_logging
+from kfp_triggers.logs import log_context
 from kfp_triggers.request import RawRequest
 from kfp_triggers.secrets import FileSecrets
 from kfp_triggers.stages.context import StageContext
@@ -149,6 +152,7 @@ def context() -> StageContext:
         if _Process.context is None:
             from kfp_triggers.transports.factory import publisher_from_env
 
+            configure_logging(os.environ)
             _Process.settings = Settings.from_env(os.environ)
             _Process.context = build_context(_Process.settings, publisher_from_env(os.environ), os.environ)
         return _Process.context
@@ -188,10 +192,13 @@ def handle_event(
     limit = max_age_s if max_age_s is not None else settings.max_event_age_s
     try:
         inner = _knative_tick(stage, event) or decode_stage_input(event)
-        if _too_old(inner, limit, current.clock()):
-            log.error("dropping %s %s: older than %.0f s", inner["type"], inner["id"], limit)
-            return None
-        return _dispatch(stage, current, inner)
+        with log_context(
+            stage=stage, eventID=inner.get(EVENT_ID_EXTENSION), traceparent=traceparent_of(inner)
+        ):
+            if _too_old(inner, limit, current.clock()):
+                log.error("dropping %s %s: older than %.0f s", inner["type"], inner["id"], limit)
+                return None
+            return _dispatch(stage, current, inner)
     except KfptError as exc:
         if exc.retryable:
             log.warning("%s: retryable failure: %s", stage, exc)

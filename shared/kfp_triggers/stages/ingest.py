@@ -24,6 +24,7 @@ from kfp_triggers.config import EventListener
 from kfp_triggers.errors import KfptError
 from kfp_triggers.events import EventReceived, HttpRequestData, ObjectRef, event_for, topic_for
 from kfp_triggers.headers import first
+from kfp_triggers.logs import log_context
 from kfp_triggers.payload import invalid_body_message, payload_problem
 from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
@@ -111,6 +112,12 @@ def ingest(ctx: StageContext, request: RawRequest, event_id: str | None = None) 
             log.warning("listener %s: request refused at the edge: %s", listener.name, failure)
             return HttpAnswer.json(401, {"error": "the request is not authentic", "reason": failure})
     event_id = event_id or event_id_for(request)
+    with log_context(stage="ingest", eventID=event_id, traceparent=first(request.headers, "Traceparent")):
+        return _hand_on(ctx, listener, request, event_id)
+
+
+def _hand_on(ctx: StageContext, listener: EventListener, request: RawRequest, event_id: str) -> HttpAnswer:
+    """Publish the event and answer: 202 once the transport has it, else why not."""
     received = EventReceived(
         event_id=event_id,
         listener=ObjectRef(listener.namespace, listener.name),

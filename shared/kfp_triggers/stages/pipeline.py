@@ -82,6 +82,12 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
         key = idempotency_key(received.listener, matched.trigger, received.event_id)
         if _hand_on(ctx, matched, "intercept", event, key, {}):
             accepted.append(trigger.name)
+    log.info(
+        "event %s for listener %s: triggers accepted: %s",
+        received.event_id,
+        listener.name,
+        ", ".join(accepted) or "none",
+    )
     return accepted
 
 
@@ -134,4 +140,7 @@ def render(ctx: StageContext, event: CloudEvent, matched: TriggerMatched) -> Run
         params=dict(params),
         resources=resources,
     )
-    return requested if _hand_on(ctx, requested, "render", event, key, dict(params)) else None
+    if not _hand_on(ctx, requested, "render", event, key, dict(params)):
+        return None
+    log.info("event %s trigger %s: run requested (%s)", matched.event_id, trigger.name, key)
+    return requested

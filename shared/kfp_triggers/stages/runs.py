@@ -80,6 +80,14 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
             topic_for(run.TYPE),
             event_for(run, source=f"{ctx.source}/launch", traceparent=traceparent_of(event)),
         )
+        log.info(
+            "event %s trigger %s: run %s on %s (%s)",
+            requested.event_id,
+            requested.trigger.name,
+            run.run_id,
+            run.backend,
+            run.state,
+        )
         created.append(run)
     return created
 
@@ -201,6 +209,9 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
     previous = ctx.store.record_state(run.run_id, state, ctx.clock())
     if previous is None:
         return None
+    log.info(
+        "run %s of event %s trigger %s: %s -> %s", run.run_id, run.event_id, run.trigger, previous, state
+    )
     namespace, _, name = run.listener.rpartition("/")
     return RunState(
         event_id=run.event_id,

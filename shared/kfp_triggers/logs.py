@@ -1,0 +1,116 @@
+"""Logging for deployed functions: one JSON line per record, as Cloud Logging reads it.
+
+functions-framework leaves logging alone, so in a Cloud Run function or a Knative Service our
+INFO lines would be dropped and warnings written as bare text. :func:`configure` (called when a
+stage first builds its context) writes each record of the ``kfp_triggers`` loggers as a JSON
+object on stdout with Cloud Logging's special fields: ``severity``, ``message`` (with the
+traceback, so Error Reporting picks it up), and ``logging.googleapis.com/trace`` / ``spanId`` /
+``trace_sampled`` from the W3C ``traceparent`` the event carries, so every line of one webhook's
+journey through the five stages is found under one trace. :func:`log_context` adds the eventID and
+the stage to every line written while it is active.
+
+Settings: ``KFPT_LOG_FORMAT`` (``json``, or ``text`` for people; default ``json`` when
+``K_SERVICE`` says we run on Cloud Run or Knative, else ``text``) and ``KFPT_LOG_LEVEL``
+(default ``INFO``). Nothing is installed when the process already has root handlers (a test
+runner, ``LOG_EXECUTION_ID`` in functions-framework, an application's own set-up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+
+from kfp_triggers.errors import SettingError
+
+_CONTEXT: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "kfpt_log_context", default=MappingProxyType({})
+)
+_SEVERITY = {
+    logging.DEBUG: "DEBUG",
+    logging.INFO: "INFO",
+    logging.WARNING: "WARNING",
+    logging.ERROR: "ERROR",
+    logging.CRITICAL: "CRITICAL",
+}
+_TRACE = "logging.googleapis.com/trace"
+_SPAN = "logging.googleapis.com/spanId"
+_SAMPLED = "logging.googleapis.com/trace_sampled"
+ENGINE_LOGGER = "kfp_triggers"
+
+
+@contextlib.contextmanager
+def log_context(**fields: str | None) -> Iterator[None]:
+    """Add ``fields`` (``eventID``, ``stage``, ``traceparent``, ...) to every record written inside."""
+    token = _CONTEXT.set({**_CONTEXT.get(), **{k: v for k, v in fields.items() if v}})
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+class CloudLoggingFormatter(logging.Formatter):
+    """A record as one JSON object with Cloud Logging's special fields."""
+
+    def __init__(self, project: str | None = None) -> None:
+        super().__init__()
+        self.project = project
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message = f"{message}\n{self.formatException(record.exc_info)}"
+        entry: dict[str, object] = {
+            "severity": _SEVERITY.get(record.levelno, "DEFAULT"),
+            "message": message,
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat().replace("+00:00", "Z"),
+            "logger": record.name,
+        }
+        context = dict(_CONTEXT.get())
+        traceparent = context.pop("traceparent", None)
+        entry.update(context)
+        if traceparent:
+            entry.update(self._trace_fields(traceparent))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+    def _trace_fields(self, traceparent: str) -> dict[str, object]:
+        from kfp_triggers.tracecontext import is_valid_traceparent, parse_traceparent
+
+        if not is_valid_traceparent(traceparent):
+            return {}
+        parsed = parse_traceparent(traceparent)
+        trace = f"projects/{self.project}/traces/{parsed.trace_id}" if self.project else parsed.trace_id
+        return {_TRACE: trace, _SPAN: parsed.parent_id, _SAMPLED: parsed.sampled}
+
+
+def configure(environ: Mapping[str, str]) -> logging.Handler | None:
+    """Install the handler the settings ask for, unless logging is set up already; returns it.
+
+    Raises:
+        SettingError: ``KFPT_LOG_FORMAT`` or ``KFPT_LOG_LEVEL`` is not a known value.
+    """
+    kind = (environ.get("KFPT_LOG_FORMAT") or ("json" if environ.get("K_SERVICE") else "text")).lower()
+    if kind not in ("json", "text"):
+        raise SettingError(f"KFPT_LOG_FORMAT must be 'json' or 'text', not {kind!r}")
+    level_name = (environ.get("KFPT_LOG_LEVEL") or "INFO").upper()
+    level = logging.getLevelName(level_name)
+    if not isinstance(level, int):
+        raise SettingError(f"KFPT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level_name!r}")
+    root = logging.getLogger()
+    if root.handlers:
+        return None
+    handler = logging.StreamHandler(sys.stdout)
+    if kind == "json":
+        project = environ.get("KFPT_PUBSUB_PROJECT") or environ.get("GOOGLE_CLOUD_PROJECT") or None
+        handler.setFormatter(CloudLoggingFormatter(project))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    # Only our loggers go down to the level asked for; other libraries keep the root's WARNING.
+    logging.getLogger(ENGINE_LOGGER).setLevel(level)
+    return handler

@@ -1,0 +1,160 @@
+"""Logs of deployed functions: JSON lines Cloud Logging reads, tied to the event and its trace."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kfp_triggers import logs
+from kfp_triggers.errors import SettingError
+from kfp_triggers.events import EventReceived, HttpRequestData, ObjectRef, event_for, to_http_binary
+from kfp_triggers.request import read_http_request
+from tests.conftest import EXAMPLES, ROOT
+
+EXAMPLE = EXAMPLES / "github-push"
+PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def _record(level: int, message: str, exc: bool = False) -> logging.LogRecord:
+    exc_info = None
+    if exc:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            exc_info = sys.exc_info()
+    return logging.LogRecord("kfp_triggers.stages", level, __file__, 1, message, (), exc_info)
+
+
+def test_a_record_is_one_json_object_with_cloud_loggings_fields() -> None:
+    formatter = logs.CloudLoggingFormatter(project="proj")
+    with logs.log_context(stage="intercept", eventID="ev-1", traceparent=PARENT):
+        entry = json.loads(formatter.format(_record(logging.WARNING, "careful")))
+    assert entry["severity"] == "WARNING"
+    assert entry["message"] == "careful"
+    assert (entry["stage"], entry["eventID"], entry["logger"]) == ("intercept", "ev-1", "kfp_triggers.stages")
+    assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    assert entry["logging.googleapis.com/spanId"] == "00f067aa0ba902b7"
+    assert entry["logging.googleapis.com/trace_sampled"] is True
+    assert datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).tzinfo == UTC
+
+
+def test_tracebacks_travel_in_the_message_and_contexts_nest_and_end() -> None:
+    formatter = logs.CloudLoggingFormatter()
+    with logs.log_context(eventID="ev-1"):
+        with logs.log_context(stage="render", traceparent="not-a-traceparent"):
+            inner = json.loads(formatter.format(_record(logging.ERROR, "failed", exc=True)))
+        outer = json.loads(formatter.format(_record(logging.INFO, "after")))
+    after = json.loads(formatter.format(_record(logging.INFO, "outside")))
+    assert inner["severity"] == "ERROR" and inner["stage"] == "render" and inner["eventID"] == "ev-1"
+    assert inner["message"].startswith("failed\nTraceback") and "ValueError: boom" in inner["message"]
+    assert not [k for k in inner if k.startswith("logging.googleapis.com")]  # an invalid traceparent
+    assert "stage" not in outer and outer["eventID"] == "ev-1"
+    assert "eventID" not in after
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [({"KFPT_LOG_FORMAT": "xml"}, "KFPT_LOG_FORMAT"), ({"KFPT_LOG_LEVEL": "LOUD"}, "KFPT_LOG_LEVEL")],
+)
+def test_bad_log_settings_are_refused(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingError, match=message):
+        logs.configure(environ)
+
+
+def test_nothing_is_installed_over_an_existing_logging_set_up() -> None:
+    assert logging.getLogger().handlers  # the test runner's
+    assert logs.configure({"K_SERVICE": "kfpt-intercept"}) is None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def intercept_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The intercept function under functions-framework as Cloud Run starts it (``K_SERVICE`` set)."""
+    port = _free_port()
+    out = tmp_path / "stdout.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KFPT_")}
+    env.update(
+        K_SERVICE="kfpt-intercept",
+        KFPT_PUBSUB_PROJECT="proj",
+        KFPT_CONFIG=str(EXAMPLE),
+        KFPT_SECRETS_DIR=str(EXAMPLE / "secrets"),
+        KFPT_TRANSPORT="memory",
+        KFPT_STORE=f"sqlite:///{tmp_path / 'state.db'}",
+    )
+    command = [
+        str(Path(sys.executable).with_name("functions-framework")),
+        "--target", "intercept_event", "--source", str(ROOT / "functions" / "intercept" / "main.py"),
+        "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"functions-framework did not start: {out.read_text()}")
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/", out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_deployed_stage_logs_json_lines_tied_to_the_event_and_its_trace(
+    intercept_server: tuple[str, Path],
+) -> None:
+    url, out = intercept_server
+    push = read_http_request(EXAMPLE / "requests" / "push.http")
+    received = EventReceived(
+        "delivery-logs-1",
+        ObjectRef("default", "github-push"),
+        HttpRequestData(push.method, push.url, push.headers, push.body),
+        "2026-11-24T00:00:00Z",
+    )
+    event = event_for(received, source="//test/ingest", traceparent=PARENT)
+    headers, body = to_http_binary(event)
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+    def entries() -> list[dict[str, Any]]:
+        found = []
+        for line in out.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                found.append(json.loads(line))
+        return found
+
+    deadline = time.monotonic() + 10
+    while not [e for e in entries() if "triggers accepted" in e.get("message", "")]:
+        assert time.monotonic() < deadline, out.read_text()
+        time.sleep(0.05)
+    [entry] = [e for e in entries() if "triggers accepted" in e["message"]]
+    assert entry["severity"] == "INFO"
+    expected = "event delivery-logs-1 for listener github-push: triggers accepted: train-on-main"
+    assert entry["message"] == expected
+    assert (entry["stage"], entry["eventID"]) == ("intercept", "delivery-logs-1")
+    # The event carries a child span of PARENT: same trace, its own span.
+    assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    assert len(entry["logging.googleapis.com/spanId"]) == 16
