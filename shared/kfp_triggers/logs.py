@@ -17,12 +17,11 @@ runner, ``LOG_EXECUTION_ID`` in functions-framework, an application's own set-up
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import json
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 
@@ -44,14 +43,26 @@ _SAMPLED = "logging.googleapis.com/trace_sampled"
 ENGINE_LOGGER = "kfp_triggers"
 
 
-@contextlib.contextmanager
-def log_context(**fields: str | None) -> Iterator[None]:
-    """Add ``fields`` (``eventID``, ``stage``, ``traceparent``, ...) to every record written inside."""
-    token = _CONTEXT.set({**_CONTEXT.get(), **{k: v for k, v in fields.items() if v}})
-    try:
-        yield
-    finally:
-        _CONTEXT.reset(token)
+class log_context:  # noqa: N801 - used like a function: ``with log_context(eventID=...):``
+    """Add ``fields`` (``eventID``, ``stage``, ``traceparent``, ...) to every record written inside.
+
+    A plain class rather than a generator: ingest enters one per webhook.
+    """
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, **fields: str | None) -> None:
+        self._fields = fields
+        self._token: contextvars.Token[Mapping[str, str]] | None = None
+
+    def __enter__(self) -> None:
+        current = _CONTEXT.get()
+        added = {k: v for k, v in self._fields.items() if v}
+        self._token = _CONTEXT.set({**current, **added} if current else added)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _CONTEXT.reset(self._token)
 
 
 class CloudLoggingFormatter(logging.Formatter):
