@@ -173,7 +173,9 @@ def _engine_files(package_dir: Path) -> Iterator[tuple[PurePosixPath, Path]]:
     for dirpath, dirnames, filenames in os.walk(package_dir):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
         for name in sorted(filenames):
-            if name.startswith(".") or name.endswith((".pyc", ".pyo")):
+            # Prebuilt CEL parser tables differ from build to build (lark numbers states by
+            # object identity), so they are made at image build time, never bundled.
+            if name.startswith(".") or name.endswith((".pyc", ".pyo", ".cache")):
                 continue
             path = Path(dirpath) / name
             yield PurePosixPath(ENGINE_PACKAGE) / path.relative_to(package_dir).as_posix(), path

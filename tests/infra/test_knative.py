@@ -260,3 +260,14 @@ def test_the_image_serves_the_bundles_where_the_services_look() -> None:
         assert f"COPY {stage}/requirements.txt /tmp/requirements/{stage}.txt" in dockerfile
     assert re.search(r'^CMD \["functions-framework"', dockerfile, re.M)
     assert re.search(r"^USER \d+$", dockerfile, re.M)
+
+
+def test_the_image_compiles_the_engine_and_builds_the_cel_parser_tables_before_dropping_root() -> None:
+    from kfp_triggers.cel import grammar
+
+    dockerfile = read(KNATIVE / "Dockerfile")
+    compiled = dockerfile.index("RUN python -m compileall -q /functions")
+    tables = dockerfile.index("RUN cd /functions/intercept && python -c")
+    assert "write_parser_tables(Path('kfp_triggers/cel').resolve())" in dockerfile
+    assert callable(grammar.write_parser_tables)
+    assert dockerfile.index("COPY . /functions") < compiled < tables < dockerfile.index("USER ")

@@ -1,8 +1,11 @@
 """cel-python's CEL grammar as a Lark LALR parser, adjusted to accept cel-go's language.
 
 The grammar file ships with cel-python; it is read directly so that the rest of cel-python (and
-its import cost) is not loaded. The built parser tables are cached in the user's own cache
-directory, which turns a ~150 ms build into a ~15 ms load on a function's cold start.
+its import cost) is not loaded. Building the LALR tables takes about 150 ms; loading them takes
+about 15 ms, which matters for a function's cold start. The tables are loaded from a file shipped
+beside this module when there is one for this lark and Python version (``make bundle`` builds it
+into the intercept bundle, as a fresh Cloud Run instance has no cache), else from the user's own
+cache directory, where they are saved after the first build.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 
@@ -29,15 +33,22 @@ def _literal_words(token: lark.Token) -> lark.Token:
     return token
 
 
-def _cache_file() -> str | bool:
-    """Where to keep the built parser tables (a private per-user directory), or False for none.
+def packaged_cache_name() -> str:
+    """The file name of parser tables for this lark and Python version (lark checks both on load)."""
+    return f"cel-grammar-lark-{lark.__version__}-py{sys.version_info[0]}{sys.version_info[1]}.cache"
 
-    Building the LALR tables takes about 150 ms; loading them takes about 20 ms, which matters for
-    a function's cold start. The directory is the user's own cache directory, never a shared temp
-    directory, because the file is unpickled on load.
+
+def _cache_file() -> str | bool:
+    """Where to load (and keep) the built parser tables, or False for nowhere.
+
+    A file shipped beside this module comes first; otherwise a private per-user directory, never a
+    shared temp directory, because the file is unpickled on load.
     """
     if os.environ.get(PARSER_CACHE_ENV, "").strip() in ("0", "off", "false"):
         return False
+    packaged = Path(__file__).with_name(packaged_cache_name())
+    if packaged.is_file():
+        return str(packaged)
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     directory = base / "kfp-triggers"
     try:
@@ -69,26 +80,35 @@ def _cel_go_grammar(grammar: str) -> str:
     return patched + _TRAILING_COMMA_RULES
 
 
+def _build(cache: str | bool) -> lark.Lark:
+    spec = importlib.util.find_spec("celpy")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("cel-python is not installed")
+    grammar = (Path(next(iter(spec.submodule_search_locations))) / "cel.lark").read_text()
+    return lark.Lark(
+        _cel_go_grammar(grammar),
+        parser="lalr",
+        start="expr",
+        g_regex_flags=re.M,
+        lexer_callbacks={"IDENT": _literal_words},
+        propagate_positions=True,
+        maybe_placeholders=False,
+        priority="invert",
+        cache=cache,
+    )
+
+
 def parser() -> lark.Lark:
     """cel-python's CEL grammar, loaded without importing the rest of cel-python (built once)."""
     with _PARSER_LOCK:
         if not _PARSERS:
-            spec = importlib.util.find_spec("celpy")
-            if spec is None or not spec.submodule_search_locations:
-                raise RuntimeError("cel-python is not installed")
-            grammar = (Path(next(iter(spec.submodule_search_locations))) / "cel.lark").read_text()
-            grammar = _cel_go_grammar(grammar)
-            _PARSERS.append(
-                lark.Lark(
-                    grammar,
-                    parser="lalr",
-                    start="expr",
-                    g_regex_flags=re.M,
-                    lexer_callbacks={"IDENT": _literal_words},
-                    propagate_positions=True,
-                    maybe_placeholders=False,
-                    priority="invert",
-                    cache=_cache_file(),
-                )
-            )
+            _PARSERS.append(_build(_cache_file()))
         return _PARSERS[0]
+
+
+def write_parser_tables(directory: Path) -> Path:
+    """Build the parser tables into ``directory`` under :func:`packaged_cache_name` (for bundles)."""
+    target = directory / packaged_cache_name()
+    target.unlink(missing_ok=True)
+    _build(str(target))
+    return target
