@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kfp_triggers.errors import KfptError
 
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from kfp_triggers.processing import EventProcessor
     from kfp_triggers.store.base import Store
     from kfp_triggers.transports.base import Publisher
+
+
+T = TypeVar("T")
 
 
 class PermanentStageError(KfptError):
@@ -70,34 +74,38 @@ class StageContext:
     _notifiers: list[Notifier] | None = None
     _store: Store | None = None
     _launcher: Launcher | None = None
+    # Threads of one instance (gunicorn's) share the context: each port is built once.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def _once(self, attribute: str, factory: Callable[[], T]) -> T:
+        value: T | None = getattr(self, attribute)
+        if value is None:
+            with self._lock:
+                value = getattr(self, attribute)
+                if value is None:
+                    value = factory()
+                    setattr(self, attribute, value)
+        return value
 
     @property
     def processor(self) -> EventProcessor:
         """The interceptor chain, bindings and templates over the configuration (intercept, render)."""
-        if self._processor is None:
-            self._processor = self.processor_factory()
-        return self._processor
+        return self._once("_processor", self.processor_factory)
 
     @property
     def notifiers(self) -> list[Notifier]:
         """The notifiers the settings turn on (status)."""
-        if self._notifiers is None:
-            self._notifiers = self.notifiers_factory()
-        return self._notifiers
+        return self._once("_notifiers", self.notifiers_factory)
 
     @property
     def store(self) -> Store:
         """The store, opened on first use (ingest never needs it)."""
-        if self._store is None:
-            self._store = self.store_factory()
-        return self._store
+        return self._once("_store", self.store_factory)
 
     @property
     def launcher(self) -> Launcher:
         """The launcher, created on first use (only launch and status need it)."""
-        if self._launcher is None:
-            self._launcher = self.launcher_factory()
-        return self._launcher
+        return self._once("_launcher", self.launcher_factory)
 
     def expiry(self) -> datetime | None:
         """When a journal entry or completed ledger record written now may be forgotten."""
