@@ -200,13 +200,13 @@ variable "extra_env" {
 }
 
 variable "retention_days" {
-  description = "KFPT_RETENTION_DAYS: days the event journal and completed idempotency records are kept before Firestore's TTL policies delete them. It must cover KFPT_MAX_EVENT_AGE_S (1 day by default); 0 keeps them for good."
+  description = "KFPT_RETENTION_DAYS: days the event journal and completed idempotency records are kept before Firestore's TTL policies delete them. It must cover three times KFPT_MAX_EVENT_AGE_S (1 day by default), the slowest redelivery that can still reach launch; 0 keeps them for good."
   type        = number
   default     = 30
 
   validation {
-    condition     = var.retention_days == 0 || var.retention_days >= 1
-    error_message = "retention_days must be 0 (keep for good) or at least 1 day."
+    condition     = var.retention_days == 0 || (var.retention_days >= 3 && var.retention_days <= 36500)
+    error_message = "retention_days must be 0 (keep for good) or 3 to 36500 days."
   }
 }
 

@@ -14,6 +14,7 @@ dropped with an error log instead of being retried for ever.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -83,6 +84,37 @@ class Settings:
         )
 
 
+NOTIFIER_SETTINGS_PREFIX = "KFPT_GITHUB_"
+# Retention must outlive the slowest redelivery: an input is accepted up to KFPT_MAX_EVENT_AGE_S
+# after it was published, and each of the three hops before launch publishes anew, so a late
+# redelivery of the original webhook can reach launch three ages after the first launch.
+_HOPS_BEFORE_LAUNCH = 3
+_MAX_RETENTION_DAYS = 36500.0
+
+
+def retention_seconds(settings: Settings) -> float | None:
+    """How long journal entries and completed idempotency records are kept; None for good.
+
+    Raises:
+        SettingError: the retention is not a number of days from 0 to 36500, or it is too short
+            to outlive every redelivery the stages still accept.
+    """
+    days = settings.retention_days
+    if not math.isfinite(days) or not 0 <= days <= _MAX_RETENTION_DAYS:
+        raise SettingError(
+            f"KFPT_RETENTION_DAYS must be 0 (keep for good) to {_MAX_RETENTION_DAYS:g} days, not {days}"
+        )
+    if days == 0:
+        return None
+    needed = _HOPS_BEFORE_LAUNCH * settings.max_event_age_s
+    if days * 86400.0 < needed:
+        raise SettingError(
+            f"KFPT_RETENTION_DAYS ({days:g} days) must cover {_HOPS_BEFORE_LAUNCH} x KFPT_MAX_EVENT_AGE_S "
+            f"({needed:g} s): an idempotency record must outlive every redelivery the stages still accept"
+        )
+    return days * 86400.0
+
+
 def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str, str]) -> StageContext:
     """Load the configuration and assemble the ports; each port is built on first use.
 
@@ -90,13 +122,7 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         ConfigError: the listener configuration has errors.
         SettingError: a setting is unusable.
     """
-    retention_s = settings.retention_days * 86400.0 if settings.retention_days > 0 else None
-    if retention_s is not None and retention_s < settings.max_event_age_s:
-        raise SettingError(
-            f"KFPT_RETENTION_DAYS ({settings.retention_days:g} days) must cover KFPT_MAX_EVENT_AGE_S "
-            f"({settings.max_event_age_s:g} s): an idempotency record must outlive every redelivery "
-            "the stages still accept"
-        )
+    retention_s = retention_seconds(settings)
     config = load([settings.config], check_cel=False, check_bindings=False)  # see validation.hooks
     secrets = FileSecrets(settings.secrets_dir)
     env = dict(environ)
@@ -113,6 +139,12 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         from kfp_triggers.notifiers import notifiers_from_env
 
         return notifiers_from_env(env, secrets)
+
+    if any(name.startswith(NOTIFIER_SETTINGS_PREFIX) and value for name, value in env.items()):
+        # Configured notifiers are checked now: a bad setting must fail the stage loudly (500,
+        # redelivery) rather than at the first state change, where it would be given up on.
+        built = notifiers()
+        notifiers = lambda: built  # noqa: E731 - the factory hands out what was built
 
     def store() -> Any:
         from kfp_triggers.store import store_from_url
@@ -192,19 +224,26 @@ def handle_event(
     limit = max_age_s if max_age_s is not None else settings.max_event_age_s
     try:
         inner = _knative_tick(stage, event) or decode_stage_input(event)
-        with log_context(
-            stage=stage, eventID=inner.get(EVENT_ID_EXTENSION), traceparent=traceparent_of(inner)
-        ):
+    except KfptError as exc:
+        _give_up_or_retry(stage, event, exc)
+        return None
+    with log_context(stage=stage, eventID=inner.get(EVENT_ID_EXTENSION), traceparent=traceparent_of(inner)):
+        try:
             if _too_old(inner, limit, current.clock()):
                 log.error("dropping %s %s: older than %.0f s", inner["type"], inner["id"], limit)
                 return None
             return _dispatch(stage, current, inner)
-    except KfptError as exc:
-        if exc.retryable:
-            log.warning("%s: retryable failure: %s", stage, exc)
-            raise
-        log.error("%s: giving up on %s: %s", stage, _event_id(event), exc)
-        return None
+        except KfptError as exc:
+            _give_up_or_retry(stage, event, exc)
+            return None
+
+
+def _give_up_or_retry(stage: str, event: CloudEvent | Mapping[str, Any], exc: KfptError) -> None:
+    """Raise a retryable error again (the platform redelivers); log anything else and give up."""
+    if exc.retryable:
+        log.warning("%s: retryable failure: %s", stage, exc)
+        raise exc
+    log.error("%s: giving up on %s: %s", stage, _event_id(event), exc)
 
 
 KNATIVE_PING = "dev.knative.sources.ping"

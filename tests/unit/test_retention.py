@@ -38,13 +38,20 @@ def test_retention_defaults_to_30_days_and_zero_keeps_for_good(tmp_path: Path) -
     assert forever.expiry() is None
 
 
-def test_retention_shorter_than_the_accepted_event_age_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(
-        SettingError, match=r"KFPT_RETENTION_DAYS \(0.5 days\) must cover KFPT_MAX_EVENT_AGE_S"
-    ):
-        _context(tmp_path, {"KFPT_RETENTION_DAYS": "0.5"})
+def test_retention_shorter_than_the_slowest_redelivery_is_refused(tmp_path: Path) -> None:
+    # A webhook redelivered at the end of its accepted age can take three hops, each as late,
+    # before it reaches launch: the idempotency record must still be there.
+    with pytest.raises(SettingError, match=r"\(2 days\) must cover 3 x KFPT_MAX_EVENT_AGE_S \(259200 s\)"):
+        _context(tmp_path, {"KFPT_RETENTION_DAYS": "2"})
     ctx = _context(tmp_path, {"KFPT_RETENTION_DAYS": "0.5", "KFPT_MAX_EVENT_AGE_S": "3600"})
     assert ctx.retention_s == 43200.0
+    assert _context(tmp_path, {"KFPT_RETENTION_DAYS": "3"}).retention_s == 3 * 86400.0
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e9"])
+def test_retention_must_be_a_sensible_number_of_days(tmp_path: Path, value: str) -> None:
+    with pytest.raises(SettingError, match=r"KFPT_RETENTION_DAYS must be 0 \(keep for good\) to 36500 days"):
+        _context(tmp_path, {"KFPT_RETENTION_DAYS": value})
 
 
 def test_purge_runs_at_most_once_per_period(tmp_path: Path) -> None:
