@@ -164,6 +164,10 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
         store.record_event("ev-2", "default/l", at(0), {}, None, expires_at=at(1))
         assert store.purge(at(2)) == 1
         assert store.get_event("ev-1") is not None
+        # An event written before expiries existed goes once it is older than the retention.
+        assert store.purge(at(3), unstamped_before=at(-1)) == 0
+        assert store.purge(at(3), unstamped_before=at(0)) == 1
+        assert store.get_event("ev-1") is None
     finally:
         store.close()
     reopened = SqliteStore(path)  # already at version 2: opened as it is
@@ -206,3 +210,16 @@ def test_many_stores_opening_a_new_file_at_once_all_work(tmp_path: Path) -> None
             assert len(store.list_runs(100)) == 12
         finally:
             store.close()
+
+
+def test_a_database_that_cannot_use_wal_keeps_its_mode() -> None:
+    import threading as _threading
+
+    from kfp_triggers.store._sqlite_db import _use_wal
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        _use_wal(conn, _threading.Lock())  # returns at once instead of retrying for ever
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+    finally:
+        conn.close()

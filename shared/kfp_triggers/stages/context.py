@@ -119,7 +119,9 @@ class StageContext:
         if self._last_purge is not None and (now - self._last_purge).total_seconds() < self.purge_every_s:
             return 0
         self._last_purge = now
-        return self.store.purge(now)
+        if self.retention_s is None:
+            return self.store.purge(now)
+        return self.store.purge(now, unstamped_before=now - timedelta(seconds=self.retention_s))
 
     def listener(self, namespace: str, name: str) -> EventListener:
         """The listener named by an event, or a permanent error when the configuration lacks it."""

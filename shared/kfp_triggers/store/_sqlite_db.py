@@ -151,8 +151,10 @@ def _use_wal(conn: sqlite3.Connection, lock: threading.Lock) -> None:
     while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         try:
             with lock:
-                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA journal_mode = WAL").fetchone()
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+            continue
+        return  # switched, or a file that cannot do WAL (in memory, say): it keeps its mode

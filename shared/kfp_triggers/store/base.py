@@ -355,11 +355,13 @@ class RunStore(Protocol):
 class Store(EventJournal, IdempotencyLedger, RunStore, Protocol):
     """Everything the stages persist, behind one object built by :func:`store_from_url`."""
 
-    def purge(self, now: datetime) -> int:
+    def purge(self, now: datetime, unstamped_before: datetime | None = None) -> int:
         """Forget journal entries and completed ledger records whose expiry has passed.
 
-        Returns how many records went. A store whose database expires records itself (Firestore's
-        TTL policies on ``expireAt``) has nothing to do here and returns 0.
+        ``unstamped_before`` also forgets journal entries written without an expiry (before
+        retention existed) that were received before it. Returns how many records went. A store
+        whose database expires records itself (Firestore's TTL policies on ``expireAt``) has
+        nothing to do here and returns 0.
         """
 
     def close(self) -> None:

@@ -88,7 +88,7 @@ class FirestoreStore:
         self.project, self.database, self.emulator_host = project, database, host
         self._client = FirestoreClient(project, database, host, timeout_s=timeout_s)
 
-    def purge(self, now: datetime) -> int:
+    def purge(self, now: datetime, unstamped_before: datetime | None = None) -> int:
         """Nothing to do: TTL policies on ``expireAt`` (see infra/terraform) delete expired documents."""
         return 0
 

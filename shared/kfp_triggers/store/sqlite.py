@@ -290,18 +290,18 @@ class SqliteStore:
 
     # -- housekeeping ------------------------------------------------------------------------
 
-    def purge(self, now: datetime) -> int:
+    def purge(self, now: datetime, unstamped_before: datetime | None = None) -> int:
         """Delete expired events (with their triggers) and expired completed ledger records."""
         cutoff = format_time(now)
+        # An unstamped event (written by schema version 1) goes once received before the bound.
+        bound = format_time(unstamped_before) if unstamped_before is not None else ""
+        expired = "(expires_at IS NOT NULL AND expires_at <= ?) OR (expires_at IS NULL AND received_at < ?)"
         with self._write() as conn:
             conn.execute(
-                "DELETE FROM event_triggers WHERE event_id IN "
-                "(SELECT event_id FROM events WHERE expires_at IS NOT NULL AND expires_at <= ?)",
-                (cutoff,),
+                f"DELETE FROM event_triggers WHERE event_id IN (SELECT event_id FROM events WHERE {expired})",
+                (cutoff, bound),
             )
-            events = conn.execute(
-                "DELETE FROM events WHERE expires_at IS NOT NULL AND expires_at <= ?", (cutoff,)
-            ).rowcount
+            events = conn.execute(f"DELETE FROM events WHERE {expired}", (cutoff, bound)).rowcount
             ledger = conn.execute(
                 "DELETE FROM ledger WHERE status = ? AND expires_at IS NOT NULL AND expires_at <= ?",
                 (_rules.COMPLETED, cutoff),
