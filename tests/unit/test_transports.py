@@ -318,6 +318,13 @@ def test_http_sink_non_2xx_is_a_transport_error(sink: Sink, status: int, reply: 
         assert reply.decode() in str(info.value)
 
 
+def test_http_sink_413_is_a_message_too_large_for_good(sink: Sink) -> None:
+    sink.status, sink.reply = 413, b"request entity too large"
+    with pytest.raises(MessageTooLargeError, match="HTTP 413: request entity too large") as info:
+        HttpSinkPublisher(sink.url).publish("t", created())
+    assert not info.value.retryable
+
+
 def test_http_sink_does_not_follow_redirects(sink: Sink) -> None:
     sink.status, sink.headers = 307, {"Location": "/elsewhere"}
     with pytest.raises(TransportError, match="HTTP 307"):

@@ -12,11 +12,12 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from http import HTTPStatus
 from http.client import HTTPException
 from urllib.parse import urlsplit
 
 from kfp_triggers.events import CloudEvent, to_http_binary
-from kfp_triggers.transports.base import TransportConfigError, TransportError
+from kfp_triggers.transports.base import MessageTooLargeError, TransportConfigError, TransportError
 
 _MAX_ERROR_BODY = 200
 
@@ -50,6 +51,7 @@ class HttpSinkPublisher:
 
         Raises:
             TransportError: non-2xx answer, time-out or connection failure.
+            MessageTooLargeError: the sink answered 413 (a Knative broker's size limit, say).
         """
         headers, body = to_http_binary(event)
         request = urllib.request.Request(
@@ -62,10 +64,12 @@ class HttpSinkPublisher:
         except urllib.error.HTTPError as exc:
             detail = exc.read(_MAX_ERROR_BODY).decode("utf-8", "replace").strip()
             exc.close()
-            raise TransportError(
-                f"sink {self.url} refused event {event['id']!r} with HTTP {exc.code}"
-                + (f": {detail}" if detail else "")
-            ) from exc
+            message = f"sink {self.url} refused event {event['id']!r} with HTTP {exc.code}" + (
+                f": {detail}" if detail else ""
+            )
+            if exc.code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:  # sending it again cannot help
+                raise MessageTooLargeError(f"{message} ({len(body)} bytes)") from exc
+            raise TransportError(message) from exc
         except (urllib.error.URLError, HTTPException, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise TransportError(f"sink {self.url} unreachable for event {event['id']!r}: {reason}") from exc
