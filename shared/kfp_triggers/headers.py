@@ -54,7 +54,9 @@ def header_text(value: str) -> str:
     Python's HTTP servers (WSGI, ``http.server``) hand over header values as Latin-1 text, one
     character per byte. Go keeps the bytes, and everything downstream (CEL strings, the JSON sent
     to interceptors, the token and signature comparisons) reads them as UTF-8, each invalid byte
-    becoming U+FFFD. ASCII values, nearly all of them, are returned as they are.
+    becoming U+FFFD. ASCII values, nearly all of them, are returned as they are. Apply it once,
+    where a server hands the value over: on text already read it would misread every non-ASCII
+    character below U+0100.
     """
     if value.isascii():
         return value
