@@ -331,3 +331,46 @@ def test_a_trigger_whose_event_outgrows_pub_sub_is_journalled_and_the_others_go_
     finally:
         srv.httpd.shutdown()
         srv.close()
+
+
+def test_a_listener_with_cloud_event_uri_hears_how_processing_went(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tekton's started / done / successful events, posted in binary mode to the listener's URI."""
+    from tests.unit.local_http import Reply, local_server
+
+    config, text = _example_copy(tmp_path)
+    assert text.count("spec:\n  triggers:") == 1
+    with local_server({"POST /events": Reply(202)}) as sink:
+        text = text.replace(
+            "spec:\n  triggers:", f"spec:\n  cloudEventURI: {sink.base_url}/events\n  triggers:"
+        )
+        (config / "listener.yaml").write_text(text)
+        monkeypatch.chdir(tmp_path)
+        srv = _serve(tmp_path, config, "dry-run")
+        try:
+            event_id = _send(srv, "push.http")["eventID"]
+            assert wait_for(lambda: len(sink.requests) >= 3, 30)
+        finally:
+            srv.httpd.shutdown()
+            srv.close()
+    by_type = {r.headers["ce-type"]: r for r in sink.requests}
+    assert set(by_type) == {
+        "dev.tekton.event.triggers.started.v1",
+        "dev.tekton.event.triggers.done.v1",
+        "dev.tekton.event.triggers.successful.v1",
+    }
+    for request in sink.requests:
+        assert request.headers["ce-id"] == event_id
+        assert request.headers["ce-specversion"] == "1.0"
+        assert request.headers["ce-source"] == (
+            "/apis/triggers.tekton.dev/v1beta1/namespaces/default/EventListener/github-push"
+        )
+        assert request.headers["ce-subject"] == f"github-push processing {event_id}"
+        assert request.headers["content-type"] == "application/json"
+    started = json.loads(by_type["dev.tekton.event.triggers.started.v1"].body)
+    assert started["X-Github-Event"] == ["push"] and started["X-Github-Delivery"] == [event_id]
+    assert list(started) == sorted(started)  # Go writes a header map with sorted keys
+    assert "Host" not in started  # Go's server moves it to Request.Host
+    assert json.loads(by_type["dev.tekton.event.triggers.successful.v1"].body) == started
+    assert by_type["dev.tekton.event.triggers.done.v1"].body == b"null"

@@ -15,7 +15,9 @@ import uuid
 
 from cloudevents.http import CloudEvent
 
+from kfp_triggers import processingevents
 from kfp_triggers.chain import ChainOutcome
+from kfp_triggers.config import EventListener
 from kfp_triggers.errors import KfptError
 from kfp_triggers.events import (
     EventReceived,
@@ -43,8 +45,27 @@ def idempotency_key(listener: ObjectRef, trigger: ObjectRef, event_id: str) -> s
 
 
 def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> list[str]:
-    """Run every trigger of the event's listener; publish the accepted ones. Returns their names."""
+    """Run every trigger of the event's listener; publish the accepted ones. Returns their names.
+
+    A listener with ``cloudEventURI`` is told, as Tekton tells it, that processing started and is
+    done (or failed for good); see :mod:`kfp_triggers.processingevents`.
+    """
     listener = ctx.listener(received.listener.namespace, received.listener.name)
+    headers = received.request.headers
+    processingevents.send(listener, received.event_id, processingevents.STARTED, headers)
+    try:
+        accepted = _intercept(ctx, event, received, listener)
+    except KfptError as exc:
+        if not exc.retryable:  # a retryable failure is delivered again: not failed yet
+            processingevents.send(listener, received.event_id, processingevents.FAILED, headers)
+        raise
+    processingevents.send(listener, received.event_id, processingevents.DONE, None)
+    return accepted
+
+
+def _intercept(
+    ctx: StageContext, event: CloudEvent, received: EventReceived, listener: EventListener
+) -> list[str]:
     req = received.request
     ctx.store.record_event(
         received.event_id,

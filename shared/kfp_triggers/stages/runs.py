@@ -20,6 +20,7 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
+from kfp_triggers.config import EventListener
 from kfp_triggers.errors import KfptError
 from kfp_triggers.events import (
     ObjectRef,
@@ -88,6 +89,8 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
             run.backend,
             run.state,
         )
+        if listener.cloud_event_uri:  # Tekton's "successful": the trigger's resources exist
+            _send_successful(ctx, listener, requested.event_id)
         created.append(run)
     return created
 
@@ -223,6 +226,14 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
         trigger=ObjectRef(str(run.details.get("triggerNamespace", namespace)), run.trigger),
         listener=ObjectRef(namespace, name),
     )
+
+
+def _send_successful(ctx: StageContext, listener: EventListener, event_id: str) -> None:
+    from kfp_triggers import processingevents
+
+    record = ctx.store.get_event(event_id)
+    headers = record.request.get("headers") if record is not None and record.request else None
+    processingevents.send(listener, event_id, processingevents.SUCCESSFUL, headers)
 
 
 def _notify(ctx: StageContext, run: RunRecord, state: str, previous: str | None) -> None:

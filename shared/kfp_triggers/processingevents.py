@@ -1,0 +1,106 @@
+"""Tekton's trigger-processing CloudEvents, posted to an EventListener's ``spec.cloudEventURI``.
+
+A Tekton EventListener with ``cloudEventURI`` posts, in binary mode, an event of type
+``dev.tekton.event.triggers.started.v1`` when a request comes in, ``...successful.v1`` for each
+trigger whose resources it created, ``...failed.v1`` when it cannot process the request at all,
+and ``...done.v1`` once it has answered. Every one has the request's eventID as ``id``, the
+subject ``<listener> processing <eventID>``, the source
+``/apis/triggers.tekton.dev/v1beta1/namespaces/<namespace>/EventListener/<listener>``, and as data
+the request's headers as JSON (``null`` for ``done``). Sending is best effort, as in Tekton: a few
+quick retries, then a warning; processing never waits on or fails for the receiver.
+
+Here the intercept stage sends ``started``, ``done`` and ``failed`` (it is where processing of
+the request begins and ends), and the launch stage ``successful`` once the run exists. A stage
+delivered twice sends its events twice; receivers can recognise them by ``id`` and ``type``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from http.client import HTTPException
+
+from kfp_triggers.config import EventListener
+from kfp_triggers.golang.json import GoJsonError, marshal
+
+log = logging.getLogger(__name__)
+
+STARTED = "dev.tekton.event.triggers.started.v1"
+SUCCESSFUL = "dev.tekton.event.triggers.successful.v1"
+FAILED = "dev.tekton.event.triggers.failed.v1"
+DONE = "dev.tekton.event.triggers.done.v1"
+
+ATTEMPTS = 3
+TIMEOUT_S = 5.0
+
+
+def processing_request(
+    listener: EventListener, event_id: str, event_type: str, headers: Mapping[str, Sequence[str]] | None
+) -> tuple[dict[str, str], bytes]:
+    """The binary-mode HTTP request (headers, body) Tekton's sink posts for one processing event."""
+    try:
+        body = marshal(None if headers is None else {k: list(v) for k, v in headers.items()})
+    except GoJsonError:
+        body = "null"
+    source = (
+        f"/apis/triggers.tekton.dev/v1beta1/namespaces/{listener.namespace}/EventListener/{listener.name}"
+    )
+    return {
+        "Ce-Specversion": "1.0",
+        "Ce-Id": event_id,
+        "Ce-Type": event_type,
+        "Ce-Source": source,
+        "Ce-Subject": f"{listener.name} processing {event_id}",
+        "Content-Type": "application/json",
+    }, body.encode("utf-8")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
+def send(
+    listener: EventListener,
+    event_id: str,
+    event_type: str,
+    headers: Mapping[str, Sequence[str]] | None,
+    *,
+    attempts: int = ATTEMPTS,
+    timeout_s: float = TIMEOUT_S,
+) -> bool:
+    """Post one processing event when the listener has a ``cloudEventURI``; True once it was taken.
+
+    Never raises: a receiver that fails after ``attempts`` tries (10 ms, 20 ms, ... apart) is
+    logged and left alone.
+    """
+    uri = listener.cloud_event_uri
+    if not uri:
+        return False
+    request_headers, body = processing_request(listener, event_id, event_type, headers)
+    problem = ""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.01 * 2 ** (attempt - 1))
+        request = urllib.request.Request(uri, data=body, method="POST", headers=request_headers)
+        try:
+            with _OPENER.open(request, timeout=timeout_s) as response:
+                response.read()
+                if 200 <= response.status < 300:
+                    return True
+                problem = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            problem = f"HTTP {exc.code}"
+        except (urllib.error.URLError, HTTPException, OSError, ValueError) as exc:
+            problem = str(getattr(exc, "reason", exc))
+    log.warning(
+        "listener %s: %s for event %s not taken by %s: %s", listener.name, event_type, event_id, uri, problem
+    )
+    return False
