@@ -70,6 +70,11 @@ def header_text(value: str) -> str:
 
 
 _WSGI_UNPREFIXED = ("CONTENT_TYPE", "CONTENT_LENGTH")
+# Go's HTTP server moves Host to Request.Host and drops Transfer-Encoding once it has de-chunked
+# the body, so a Tekton EventListener's header map (CEL's ``header``, bindings' ``$(header)``,
+# interceptors) never holds them.
+SERVER_CONSUMED = frozenset({"Host", "Transfer-Encoding"})
+_WSGI_CONSUMED = ("HTTP_HOST", "HTTP_TRANSFER_ENCODING", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")
 
 
 def headers_from_wsgi(environ: Mapping[str, Any]) -> Headers:
@@ -77,14 +82,15 @@ def headers_from_wsgi(environ: Mapping[str, Any]) -> Headers:
 
     WSGI servers keep a header as ``HTTP_<NAME>`` with ``-`` turned into ``_`` (values of
     repeated headers already joined with ``,``), and Content-Type / Content-Length unprefixed.
+    Host and Transfer-Encoding are left out, as Go's server leaves them out.
     This reads the same pairs as werkzeug's ``request.headers`` at a fraction of the cost, which
     matters on a path that runs once per webhook.
     """
     headers: Headers = {}
     for key, value in environ.items():
         if key.startswith("HTTP_"):
-            if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
-                continue  # the unprefixed variables are the authoritative ones
+            if key in _WSGI_CONSUMED:
+                continue  # see SERVER_CONSUMED; Content-Type/-Length come unprefixed
             name = _wsgi_header_name(key[5:])
         elif key in _WSGI_UNPREFIXED and value:
             name = _wsgi_header_name(key)

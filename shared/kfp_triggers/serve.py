@@ -23,7 +23,7 @@ from typing import Any
 
 from kfp_triggers.events import StatusTick, event_for, from_pubsub_message
 from kfp_triggers.eventtypes import TOPIC_EVENTS, TOPIC_LAUNCH, TOPIC_MATCHED, TOPIC_RUNS, TOPICS, prefixed
-from kfp_triggers.headers import header_text, headers_from_pairs
+from kfp_triggers.headers import SERVER_CONSUMED, canonical_header_key, header_text, headers_from_pairs
 from kfp_triggers.request import RawRequest, read_http_request
 from kfp_triggers.runtime import Settings, build_context, handle_event, handle_http
 from kfp_triggers.stages import StageContext
@@ -179,7 +179,11 @@ def _handler_class(ctx: StageContext) -> type[BaseHTTPRequestHandler]:
             if length > ctx.max_body_bytes:
                 self.close_connection = True
             body = self.rfile.read(min(length, ctx.max_body_bytes + 1)) if length else b""
-            pairs = [(name, header_text(value)) for name, value in self.headers.items()]
+            pairs = [
+                (name, header_text(value))
+                for name, value in self.headers.items()
+                if canonical_header_key(name) not in SERVER_CONSUMED
+            ]
             request = RawRequest(self.command, self.path, headers_from_pairs(pairs), body)
             answer = handle_http(request, ctx)
             self.send_response(answer.status)
