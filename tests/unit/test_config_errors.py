@@ -281,6 +281,23 @@ ERROR_CASES: list[tuple[str, str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "ingest annotations with values they cannot take",
+        """
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: EventListener
+        metadata:
+          name: el
+          annotations: {kfp-triggers.dev/accepted-status: "302", kfp-triggers.dev/verify-at-ingest: "yes"}
+        spec:
+          triggers: [{name: t, template: {ref: tpl}}]
+        """
+        + TEMPLATE,
+        [
+            ("name: el", "kfp-triggers.dev/accepted-status must be one of 200, 201, 202, 204, not '302'"),
+            ("name: el", "kfp-triggers.dev/verify-at-ingest must be 'true' or 'false'"),
+        ],
+    ),
+    (
         "listener that selects nothing",
         "apiVersion: triggers.tekton.dev/v1beta1\nkind: EventListener\nmetadata: {name: el}\nspec:\n"
         "  serviceAccountName: sa\n",

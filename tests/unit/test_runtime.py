@@ -65,3 +65,33 @@ def test_a_stage_that_gives_up_says_so_with_the_events_context(
     assert line["severity"] == "ERROR"
     assert (line["stage"], line["eventID"]) == ("launch", "delivery-9")
     assert line["logging.googleapis.com/trace"] == "projects/proj/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.mark.parametrize(("annotation", "status"), [(None, 202), ("200", 200), ("201", 201), ("204", 204)])
+def test_a_listener_can_choose_the_status_of_an_accepted_webhook(
+    tmp_path: Path, annotation: str | None, status: int
+) -> None:
+    """Slack and some brokers redeliver anything but 200; Tekton always answers 202."""
+    import shutil
+
+    from kfp_triggers.request import read_http_request
+    from kfp_triggers.runtime import handle_http
+
+    config = tmp_path / "config"
+    shutil.copytree(EXAMPLES / "github-push", config)
+    listener = config / "listener.yaml"
+    if annotation is not None:
+        text = listener.read_text()
+        anchor = "kind: EventListener\nmetadata:\n  name: github-push\n"
+        assert text.count(anchor) == 1
+        annotated = anchor + f'  annotations: {{kfp-triggers.dev/accepted-status: "{annotation}"}}\n'
+        listener.write_text(text.replace(anchor, annotated))
+    settings = Settings.from_env({"KFPT_CONFIG": str(config), "KFPT_SECRETS_DIR": str(config / "secrets")})
+    ctx = build_context(settings, MemoryBus(), {})
+    answer = handle_http(read_http_request(config / "requests" / "push.http"), ctx)
+    assert answer.status == status
+    if status == 204:
+        assert answer.body == b""
+    else:
+        assert json.loads(answer.body)["eventListener"] == "github-push"
+    assert len(ctx.publisher.published) == 1  # type: ignore[attr-defined]  # handed on either way

@@ -195,13 +195,16 @@ class EventListener:
 
     ``uid`` is ``metadata.uid`` when the document has one, else a UUID derived from namespace and
     name, so it is stable across loads. ``payload_validation`` is false only with the annotation
-    ``tekton.dev/payload-validation: "false"``.
+    ``tekton.dev/payload-validation: "false"``. ``accepted_status`` is the status of a successful
+    hand-off: Tekton's 202 unless ``kfp-triggers.dev/accepted-status`` asks for 200, 201 or 204
+    (senders such as Slack redeliver on anything but 200).
     """
 
     name: str
     namespace: str
     uid: str
     payload_validation: bool = True
+    accepted_status: int = 202
     source: str = ""
     service_account: str = ""
     triggers: tuple[ListenerTrigger, ...] = ()

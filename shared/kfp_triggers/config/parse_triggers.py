@@ -30,6 +30,9 @@ from kfp_triggers.config.selection import parse_selector
 from kfp_triggers.config.yamlsource import LMap
 
 PAYLOAD_VALIDATION_ANNOTATION = "tekton.dev/payload-validation"
+ACCEPTED_STATUS_ANNOTATION = "kfp-triggers.dev/accepted-status"
+ACCEPTED_STATUSES = (200, 201, 202, 204)
+VERIFY_AT_INGEST_ANNOTATION = "kfp-triggers.dev/verify-at-ingest"
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _UID_NAMESPACE = uuid.UUID("6b1f2b52-54b5-4f51-9d0e-6c1f0e7a0b3d")
 _LISTENER_SPEC_KEYS = (
@@ -124,6 +127,19 @@ def parse_listener(ctx: Ctx, meta: Meta, spec: LMap | None, line: int) -> EventL
         if value not in ("true", "false"):
             ctx.error(meta.line, f"annotation {PAYLOAD_VALIDATION_ANNOTATION} must be 'true' or 'false'")
         payload_validation = value != "false"
+    accepted_status = 202
+    if ACCEPTED_STATUS_ANNOTATION in meta.annotations:
+        value = meta.annotations[ACCEPTED_STATUS_ANNOTATION].strip()
+        if value in {str(code) for code in ACCEPTED_STATUSES}:
+            accepted_status = int(value)
+        else:
+            allowed = ", ".join(str(code) for code in ACCEPTED_STATUSES)
+            ctx.error(
+                meta.line, f"annotation {ACCEPTED_STATUS_ANNOTATION} must be one of {allowed}, not {value!r}"
+            )
+    verify = meta.annotations.get(VERIFY_AT_INGEST_ANNOTATION)
+    if verify is not None and verify.strip().lower() not in ("true", "false"):
+        ctx.error(meta.line, f"annotation {VERIFY_AT_INGEST_ANNOTATION} must be 'true' or 'false'")
     if spec is None:
         spec = LMap()
         spec.line, spec.key_lines, spec.value_lines = line, {}, {}
@@ -153,6 +169,7 @@ def parse_listener(ctx: Ctx, meta: Meta, spec: LMap | None, line: int) -> EventL
         namespace=meta.namespace,
         uid=meta.uid or listener_uid(meta.namespace, meta.name),
         payload_validation=payload_validation,
+        accepted_status=accepted_status,
         source=ctx.source(line),
         service_account=opt_str(ctx, spec, "serviceAccountName", what) or "",
         triggers=triggers,

@@ -14,11 +14,12 @@ import json
 from collections.abc import Iterator
 
 from kfp_triggers.config import EventListener, InterceptorSpec
+from kfp_triggers.config.parse_triggers import VERIFY_AT_INGEST_ANNOTATION
 from kfp_triggers.errors import KfptError
 from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
 
-ANNOTATION = "kfp-triggers.dev/verify-at-ingest"
+ANNOTATION = VERIFY_AT_INGEST_ANNOTATION
 SIGNED_INTERCEPTORS = frozenset({"github", "gitlab", "bitbucket"})
 
 

@@ -140,10 +140,12 @@ def _hand_on(ctx: StageContext, listener: EventListener, request: RawRequest, ev
         return HttpAnswer.json(
             503, {"error": "the event could not be handed on; retry later", "eventID": event_id}
         )
+    if listener.accepted_status == 204:
+        return HttpAnswer(204, b"")
     body = _tekton_body(listener, event_id, uid=listener.uid)
     if _is_cloudevent(request):
         return _cloudevent_answer(listener, event_id, body)
-    return HttpAnswer.json(202, body)
+    return HttpAnswer.json(listener.accepted_status, body)
 
 
 def _tekton_body(
@@ -173,4 +175,4 @@ def _cloudevent_answer(listener: EventListener, event_id: str, body: dict[str, s
         "Ce-Source": listener.name,
         "Ce-Subject": f"{listener.namespace}.{listener.name} accepted {event_id}",
     }
-    return HttpAnswer.json(202, body, headers)
+    return HttpAnswer.json(listener.accepted_status, body, headers)
