@@ -34,7 +34,7 @@ FAILED = "dev.tekton.event.triggers.failed.v1"
 DONE = "dev.tekton.event.triggers.done.v1"
 
 ATTEMPTS = 3
-TIMEOUT_S = 5.0
+TIMEOUT_S = 2.0  # per attempt: a stage waits at most ATTEMPTS x this on a receiver that hangs
 
 
 def processing_request(
