@@ -6,7 +6,8 @@ trigger whose resources it created, ``...failed.v1`` when it cannot process the 
 and ``...done.v1`` once it has answered. Every one has the request's eventID as ``id``, the
 subject ``<listener> processing <eventID>``, the source
 ``/apis/triggers.tekton.dev/v1beta1/namespaces/<namespace>/EventListener/<listener>``, and as data
-the request's headers as JSON (``null`` for ``done``). Sending is best effort, as in Tekton: a few
+the request's headers as JSON (``null`` for ``done``), credentials left out (see
+``REDACTED_HEADERS``). Sending is best effort, as in Tekton: a few
 quick retries, then a warning; processing never waits on or fails for the receiver.
 
 Here the intercept stage sends ``started``, ``done`` and ``failed`` (it is where processing of
@@ -33,6 +34,11 @@ SUCCESSFUL = "dev.tekton.event.triggers.successful.v1"
 FAILED = "dev.tekton.event.triggers.failed.v1"
 DONE = "dev.tekton.event.triggers.done.v1"
 
+# Headers that carry a credential itself (GitLab's webhook token is the shared secret): Tekton
+# sends them on with the rest; here the receiver gets the header without its value.
+REDACTED_HEADERS = frozenset({"Authorization", "Proxy-Authorization", "Cookie", "X-Gitlab-Token"})
+REDACTED = "[redacted]"
+
 ATTEMPTS = 3
 TIMEOUT_S = 2.0  # per attempt: a stage waits at most ATTEMPTS x this on a receiver that hangs
 
@@ -42,7 +48,10 @@ def processing_request(
 ) -> tuple[dict[str, str], bytes]:
     """The binary-mode HTTP request (headers, body) Tekton's sink posts for one processing event."""
     try:
-        body = marshal(None if headers is None else {k: list(v) for k, v in headers.items()})
+        shown = None
+        if headers is not None:
+            shown = {k: [REDACTED] * len(v) if k in REDACTED_HEADERS else list(v) for k, v in headers.items()}
+        body = marshal(shown)
     except GoJsonError:
         body = "null"
     source = (

@@ -41,3 +41,14 @@ def test_the_request_is_tektons_binary_mode_event() -> None:
         "Content-Type": "application/json",
     }
     assert body == b'{"X-A":["\\u003c1\\u003e"],"X-B":["2"]}'  # json.Marshal of an http.Header
+
+
+def test_credentials_in_the_headers_do_not_reach_the_receiver() -> None:
+    headers = {"X-Gitlab-Token": ["s3cret"], "Authorization": ["Bearer t"], "X-Gitlab-Event": ["Push Hook"]}
+    _, body = processingevents.processing_request(
+        _listener("http://x/"), "ev", processingevents.STARTED, headers
+    )
+    assert b"s3cret" not in body and b"Bearer" not in body
+    assert body == (
+        b'{"Authorization":["[redacted]"],"X-Gitlab-Event":["Push Hook"],"X-Gitlab-Token":["[redacted]"]}'
+    )
