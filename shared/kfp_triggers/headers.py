@@ -105,6 +105,21 @@ def _wsgi_header_name(key: str) -> str:
     return canonical_header_key(key.replace("_", "-"))
 
 
+# Headers that carry a credential itself (GitLab's webhook token is the shared secret, unlike a
+# signature): shown to people or sent to other receivers with their values replaced.
+CREDENTIAL_HEADERS = frozenset({"Authorization", "Proxy-Authorization", "Cookie", "X-Gitlab-Token"})
+REDACTED = "[redacted]"
+
+
+def without_credentials(headers: Mapping[str, Iterable[str]]) -> Headers:
+    """A copy of ``headers`` whose credential values read ``[redacted]``."""
+    out: Headers = {}
+    for name, values in headers.items():
+        copied = list(values)
+        out[name] = [REDACTED] * len(copied) if canonical_header_key(name) in CREDENTIAL_HEADERS else copied
+    return out
+
+
 def canonicalise(headers: Mapping[str, Iterable[str] | str]) -> Headers:
     """Canonicalise the names of an existing header map; values may be a string or a list."""
     out: Headers = {}

@@ -45,6 +45,15 @@ def list_events(store: Store, limit: int, listener: str | None) -> list[dict[str
     return [_summary_json(e) for e in store.list_events(limit, listener=listener)]
 
 
+def _shown(request: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The journalled request with its credential headers redacted (replay reads the store itself)."""
+    if request is None or not isinstance(request.get("headers"), dict):
+        return request
+    from kfp_triggers.headers import without_credentials
+
+    return {**request, "headers": without_credentials(request["headers"])}
+
+
 def show_event(store: Store, event_id: str) -> dict[str, Any]:
     """``events show``: the whole story of one event."""
     record = store.get_event(event_id)
@@ -64,7 +73,7 @@ def event_json(record: EventRecord) -> dict[str, Any]:
         "listener": record.listener,
         "receivedAt": _time(record.received_at),
         "configVersion": record.config_version,
-        "request": record.request,
+        "request": _shown(record.request),
         "triggers": triggers,
     }
 

@@ -6,8 +6,8 @@ trigger whose resources it created, ``...failed.v1`` when it cannot process the 
 and ``...done.v1`` once it has answered. Every one has the request's eventID as ``id``, the
 subject ``<listener> processing <eventID>``, the source
 ``/apis/triggers.tekton.dev/v1beta1/namespaces/<namespace>/EventListener/<listener>``, and as data
-the request's headers as JSON (``null`` for ``done``), credentials left out (see
-``REDACTED_HEADERS``). Sending is best effort, as in Tekton: a few
+the request's headers as JSON (``null`` for ``done``), credentials redacted (see
+:data:`kfp_triggers.headers.CREDENTIAL_HEADERS`). Sending is best effort, as in Tekton: a few
 quick retries, then a warning; processing never waits on or fails for the receiver.
 
 Here the intercept stage sends ``started``, ``done`` and ``failed`` (it is where processing of
@@ -26,6 +26,7 @@ from http.client import HTTPException
 
 from kfp_triggers.config import EventListener
 from kfp_triggers.golang.json import GoJsonError, marshal
+from kfp_triggers.headers import without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,6 @@ STARTED = "dev.tekton.event.triggers.started.v1"
 SUCCESSFUL = "dev.tekton.event.triggers.successful.v1"
 FAILED = "dev.tekton.event.triggers.failed.v1"
 DONE = "dev.tekton.event.triggers.done.v1"
-
-# Headers that carry a credential itself (GitLab's webhook token is the shared secret): Tekton
-# sends them on with the rest; here the receiver gets the header without its value.
-REDACTED_HEADERS = frozenset({"Authorization", "Proxy-Authorization", "Cookie", "X-Gitlab-Token"})
-REDACTED = "[redacted]"
 
 ATTEMPTS = 3
 TIMEOUT_S = 2.0  # per attempt: a stage waits at most ATTEMPTS x this on a receiver that hangs
@@ -48,10 +44,8 @@ def processing_request(
 ) -> tuple[dict[str, str], bytes]:
     """The binary-mode HTTP request (headers, body) Tekton's sink posts for one processing event."""
     try:
-        shown = None
-        if headers is not None:
-            shown = {k: [REDACTED] * len(v) if k in REDACTED_HEADERS else list(v) for k, v in headers.items()}
-        body = marshal(shown)
+        # Tekton sends the credentials on with the rest; here the receiver gets them redacted.
+        body = marshal(None if headers is None else without_credentials(headers))
     except GoJsonError:
         body = "null"
     source = (

@@ -114,3 +114,19 @@ def test_the_server_consumed_headers_are_left_out_as_go_leaves_them_out() -> Non
         "CONTENT_TYPE": "application/json",
     }
     assert headers_from_wsgi(environ) == {"X-Github-Event": ["push"], "Content-Type": ["application/json"]}
+
+
+def test_credentials_are_redacted_whatever_the_names_case() -> None:
+    from kfp_triggers.headers import without_credentials
+
+    headers = {
+        "x-gitlab-token": ["t1", "t2"],
+        "Authorization": ["Bearer x"],
+        "X-Hub-Signature-256": ["sha256=ab"],
+    }
+    assert without_credentials(headers) == {
+        "x-gitlab-token": ["[redacted]", "[redacted]"],
+        "Authorization": ["[redacted]"],
+        "X-Hub-Signature-256": ["sha256=ab"],  # a signature is no secret
+    }
+    assert headers["Authorization"] == ["Bearer x"]  # the original is left alone

@@ -72,3 +72,20 @@ def test_purge_runs_at_most_once_per_period(tmp_path: Path) -> None:
         assert store.get_event("b") is None
     finally:
         store.close()
+
+
+def test_events_show_redacts_credentials_but_replay_reads_them(tmp_path: Path) -> None:
+    from kfp_triggers.operations import show_event
+
+    store = SqliteStore(tmp_path / "state.db")
+    try:
+        request = {"method": "POST", "url": "/", "headers": {"X-Gitlab-Token": ["s3cret"]}, "bodyBase64": ""}
+        store.record_event("ev-1", "default/l", T0, request, None)
+        shown = show_event(store, "ev-1")
+        assert shown["request"]["headers"] == {"X-Gitlab-Token": ["[redacted]"]}
+        assert "s3cret" not in str(shown)
+        stored = store.get_event("ev-1")
+        assert stored is not None and stored.request is not None
+        assert stored.request["headers"] == {"X-Gitlab-Token": ["s3cret"]}  # kept for replay
+    finally:
+        store.close()
