@@ -35,6 +35,7 @@ from bench.common import ROOT, fmt_ms, fmt_ratio
 DEFAULT_OUTPUT = ROOT / "build" / "bench" / "latest.json"
 SECTIONS = ("matching", "ingest_throughput", "cold_start", "imports", "targets")
 FORBIDDEN_AT_START = ("kfp", "google.cloud.pubsub_v1", "grpc")
+MATCHING_TARGET_MS = 1.2  # "about 1 ms": within a fifth of it
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
     return {
         "matching_fastest_backend": fastest,
         "matching_fastest_median_ms": fast_ms,
-        "matching_met": fast_ms <= 1.5,
+        "matching_met": fast_ms <= MATCHING_TARGET_MS,
         "ingest_throughput_ratios": ingest_ratios,
         "ingest_throughput_met": all(r >= 0.9 for r in ingest_ratios.values()),
         "ingest_cold_start_ratio": cold["ingest"]["ratio_to_hello"],
@@ -109,7 +110,8 @@ def report_targets(t: dict[str, Any]) -> list[str]:
     forbidden = t["forbidden_imports_at_start"]
     shown = "; ".join(f"{k}: {', '.join(v)}" for k, v in forbidden.items()) or "none"
     return [
-        f"matching 100 triggers in about 1 ms: {fmt_ms(t['matching_fastest_median_ms'])} ms median "
+        f"matching 100 triggers in about 1 ms (at most {MATCHING_TARGET_MS:g}): "
+        f"{fmt_ms(t['matching_fastest_median_ms'])} ms median "
         f"({t['matching_fastest_backend']}, intercept_all) -> {verdict(t['matching_met'])}",
         f"ingest throughput >= 0.9x hello: {ratios} -> {verdict(t['ingest_throughput_met'])}",
         f"ingest cold start <= 1.3x hello: {fmt_ratio(t['ingest_cold_start_ratio'])} "
