@@ -31,7 +31,7 @@ from kfp_triggers.interceptors.protocol import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Decision:
     """What one interceptor said about one trigger (or why it could not say anything)."""
 
@@ -49,7 +49,7 @@ class Decision:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class ChainOutcome:
     """The result of a chain: whether the trigger goes on, and the event as the bindings see it."""
 

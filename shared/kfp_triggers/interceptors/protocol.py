@@ -51,7 +51,7 @@ _CODE_NAMES = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TriggerContext:
     """Where the event came from and which trigger is being processed."""
 
@@ -65,7 +65,7 @@ class TriggerContext:
         return {k: v for k, v in out.items() if v}
 
 
-@dataclass
+@dataclass(slots=True)
 class InterceptorRequest:
     """What an interceptor is given: the event so far, its own params, and the trigger context."""
 
