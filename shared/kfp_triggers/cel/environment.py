@@ -184,9 +184,14 @@ class CelEnvironment:
 
     def evaluate(self, compiled: CompiledExpression, activation: Activation) -> CelValue:
         """Evaluate; raise :class:`CelEvalError` (``expression "..." failed to evaluate: ...``)."""
-        if compiled.backend != self.backend.name:
+        return CelValue(self.evaluate_value(compiled, activation))
+
+    def evaluate_value(self, compiled: CompiledExpression, activation: Activation) -> Any:
+        """As :meth:`evaluate`, the bare value: a filter only asks whether it is ``True``."""
+        backend = self.backend
+        if compiled.backend != backend.name:
             compiled = self.compile(compiled.text)
-        return CelValue(self.backend.evaluate(compiled.program, activation.bound(self.backend)))
+        return backend.evaluate(compiled.program, activation.bound(backend))
 
 
 def cel_eval(expression: str, request: RawRequest, secrets: SecretStore | None = None) -> dict[str, Any]:

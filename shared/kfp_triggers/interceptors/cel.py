@@ -198,10 +198,10 @@ class CelInterceptor:
             )
         if params.filter:
             try:
-                result = self.env.evaluate(self.env.compile(params.filter), activation)
+                result = self.env.evaluate_value(self.env.compile(params.filter), activation)
             except CelError as exc:
                 return _invalid(exc)
-            if result.value is not True:
+            if result is not True:
                 return params.rejection
         if not params.overlays:
             return _PROCEED
