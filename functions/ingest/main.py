@@ -19,7 +19,9 @@ def ingest_webhook(request: flask.Request) -> flask.Response:
         body = f'{{"error":"request body is {request.content_length} bytes; the limit is {limit}"}}\n'
         return flask.Response(body, status=413, content_type="application/json")
     data = request.stream.read(limit + 1)
-    url = request.full_path if request.query_string else request.path
+    # The request target as sent (gunicorn's RAW_URI), percent-escapes kept as Go's URL.String()
+    # keeps them for CEL's requestURL; other servers: werkzeug's reading of it.
+    url = request.environ.get("RAW_URI") or (request.full_path if request.query_string else request.path)
     raw = RawRequest(request.method, url, headers_from_wsgi(request.environ), data)
     answer = handle_http(raw)
     return flask.Response(answer.body, status=answer.status, headers=answer.headers)

@@ -72,6 +72,25 @@ def test_ingest_publishes_the_exact_body_and_answers_like_tekton() -> None:
     assert data.request.headers["X-Hub-Signature-256"][0].startswith("sha256=")
 
 
+def test_ingest_keeps_the_request_target_as_sent() -> None:
+    client = _client("ingest", "ingest_webhook", "http")
+    request = read_http_request(PUSH)
+    sent = {k: ", ".join(v) for k, v in request.headers.items() if k not in {"Content-Length", "Host"}}
+    # gunicorn, which Cloud Run functions use, puts the raw target in RAW_URI
+    response = client.post(
+        "/hooks/a b?x=%2B",
+        data=request.body,
+        headers=sent,
+        environ_overrides={"RAW_URI": "/hooks/a%20b?x=%2B"},
+    )
+    assert response.status_code == 202
+    [event] = _bus().events("kfpt-events")
+    assert read_data(event).request.url == "/hooks/a%20b?x=%2B"
+    without = client.post("/?x=%2B", data=request.body, headers={**sent, "X-Github-Delivery": "d-2"})
+    assert without.status_code == 202
+    assert read_data(_bus().events("kfpt-events")[1]).request.url == "/?x=%2B"
+
+
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
     [
