@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
-from http.client import HTTPException
 
 from kfp_triggers.config import EventListener
+from kfp_triggers.errors import KfptError
 from kfp_triggers.golang.json import GoJsonError, marshal
 from kfp_triggers.headers import without_credentials
+from kfp_triggers.transports.http import post_binary
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +60,6 @@ def processing_request(
     }, body.encode("utf-8")
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect())
-
-
 def send(
     listener: EventListener,
     event_id: str,
@@ -91,19 +82,11 @@ def send(
     for attempt in range(attempts):
         if attempt:
             time.sleep(0.01 * 2 ** (attempt - 1))
-        request = urllib.request.Request(uri, data=body, method="POST", headers=request_headers)
         try:
-            with _OPENER.open(request, timeout=timeout_s) as response:
-                response.read()
-                if 200 <= response.status < 300:
-                    return True
-                problem = f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            problem = f"HTTP {exc.code}"
-        except (urllib.error.URLError, HTTPException, OSError, ValueError) as exc:
-            problem = str(getattr(exc, "reason", exc))
-    log.warning(
-        "listener %s: %s for event %s not taken by %s: %s", listener.name, event_type, event_id, uri, problem
-    )
+            post_binary(uri, request_headers, body, timeout_s, what=f"{event_type} {event_id!r}")
+        except KfptError as exc:  # TransportError, MessageTooLargeError
+            problem = str(exc)
+            continue
+        return True
+    log.warning("listener %s: processing event not delivered: %s", listener.name, problem)
     return False

@@ -44,7 +44,6 @@ class HttpSinkPublisher:
         self.url = url
         self.timeout = timeout
         self.extra_headers = dict(headers or {})
-        self._opener = urllib.request.build_opener(_NoRedirect())
 
     def publish(self, topic: str, event: CloudEvent) -> str:
         """POST ``event``; returns its CloudEvent id once the sink answered 2xx.
@@ -54,25 +53,36 @@ class HttpSinkPublisher:
             MessageTooLargeError: the sink answered 413 (a Knative broker's size limit, say).
         """
         headers, body = to_http_binary(event)
-        request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={**self.extra_headers, **headers}
+        post_binary(
+            self.url, {**self.extra_headers, **headers}, body, self.timeout, what=f"event {event['id']!r}"
         )
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                response.read()
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(_MAX_ERROR_BODY).decode("utf-8", "replace").strip()
-            exc.close()
-            message = f"sink {self.url} refused event {event['id']!r} with HTTP {exc.code}" + (
-                f": {detail}" if detail else ""
-            )
-            if exc.code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:  # sending it again cannot help
-                raise MessageTooLargeError(f"{message} ({len(body)} bytes)") from exc
-            raise TransportError(message) from exc
-        except (urllib.error.URLError, HTTPException, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise TransportError(f"sink {self.url} unreachable for event {event['id']!r}: {reason}") from exc
-        if not 200 <= status < 300:  # 1xx/3xx that urllib did not raise on
-            raise TransportError(f"sink {self.url} answered HTTP {status} for event {event['id']!r}")
         return str(event["id"])
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
+def post_binary(url: str, headers: Mapping[str, str], body: bytes, timeout: float, *, what: str) -> None:
+    """POST one binary-mode CloudEvent (``ce-*`` headers, data as body); return once it is 2xx.
+
+    Raises:
+        TransportError: non-2xx answer (a redirect too), time-out or connection failure.
+        MessageTooLargeError: the receiver answered 413: sending it again cannot help.
+    """
+    try:
+        request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers))
+        with _OPENER.open(request, timeout=timeout) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(_MAX_ERROR_BODY).decode("utf-8", "replace").strip()
+        exc.close()
+        message = f"sink {url} refused {what} with HTTP {exc.code}" + (f": {detail}" if detail else "")
+        if exc.code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+            raise MessageTooLargeError(f"{message} ({len(body)} bytes)") from exc
+        raise TransportError(message) from exc
+    except (urllib.error.URLError, HTTPException, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TransportError(f"sink {url} unreachable for {what}: {reason}") from exc
+    if not 200 <= status < 300:  # 1xx/3xx that urllib did not raise on
+        raise TransportError(f"sink {url} answered HTTP {status} for {what}")
