@@ -140,12 +140,6 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
 
         return notifiers_from_env(env, secrets)
 
-    if any(name.startswith(NOTIFIER_SETTINGS_PREFIX) and value for name, value in env.items()):
-        # Configured notifiers are checked now: a bad setting must fail the stage loudly (500,
-        # redelivery) rather than at the first state change, where it would be given up on.
-        built = notifiers()
-        notifiers = lambda: built  # noqa: E731 - the factory hands out what was built
-
     def store() -> Any:
         from kfp_triggers.store import store_from_url
 
@@ -157,7 +151,7 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         return launcher_from_env(env, settings.output_root)
 
     config_root = Path(settings.config)
-    return StageContext(
+    context = StageContext(
         notifiers_factory=notifiers,
         config=config,
         processor_factory=processor,
@@ -168,6 +162,11 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         max_body_bytes=settings.max_body_bytes,
         retention_s=retention_s,
     )
+    if any(name.startswith(NOTIFIER_SETTINGS_PREFIX) and value for name, value in env.items()):
+        # Configured notifiers are built now: a bad setting must fail the stage loudly (500,
+        # redelivery) rather than at the first state change, where it would be given up on.
+        _ = context.notifiers
+    return context
 
 
 class _Process:
