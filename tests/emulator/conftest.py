@@ -8,11 +8,9 @@ not installed the tests are skipped, except under ``CI=true``, where that is a f
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.emulator.support import PROJECT, free_port
+from tests.emulator.support import PROJECT, free_port, stop_emulator
 
 STARTUP_LIMIT_S = 60.0
 
@@ -46,30 +44,6 @@ def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"the Pub/Sub emulator is required under CI=true: {reason}")
     pytest.skip(f"Pub/Sub emulator not available: {reason}")
-
-
-def _children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (the emulator's JVM under the gcloud wrapper), from /proc."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        found.extend(int(p) for p in task.read_text().split())
-    return found
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the JVM first (killing only the wrapper may leave it running), then the wrapper."""
-    for child in _children(proc.pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child, signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # our own session: the wrapper and its JVM
-            proc.wait(5)
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +89,7 @@ def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.05)
         yield host
     finally:
-        _stop(proc)
+        stop_emulator(proc)
 
 
 @pytest.fixture(scope="session")

@@ -8,20 +8,18 @@ missing the tests are skipped, except under ``CI=true``, where that is a failure
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import NoReturn
 
 import pytest
+
+from tests.emulator.support import free_port, stop_emulator
 
 STARTUP_LIMIT_S = 90.0
 
@@ -32,53 +30,12 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"Firestore emulator not available: {reason}")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (the emulator's JVM sits under the gcloud wrapper), from /proc."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        with contextlib.suppress(OSError):
-            for child in (int(p) for p in task.read_text().split()):
-                found.extend([child, *_descendants(child)])
-    return found
-
-
 def _answers(host: str) -> bool:
     try:
         with urllib.request.urlopen(f"http://{host}/", timeout=1) as response:
             return bool(response.status == 200)
     except (OSError, urllib.error.URLError):
         return False
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the JVM; the scripts above it then exit and reap each other, and we reap the wrapper.
-
-    Killing the wrapper first would leave the JVM running (and its scripts unreaped).
-    """
-    below = _descendants(proc.pid)
-    leaves = [pid for pid in below if not _descendants(pid)]
-    for pid in leaves:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    for pid in below:  # anything that ignored SIGTERM
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +49,7 @@ def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     base = tmp_path_factory.mktemp("firestore-emulator")
     env = {**os.environ, "CLOUDSDK_CONFIG": str(base / "gcloud-config"), "CLOUDSDK_CORE_DISABLE_PROMPTS": "1"}
     env.pop("FIRESTORE_EMULATOR_HOST", None)
-    host = f"127.0.0.1:{_free_port()}"
+    host = f"127.0.0.1:{free_port()}"
     log_path = base / "emulator.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -116,4 +73,4 @@ def firestore_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
             time.sleep(0.05)
         yield host
     finally:
-        _stop(proc)
+        stop_emulator(proc)
