@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from bench.common import ROOT, child_env, free_port
 
 if TYPE_CHECKING:
-    from kfp_triggers.events import CloudEvent
+    from kfp_triggers.events import CloudEvent, HttpRequestData
 
 EXAMPLE = ROOT / "examples" / "github-push"
 PUSH_REQUEST = EXAMPLE / "requests" / "push.http"
@@ -98,20 +98,25 @@ def _binary_event_request(event: CloudEvent) -> HttpRequest:
     return HttpRequest("POST", "/", tuple(headers.items()), body)
 
 
+def _push_data() -> HttpRequestData:
+    """The sample push as the stages carry a request."""
+    from kfp_triggers.events import HttpRequestData
+    from kfp_triggers.headers import headers_from_pairs
+
+    push = push_request()
+    return HttpRequestData(push.method, push.path, headers_from_pairs(push.headers), push.body)
+
+
 def received_event_request(event_id: str = "bench-0001") -> HttpRequest:
     """An ``event.received`` CloudEvent in binary mode carrying the sample push (intercept's input)."""
     from datetime import UTC, datetime
 
-    from kfp_triggers.events import EventReceived, HttpRequestData, ObjectRef, event_for
+    from kfp_triggers.events import EventReceived, ObjectRef, event_for
 
-    push = push_request()
-    headers: dict[str, list[str]] = {}
-    for name, value in push.headers:
-        headers.setdefault(name, []).append(value)
     received = EventReceived(
         event_id=event_id,
         listener=ObjectRef("default", "github-push"),
-        request=HttpRequestData(push.method, push.path, headers, push.body),
+        request=_push_data(),
         received_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
     )
     return _binary_event_request(event_for(received, source="bench/ingest", traceparent=None))
@@ -119,18 +124,14 @@ def received_event_request(event_id: str = "bench-0001") -> HttpRequest:
 
 def matched_event_request(event_id: str = "bench-0001") -> HttpRequest:
     """A binary-mode ``trigger.matched`` CloudEvent for the example's main-branch trigger (render's input)."""
-    from kfp_triggers.events import HttpRequestData, ObjectRef, TriggerMatched, event_for
+    from kfp_triggers.events import ObjectRef, TriggerMatched, event_for
 
-    push = push_request()
-    headers: dict[str, list[str]] = {}
-    for name, value in push.headers:
-        headers.setdefault(name, []).append(value)
     matched = TriggerMatched(
         event_id=event_id,
         listener=ObjectRef("default", "github-push"),
         trigger=ObjectRef("default", "train-on-main"),
         group=None,
-        request=HttpRequestData(push.method, push.path, headers, push.body),
+        request=_push_data(),
         extensions={"short_sha": "c0ffee1"},
         decisions=[],
     )
