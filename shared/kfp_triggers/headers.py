@@ -74,7 +74,10 @@ _WSGI_UNPREFIXED = ("CONTENT_TYPE", "CONTENT_LENGTH")
 # the body, so a Tekton EventListener's header map (CEL's ``header``, bindings' ``$(header)``,
 # interceptors) never holds them.
 SERVER_CONSUMED = frozenset({"Host", "Transfer-Encoding"})
-_WSGI_CONSUMED = ("HTTP_HOST", "HTTP_TRANSFER_ENCODING", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH")
+# Their WSGI keys, plus the HTTP_ copies of the two headers WSGI keeps unprefixed.
+_WSGI_CONSUMED = frozenset(
+    "HTTP_" + name.upper().replace("-", "_") for name in SERVER_CONSUMED | {"Content-Type", "Content-Length"}
+)
 
 
 def headers_from_wsgi(environ: Mapping[str, Any]) -> Headers:
