@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kfp_triggers.httpopener import no_redirect_opener
 from kfp_triggers.launchers.base import LaunchRejected, LaunchUnavailable
 
 USER_AGENT = "kfp-triggers"
@@ -32,12 +33,7 @@ _MAX_MESSAGE = 300
 TokenProvider = Callable[[], str | None]
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # urllib then raises HTTPError with the 3xx status
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect())
+_OPENER = no_redirect_opener()
 
 
 def _server_message(raw: bytes) -> str:

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kfp_triggers.httpopener import no_redirect_opener
 from kfp_triggers.interceptors.github_api import api_base_url
 from kfp_triggers.launchers.base import RunState
 from kfp_triggers.notifiers._github_webhook import GitHubCommit, github_commit, valid_host
@@ -117,11 +118,6 @@ class CommitStatus:
         return data
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # urllib then raises HTTPError with the 3xx status
-
-
 class GitHubStatusNotifier:
     """Posts GitHub commit statuses for runs started by GitHub webhooks; other runs are ignored.
 
@@ -160,10 +156,8 @@ class GitHubStatusNotifier:
         self.context_prefix = context_prefix.strip("/")
         self.canceled_as = canceled_as
         self.allowed_hosts = frozenset(h.lower() for h in enterprise_hosts) | {parts.netloc.lower()}
-        handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
-        if ssl_context is not None:
-            handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
-        self._opener = urllib.request.build_opener(*handlers)
+        handlers = [urllib.request.HTTPSHandler(context=ssl_context)] if ssl_context is not None else []
+        self._opener = no_redirect_opener(*handlers)
 
     def status_for(self, change: RunStateChange) -> CommitStatus | None:
         """The status to post for ``change``, or ``None`` when there is nothing to post.

@@ -17,16 +17,10 @@ from http.client import HTTPException
 from urllib.parse import urlsplit
 
 from kfp_triggers.events import CloudEvent, to_http_binary
+from kfp_triggers.httpopener import no_redirect_opener
 from kfp_triggers.transports.base import MessageTooLargeError, TransportConfigError, TransportError
 
 _MAX_ERROR_BODY = 200
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Refuse redirects: urllib would turn a redirected POST into a GET without the event."""
-
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
 
 
 class HttpSinkPublisher:
@@ -59,7 +53,7 @@ class HttpSinkPublisher:
         return str(event["id"])
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect())
+_OPENER = no_redirect_opener()
 
 
 def post_binary(url: str, headers: Mapping[str, str], body: bytes, timeout: float, *, what: str) -> None:
