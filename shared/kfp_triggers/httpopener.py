@@ -1,12 +1,14 @@
-"""urllib openers that never follow a redirect.
+"""urllib openers with a redirect policy: none followed, or credentials kept within the host.
 
 urllib turns a redirected POST into a GET without its body, and following a redirect could carry
-a bearer token to another host; every outbound call of the engine (launchers, the HTTP transport,
-the GitHub notifier) therefore sees a 3xx as an ``HTTPError`` it reports, never a silent detour.
+a bearer token to another host. The engine's POSTs (launchers, the HTTP transport, the GitHub
+notifier) therefore see a 3xx as an ``HTTPError`` they report, never a silent detour; its GitHub
+API reads follow redirects as Go's client does, without taking the token off the host.
 """
 
 from __future__ import annotations
 
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -19,3 +21,32 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def no_redirect_opener(*handlers: urllib.request.BaseHandler) -> urllib.request.OpenerDirector:
     """An opener with ``handlers`` (an ``HTTPSHandler`` with its own CA, say) that refuses redirects."""
     return urllib.request.build_opener(_NoRedirect(), *handlers)
+
+
+class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, re-sending ``Authorization`` only to the same host or one of its subdomains.
+
+    Go's client (and so Tekton's GitHub calls) follows redirects such as GitHub's for a renamed
+    repository, but drops credentials when the redirect leaves the host; urllib would send them
+    anywhere. The token is therefore added with ``add_unredirected_header`` and carried over here.
+    """
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        auth = req.unredirected_hdrs.get("Authorization")
+        if new is not None and auth and _same_site(req.full_url, newurl):
+            new.add_unredirected_header("Authorization", auth)
+        return new
+
+
+def _same_site(old: str, new: str) -> bool:
+    before = (urllib.parse.urlsplit(old).hostname or "").lower()
+    after = (urllib.parse.urlsplit(new).hostname or "").lower()
+    return bool(before) and (after == before or after.endswith("." + before))
+
+
+def credential_keeping_opener(*handlers: urllib.request.BaseHandler) -> urllib.request.OpenerDirector:
+    """An opener that follows redirects as Go's client does: credentials only within the host."""
+    return urllib.request.build_opener(_CredentialsStayHome(), *handlers)

@@ -27,12 +27,15 @@ from typing import Any
 from kfp_triggers.golang.fmt import quote
 from kfp_triggers.golang.json import GoJsonError, kind, type_error, unmarshal
 from kfp_triggers.headers import Headers, first, headers_from_pairs
+from kfp_triggers.httpopener import credential_keeping_opener
 
 ACCEPT = "application/vnd.github.v3+json"
 USER_AGENT = "kfp-triggers"
 _PATH_SAFE = "/$&+,:;=@"
 # GitHub lists at most 3000 files of a pull request, 100 a page; stop a server that never ends.
 MAX_PAGES = 100
+
+_OPENER = credential_keeping_opener()
 
 
 class GitHubAPIError(Exception):
@@ -129,9 +132,9 @@ class GitHubClient:
         request.add_header("Accept", ACCEPT)
         request.add_header("User-Agent", USER_AGENT)
         if self._token:
-            request.add_header("Authorization", f"Bearer {self._token}")
+            request.add_unredirected_header("Authorization", f"Bearer {self._token}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with _OPENER.open(request, timeout=self.timeout_s) as response:
                 status, raw = response.status, response.read()
                 headers = headers_from_pairs(response.headers.items())
         except urllib.error.HTTPError as exc:
