@@ -44,3 +44,19 @@ def test_the_post_opener_follows_no_redirect() -> None:
         caught.value.close()
     assert caught.value.code == 307
     assert [r.target for r in api.requests] == ["/hook"]
+
+
+def test_the_firestore_client_does_not_follow_a_redirect_with_its_token() -> None:
+    """Contract test: Firestore's REST API never redirects; one that does is an error, not a detour."""
+    from kfp_triggers.store import StoreError
+    from kfp_triggers.store._firestore_rest import FirestoreClient
+
+    with local_server() as api:
+        host = api.base_url.removeprefix("http://")
+        client = FirestoreClient("p", "(default)", host, timeout_s=5)
+        name = client.name("kfpt_runs", "r1")
+        target = f"GET /v1/{name}"
+        api.routes[target] = Reply(302, headers={"Location": api.base_url + "/elsewhere"})
+        with pytest.raises(StoreError, match="302"):
+            client.get(name)
+    assert api.targets() == [target]

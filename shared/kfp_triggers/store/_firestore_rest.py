@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from kfp_triggers.httpopener import no_redirect_opener
 from kfp_triggers.store._time import format_time, parse_time
 from kfp_triggers.store.base import StoreError, StoreUnavailableError
 
@@ -35,6 +36,8 @@ _CONFLICT_STATUSES = frozenset({"ALREADY_EXISTS", "FAILED_PRECONDITION", "ABORTE
 _TRANSIENT_STATUSES = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "INTERNAL"})
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.\-]{1,700}")
 _SIMPLE_FIELD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+
+_OPENER = no_redirect_opener()  # a redirect must not carry the bearer token elsewhere
 
 
 class FirestoreApiError(StoreError):
@@ -253,7 +256,7 @@ class FirestoreClient:
         headers = {"Authorization": f"Bearer {self._tokens.get()}", "Content-Type": "application/json"}
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            with _OPENER.open(request, timeout=self._timeout) as response:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as err:
             if err.code == 401 and not retried and not self._tokens.emulator:
