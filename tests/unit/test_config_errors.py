@@ -701,7 +701,8 @@ def test_core_interceptor_names_are_not_overridden(tmp_path: Path) -> None:
         metadata: {{name: el}}
         spec:
           triggers:
-            - interceptors: [{{ref: {{name: cel}}, params: [{{name: filter, value: 'true'}}]}}]
+            - name: t
+              interceptors: [{{ref: {{name: cel}}, params: [{{name: filter, value: 'true'}}]}}]
               template: {{spec: {{resourcetemplates: [{RUN}]}}}}
         """,
     )
@@ -709,5 +710,5 @@ def test_core_interceptor_names_are_not_overridden(tmp_path: Path) -> None:
     assert [(w.line, "name of a core interceptor" in w.message) for w in config.warnings] == [(1, True)]
     (trigger,) = config.triggers_for(config.listener())
     assert (trigger.interceptors[0].ref_name, trigger.interceptors[0].url) == ("cel", None)
-    assert trigger.name == ""
-    assert trigger.trigger_id == "namespaces/default/triggers/"
+    assert trigger.name == "t"
+    assert trigger.trigger_id == "namespaces/default/triggers/t"
