@@ -5,23 +5,20 @@ The request is checked (size, the listener's payload validation) and published a
 acknowledged the publish does ingest answer ``202`` with Tekton's body; if the hand-off fails it
 answers ``503`` so the sender retries, where Tekton would have answered 202 and lost the event.
 
-The eventID reuses the sender's delivery id when there is one (``X-GitHub-Delivery``, GitLab's
-``Idempotency-Key`` or ``X-Gitlab-Event-UUID``, Bitbucket's ``X-Request-UUID`` / ``X-Request-Id``,
-a CloudEvent's ``ce-id``), so a redelivery of the same webhook is recognised downstream and launches
-nothing new.
+The eventID is the id the sender defines for one delivery (see :mod:`kfp_triggers.eventids`), so a
+redelivery of the same webhook is recognised downstream and launches nothing new.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from kfp_triggers import fastjson
 from kfp_triggers.config import EventListener
 from kfp_triggers.errors import KfptError
+from kfp_triggers.eventids import event_id_for
 from kfp_triggers.events import EventReceived, HttpRequestData, ObjectRef, event_for, topic_for
 from kfp_triggers.headers import first
 from kfp_triggers.logs import log_context
@@ -33,17 +30,7 @@ from kfp_triggers.transports.base import MessageTooLargeError
 
 log = logging.getLogger(__name__)
 
-DELIVERY_ID_HEADERS = (
-    "X-Github-Delivery",
-    "Idempotency-Key",
-    "X-Gitlab-Event-Uuid",
-    "X-Request-Uuid",
-    "X-Request-Id",
-    "Ce-Id",
-)
 ACCEPTED_EVENT_TYPE = "dev.tekton.event.triggers.accepted.v1"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_ID_NAMESPACE = uuid.UUID("5a7e7e1d-3c1b-4f57-9a55-6b1f0e7c2d10")
 
 
 @dataclass(frozen=True)
@@ -59,15 +46,6 @@ class HttpAnswer:
         """A JSON answer with a trailing newline, as Go's JSON encoder writes it."""
         data = fastjson.dumps(obj) + b"\n"
         return cls(status, data, {"Content-Type": "application/json", **(headers or {})})
-
-
-def event_id_for(request: RawRequest) -> str:
-    """The sender's delivery id when present (made safe for use as an id), else a fresh UUID."""
-    for name in DELIVERY_ID_HEADERS:
-        value = first(request.headers, name).strip()
-        if value:
-            return value if _SAFE_ID.match(value) else str(uuid.uuid5(_ID_NAMESPACE, value))
-    return str(uuid.uuid4())
 
 
 def route(ctx: StageContext, path: str) -> EventListener | None:
@@ -98,8 +76,9 @@ def ingest(ctx: StageContext, request: RawRequest, event_id: str | None = None) 
         )
     listener = route(ctx, request.url)
     if listener is None:
-        names = sorted(f"{ns}/{name}" for ns, name in ctx.config.listeners)
-        return HttpAnswer.json(404, {"error": f"no EventListener at {request.url!r}", "listeners": names})
+        # The answer names no listener: which ones exist is not the sender's business.
+        path = request.url.split("?", 1)[0][:200]
+        return HttpAnswer.json(404, {"error": f"no EventListener at {path!r}"})
     if listener.payload_validation:
         problem = payload_problem(request.body)
         if problem is not None:
@@ -111,7 +90,7 @@ def ingest(ctx: StageContext, request: RawRequest, event_id: str | None = None) 
         if failure is not None:
             log.warning("listener %s: request refused at the edge: %s", listener.name, failure)
             return HttpAnswer.json(401, {"error": "the request is not authentic", "reason": failure})
-    event_id = event_id or event_id_for(request)
+    event_id = event_id or event_id_for(request.headers, request.body)
     with log_context(stage="ingest", eventID=event_id, traceparent=first(request.headers, "Traceparent")):
         return _hand_on(ctx, listener, request, event_id)
 
