@@ -3,6 +3,10 @@
 That is the layout Kubernetes and Cloud Run use when a secret is mounted as a volume, so the same
 configuration works locally, in tests and when deployed. Values are returned byte-exact (a
 trailing newline in the file is part of the secret, as it would be in a Kubernetes Secret).
+
+A secret that authenticates senders (a webhook's HMAC key or shared token) is read with
+:func:`verification_secret`, which refuses an empty or blank value: anyone can compute an HMAC
+keyed by nothing, so such a secret would make every request authentic.
 """
 
 from __future__ import annotations
@@ -50,3 +54,16 @@ class NoSecrets:
     def get(self, secret_name: str, key: str) -> bytes:
         """Always fail: no secrets directory is configured."""
         raise SecretError(f'secrets "{secret_name}" not found (no secrets directory configured)')
+
+
+def verification_secret(store: SecretStore, secret_name: str, key: str) -> bytes:
+    """Read a secret that authenticates senders; an empty or whitespace-only value is an error.
+
+    Raises:
+        SecretError: the secret cannot be read, or holds nothing a sender would have to know.
+            The message names the secret, never its value.
+    """
+    value = store.get(secret_name, key)
+    if not value.strip():
+        raise SecretError(f'secrets "{secret_name}" key "{key}" is empty')
+    return value

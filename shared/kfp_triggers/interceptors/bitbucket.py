@@ -4,7 +4,8 @@ Both products send ``X-Event-Key`` (the event) and, when a webhook secret is con
 ``X-Hub-Signature: <alg>=<hex>`` (Server: ``sha256`` or ``sha1``; Cloud: ``sha256``). The
 signature is checked with go-github's rules, so one code path verifies either product. Order:
 params (code 3), ``eventTypes`` (9), empty ``secretKey`` (9), missing ``X-Hub-Signature`` (3),
-secret lookup (9), bad signature (9, ``error validating signature: <reason>``).
+secret lookup (9; an empty or blank secret fails it, unlike in Tekton, since anyone can sign with
+it), bad signature (9, ``error validating signature: <reason>``).
 
 Header quirk kept on purpose: Tekton reads ``X-Event-Key`` from the header map *as received*,
 without canonicalising its keys first (it does canonicalise before reading the signature). So the
@@ -24,7 +25,6 @@ from kfp_triggers.interceptors.params import (
     event_allowed,
     event_rejected,
     parse_params,
-    read_secret,
     secret_failure,
 )
 from kfp_triggers.interceptors.protocol import (
@@ -34,6 +34,7 @@ from kfp_triggers.interceptors.protocol import (
     StatusCode,
 )
 from kfp_triggers.interceptors.signature import SignatureError, validate_signature
+from kfp_triggers.secrets import verification_secret
 
 
 class BitbucketInterceptor:
@@ -62,7 +63,7 @@ class BitbucketInterceptor:
         if not signature:
             return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, "no X-Hub-Signature header set")
         try:
-            secret = read_secret(self.services, ref)
+            secret = verification_secret(self.services.secrets, ref.secret_name, ref.secret_key)
         except SecretError as exc:
             return secret_failure(exc)
         try:

@@ -4,7 +4,8 @@ GitLab does not sign payloads: it sends the configured secret back verbatim in
 ``X-Gitlab-Token``. Tekton compares it to the secret in constant time (byte-exact, so a trailing
 newline in the stored secret matters). Order: params (code 3), ``eventTypes`` against
 ``X-Gitlab-Event`` (code 9), empty ``secretKey`` (9), missing token header (3), secret lookup
-(9), token mismatch (3). The body is never parsed.
+(9), token mismatch (3). The body is never parsed. Unlike Tekton, an empty or blank stored secret
+fails the lookup (9): a token compared against nothing authenticates nobody.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from kfp_triggers.interceptors.params import (
     event_allowed,
     event_rejected,
     parse_params,
-    read_secret,
     secret_failure,
 )
 from kfp_triggers.interceptors.protocol import (
@@ -28,6 +28,7 @@ from kfp_triggers.interceptors.protocol import (
     InterceptorServices,
     StatusCode,
 )
+from kfp_triggers.secrets import verification_secret
 
 
 class GitLabInterceptor:
@@ -56,7 +57,7 @@ class GitLabInterceptor:
         if not token:
             return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, "no X-Gitlab-Token header set")
         try:
-            secret = read_secret(self.services, ref)
+            secret = verification_secret(self.services.secrets, ref.secret_name, ref.secret_key)
         except SecretError as exc:
             return secret_failure(exc)
         if not hmac.compare_digest(token.encode("utf-8"), secret):

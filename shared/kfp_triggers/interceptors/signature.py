@@ -4,6 +4,9 @@ Tekton's GitHub and Bitbucket interceptors both call go-github v31's ``ValidateS
 header value is ``<alg>=<hex>``, the prefix alone chooses the hash (``sha1``, ``sha256`` or
 ``sha512``, whatever the header is called), the HMAC is taken over the exact body bytes with the
 secret as key, and the comparison is constant-time. Error texts are go-github's.
+
+One check is ours: an empty or blank secret verifies nothing (anyone can compute an HMAC keyed by
+it), so it is refused whatever the signature, where go-github would accept a matching one.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ def validate_signature(signature: str, payload: bytes, secret: bytes) -> None:
     Raises:
         SignatureError: ``missing signature``, ``error parsing signature "<v>"``,
             ``unknown hash type prefix: "<p>"``, ``error decoding signature "<v>": <hex error>``
-            or ``payload signature check failed``.
+            or ``payload signature check failed``; ``no secret to check the signature with``
+            when ``secret`` is empty or blank.
     """
+    if not secret.strip():
+        raise SignatureError("no secret to check the signature with")
     if not signature:
         raise SignatureError("missing signature")
     prefix, sep, hex_mac = signature.partition("=")
