@@ -273,12 +273,14 @@ def test_param_keys_match_case_insensitively_like_go(interceptor: GitHubIntercep
     assert res.status.message == "event type push is not allowed"
 
 
-def test_changed_files_for_other_events_continues_without_owners_check(
+def test_changed_files_for_other_events_still_run_the_owners_check(
     interceptor: GitHubInterceptor,
 ) -> None:
-    # addChangedFiles enabled + an event it does not handle: Tekton returns at once, so the
-    # owners check (which would fail here for want of a token) never runs.
+    # addChangedFiles enabled + an event it does not handle: Tekton returns at once and skips the
+    # owners check; here the owners check runs (and fails for want of a token).
     params = {"addChangedFiles": {"enabled": True}, "githubOwners": {"enabled": True}}
     res = run(interceptor, {"X-Github-Event": "issue_comment"}, params)
-    assert res.continue_ is True
-    assert res.extensions is None
+    assert (res.continue_, res.status.code) == (False, FP)
+    assert res.status.message == (
+        "checkType is set to check org or repo members but no personalAccessToken was supplied"
+    )

@@ -7,18 +7,27 @@ Checks run in Tekton's order and the first failure decides:
 3. ``eventTypes``, when set (even to ``[]``), must contain ``X-Github-Event`` (code 9);
 4. ``secretRef``: ``X-Hub-Signature-256`` is checked with go-github's rules (code 9); the legacy
    ``X-Hub-Signature`` header is never read;
-5. ``addChangedFiles`` (``push``/``pull_request`` only) adds ``extensions.changed_files`` and
-   *returns* — the owners check below never runs when it is enabled, as in Tekton;
+5. when the GitHub API is to be called, ``X-GitHub-Enterprise-Host`` must name an allowed host
+   (see :class:`~kfp_triggers.interceptors.github_api.ApiRoots`), else the request is refused
+   (code 9) before any token is read or sent;
 6. ``githubOwners`` (``pull_request``/``issue_comment`` only) lets the event through when the
    sender is an org member, a collaborator or in the ``OWNERS`` file, or (for comments) when such
-   a sender wrote ``/ok-to-test``.
+   a sender wrote ``/ok-to-test``;
+7. ``addChangedFiles`` (``push``/``pull_request`` only) adds ``extensions.changed_files``.
 
-Without ``secretRef`` nothing is authenticated, exactly as in Tekton.
+Two departures from Tekton close holes in it. Tekton follows ``X-GitHub-Enterprise-Host`` to any
+host, although the header is not signed. And Tekton returns as soon as ``addChangedFiles`` is
+enabled (straight away for an event it does not handle), so the owners check never runs with it;
+here both run, the owners check first, so a sender who fails it costs no file listing.
+
+Without ``secretRef`` nothing is authenticated, exactly as in Tekton. An empty or blank secret is
+refused (code 9): an HMAC keyed by nothing can be computed by anyone.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +37,13 @@ from kfp_triggers.errors import SecretError
 from kfp_triggers.golang.fmt import format_v
 from kfp_triggers.golang.json import GoJsonError, unmarshal_object
 from kfp_triggers.headers import canonicalise, first
-from kfp_triggers.interceptors.github_api import GitHubAPIError, GitHubClient, api_base_url
+from kfp_triggers.interceptors.github_api import (
+    ENTERPRISE_HOST_HEADER,
+    ApiRoots,
+    EnterpriseHostError,
+    GitHubAPIError,
+    GitHubClient,
+)
 from kfp_triggers.interceptors.params import (
     BOOL,
     SECRET_REF,
@@ -49,6 +64,7 @@ from kfp_triggers.interceptors.protocol import (
     StatusCode,
 )
 from kfp_triggers.interceptors.signature import SignatureError, validate_signature
+from kfp_triggers.secrets import verification_secret
 
 FORM_ENCODING_REFUSED = "form parameter encoding not supported, please change the hook to send JSON payloads"
 OK_TO_TEST = re.compile(r"(?:\A|\n)/ok-to-test(?:\r\n|\r|\n|\Z)")
@@ -82,10 +98,16 @@ class _Repo:
 
 
 class GitHubInterceptor:
-    """Validates GitHub webhooks and optionally adds changed files or enforces OWNERS."""
+    """Validates GitHub webhooks and optionally enforces OWNERS or adds changed files.
 
-    def __init__(self, services: InterceptorServices) -> None:
+    ``enterprise_hosts`` lists the GitHub Enterprise Server hosts (``host`` or ``host:port``) a
+    webhook may direct the API calls, and so the token, to; the configured API's host always may.
+    A malformed entry raises ``ValueError``.
+    """
+
+    def __init__(self, services: InterceptorServices, *, enterprise_hosts: Iterable[str] = ()) -> None:
         self.services = services
+        self.api_roots = ApiRoots(services.github_api_url, enterprise_hosts)
 
     def process(self, request: InterceptorRequest) -> InterceptorResponse:
         """Apply Tekton's GitHub checks to one request."""
@@ -105,16 +127,22 @@ class GitHubInterceptor:
             if failed is not None:
                 return failed
 
-        enterprise = first(headers, "X-Github-Enterprise-Host")
         changed = params.get("addChangedFiles", {})
-        if changed.get("enabled"):
-            if event not in CHANGED_FILES_EVENTS:
-                return InterceptorResponse.proceed()
-            return self._changed_files(request.body, event, enterprise, changed)
-
         owners = params.get("githubOwners", {})
-        if owners.get("enabled") and event in OWNERS_EVENTS:
-            return self._owners(request.body, event, enterprise, owners)
+        list_files = bool(changed.get("enabled")) and event in CHANGED_FILES_EVENTS
+        check_owners = bool(owners.get("enabled")) and event in OWNERS_EVENTS
+        api = ""
+        if check_owners or (list_files and event == "pull_request"):
+            try:
+                api = self.api_roots.api_root(first(headers, ENTERPRISE_HOST_HEADER))
+            except EnterpriseHostError as exc:
+                return InterceptorResponse.stop(_FP, str(exc))
+        if check_owners:
+            verdict = self._owners(request.body, event, api, owners)
+            if not verdict.continue_:
+                return verdict
+        if list_files:
+            return self._changed_files(request.body, event, api, changed)
         return InterceptorResponse.proceed()
 
     def _check_signature(self, ref: SecretRef, header: str, body: bytes) -> InterceptorResponse | None:
@@ -123,7 +151,7 @@ class GitHubInterceptor:
         if not header:
             return InterceptorResponse.stop(_FP, "no X-Hub-Signature-256 header set")
         try:
-            secret = read_secret(self.services, ref)
+            secret = verification_secret(self.services.secrets, ref.secret_name, ref.secret_key)
         except SecretError as exc:
             return secret_failure(exc)
         try:
@@ -141,13 +169,10 @@ class GitHubInterceptor:
             raise SecretError(f"github interceptor {what}.secretKey is empty")
         return read_secret(self.services, ref).decode("utf-8", errors="replace")
 
-    def _client(self, enterprise: str, token: str) -> GitHubClient:
-        base = api_base_url(self.services.github_api_url, enterprise)
-        return GitHubClient(base, token, self.services.http_timeout_s)
+    def _client(self, api: str, token: str) -> GitHubClient:
+        return GitHubClient(api, token, self.services.http_timeout_s)
 
-    def _changed_files(
-        self, body: bytes, event: str, enterprise: str, param: dict[str, Any]
-    ) -> InterceptorResponse:
+    def _changed_files(self, body: bytes, event: str, api: str, param: dict[str, Any]) -> InterceptorResponse:
         try:
             token = self._token(param.get("personalAccessToken"), "githubToken")
         except SecretError as exc:
@@ -161,14 +186,14 @@ class GitHubInterceptor:
             return InterceptorResponse.stop(_FP, f"error parsing body: {exc}")
         if event == "pull_request":
             try:
-                files = self._client(enterprise, token).list_pull_request_files(repo.owner, repo.name, number)
+                files = self._client(api, token).list_pull_request_files(repo.owner, repo.name, number)
             except GitHubAPIError as exc:
                 return InterceptorResponse.stop(_FP, f"error getting changed files: {exc}")
         else:
             files = pushed
         return InterceptorResponse(continue_=True, extensions={"changed_files": ",".join(files)})
 
-    def _owners(self, body: bytes, event: str, enterprise: str, param: dict[str, Any]) -> InterceptorResponse:
+    def _owners(self, body: bytes, event: str, api: str, param: dict[str, Any]) -> InterceptorResponse:
         try:
             token = self._token(param.get("personalAccessToken"), "personalAccessToken")
         except SecretError as exc:
@@ -178,7 +203,7 @@ class GitHubInterceptor:
             return InterceptorResponse.stop(
                 _FP, "checkType is set to check org or repo members but no personalAccessToken was supplied"
             )
-        client = self._client(enterprise, token)
+        client = self._client(api, token)
         try:
             payload = _parse_json_body(body, "payload body is empty")
             repo, sender, comment = _owners_details(payload, event)

@@ -12,15 +12,22 @@ is configured, and the same paths and queries:
 
 A failed call raises :class:`GitHubAPIError` whose text is go-github's
 (``GET <url>: <status> <message> [<errors>]``), since Tekton puts it in its status messages.
+
+Which API root is called is decided by :class:`ApiRoots`: a webhook's ``X-GitHub-Enterprise-Host``
+header is not covered by its signature, so it may only choose among the hosts the operator lists.
+A token is sent only in a header value Go would send (no control characters) and, on a redirect,
+only to the same host or a subdomain.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +39,11 @@ from kfp_triggers.httpopener import credential_keeping_opener
 ACCEPT = "application/vnd.github.v3+json"
 USER_AGENT = "kfp-triggers"
 _PATH_SAFE = "/$&+,:;=@"
+ENTERPRISE_HOST_HEADER = "X-GitHub-Enterprise-Host"
+HOSTS_SETTING = "KFPT_GITHUB_ENTERPRISE_HOSTS"
+_HOST_CHARS = re.compile(r"[a-z0-9.:\[\]-]+")
+# Go's httpguts.ValidHeaderFieldValue: control characters other than tab are refused.
+_HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # GitHub lists at most 3000 files of a pull request, 100 a page; stop a server that never ends.
 MAX_PAGES = 100
 
@@ -58,6 +70,68 @@ def api_base_url(default_url: str, enterprise_host: str) -> str:
     if enterprise_host and not path.endswith("/api/v3/"):
         path += "api/v3/"
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+class EnterpriseHostError(ValueError):
+    """A webhook names a GitHub Enterprise host the interceptor may not call; the text says which."""
+
+
+class ApiRoots:
+    """The API roots a webhook may direct the calls (and the token) to.
+
+    Without ``X-GitHub-Enterprise-Host`` the configured ``default_url`` is used. With it, the
+    host must be the configured API's own host (which then means ``default_url``) or one of
+    ``enterprise_hosts`` (``host`` or ``host:port``, compared without regard to case), whose root
+    is ``https://<host>/api/v3/``. Any other host is refused: the header is not covered by the
+    webhook signature, so following it would hand the token, and the owners decision, to whoever
+    sent the request.
+
+    Raises:
+        ValueError: an entry of ``enterprise_hosts`` is not a bare ``host`` or ``host:port``.
+    """
+
+    def __init__(self, default_url: str, enterprise_hosts: Iterable[str] = ()) -> None:
+        self.default_url = default_url
+        self._default_host = (urllib.parse.urlsplit(default_url).netloc or "").lower()
+        self._hosts = enterprise_host_set(enterprise_hosts)
+
+    def api_root(self, enterprise_host: str) -> str:
+        """The API root for a webhook's ``X-GitHub-Enterprise-Host`` value (``""``: none sent).
+
+        Raises:
+            EnterpriseHostError: the host is not allowed.
+        """
+        if not enterprise_host:
+            return self.default_url
+        host = enterprise_host.lower()
+        if host == self._default_host:
+            return self.default_url
+        if host not in self._hosts:
+            raise EnterpriseHostError(
+                f"{ENTERPRISE_HOST_HEADER} {quote(enterprise_host)} is not an allowed GitHub Enterprise host"
+            )
+        return api_base_url(self.default_url, host)
+
+
+def enterprise_host_set(entries: Iterable[str]) -> frozenset[str]:
+    """The allowed GitHub Enterprise hosts, lower-cased.
+
+    Raises:
+        ValueError: an entry is not a bare ``host`` or ``host:port`` (the message names the setting).
+    """
+    return frozenset(_checked_host(entry) for entry in entries)
+
+
+def _checked_host(entry: str) -> str:
+    host = entry.strip().lower()
+    parts = urllib.parse.urlsplit(f"https://{host}")
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if not (_HOST_CHARS.fullmatch(host) and parts.netloc == host and parts.hostname and port_ok):
+        raise ValueError(f"{HOSTS_SETTING} entries must be host or host:port, not {entry!r}")
+    return host
 
 
 @dataclass(frozen=True)
@@ -132,7 +206,14 @@ class GitHubClient:
         request.add_header("Accept", ACCEPT)
         request.add_header("User-Agent", USER_AGENT)
         if self._token:
-            request.add_unredirected_header("Authorization", f"Bearer {self._token}")
+            if _HEADER_UNSAFE.search(self._token):
+                # Go's client refuses to send such a value; urllib would fail with it in its message.
+                raise GitHubAPIError(
+                    f'Get {quote(url)}: net/http: invalid header field value for "Authorization"'
+                )
+            # http.client writes header values as Latin-1; this sends the token's UTF-8 bytes, as Go does.
+            value = f"Bearer {self._token}".encode().decode("latin-1")
+            request.add_unredirected_header("Authorization", value)
         try:
             with _OPENER.open(request, timeout=self.timeout_s) as response:
                 status, raw = response.status, response.read()

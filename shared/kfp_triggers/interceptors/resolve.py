@@ -6,10 +6,14 @@ address means nothing here, so a copy of those objects in a configuration is ign
 warns). Other ``ClusterInterceptor``/``NamespacedInterceptor`` refs are called over HTTP(S) at the
 address resolved from the configuration. Instances are built once per
 configuration, so CEL expressions compile once.
+
+The factory is also where deployment settings reach the interceptors that need them: the GitHub
+interceptor gets the GitHub Enterprise Server hosts a webhook may direct its API calls to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from kfp_triggers.config import CORE_INTERCEPTORS, InterceptorSpec
@@ -22,11 +26,27 @@ if TYPE_CHECKING:
 
 
 class InterceptorFactory:
-    """Builds and caches the interceptors a configuration refers to."""
+    """Builds and caches the interceptors a configuration refers to.
 
-    def __init__(self, services: InterceptorServices, cel: CelEnvironment | None = None) -> None:
+    ``github_enterprise_hosts`` (``host`` or ``host:port``; the ``KFPT_GITHUB_ENTERPRISE_HOSTS``
+    setting) are the hosts a webhook's ``X-GitHub-Enterprise-Host`` may name; none by default.
+
+    Raises:
+        ValueError: an entry of ``github_enterprise_hosts`` is malformed.
+    """
+
+    def __init__(
+        self,
+        services: InterceptorServices,
+        cel: CelEnvironment | None = None,
+        *,
+        github_enterprise_hosts: Iterable[str] = (),
+    ) -> None:
+        from kfp_triggers.interceptors.github_api import enterprise_host_set
+
         self.services = services
         self._cel = cel
+        self.github_enterprise_hosts = enterprise_host_set(github_enterprise_hosts)
         self._cache: dict[tuple[str, str | None, str | None], Interceptor] = {}
 
     @property
@@ -62,6 +82,10 @@ class InterceptorFactory:
 
     def _make(self, spec: InterceptorSpec) -> Interceptor:
         name = spec.ref_name or ""
+        if spec.ref_kind == "ClusterInterceptor" and name == "github":
+            from kfp_triggers.interceptors.github import GitHubInterceptor
+
+            return GitHubInterceptor(self.services, enterprise_hosts=self.github_enterprise_hosts)
         if spec.ref_kind == "ClusterInterceptor" and name in CORE_INTERCEPTORS:
             from kfp_triggers.interceptors.cel import CelInterceptor
             from kfp_triggers.interceptors.core import core_interceptor
