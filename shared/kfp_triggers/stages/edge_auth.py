@@ -6,11 +6,16 @@ gets the check at the edge instead: every GitHub, GitLab or Bitbucket intercepto
 ``secretRef`` among the listener's triggers (and groups) is run on the request with only its
 secret (event types are left to the triggers); the request is authentic when at least one accepts
 it, and is answered ``401`` otherwise, before anything is published.
+
+The sender of a refused request is told only :data:`NOT_AUTHENTIC`: which check refused it and
+why (a signature that does not match, a secret that cannot be read or is empty) would help
+someone probing the listener, so that goes to the log, which names secrets but never their values.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 from kfp_triggers.config import EventListener, InterceptorSpec
@@ -19,8 +24,11 @@ from kfp_triggers.errors import KfptError
 from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
 
+log = logging.getLogger(__name__)
+
 ANNOTATION = VERIFY_AT_INGEST_ANNOTATION
 SIGNED_INTERCEPTORS = frozenset({"github", "gitlab", "bitbucket"})
+NOT_AUTHENTIC = "the request is not authentic"
 
 
 def wants_edge_auth(listener: EventListener) -> bool:
@@ -48,7 +56,22 @@ def _signature_checks(ctx: StageContext, listener: EventListener) -> Iterator[In
 
 
 def authentication_failure(ctx: StageContext, listener: EventListener, request: RawRequest) -> str | None:
-    """None when the request is authentic (or nothing can be checked), else why it is not."""
+    """None when the request is authentic (or nothing can be checked), else :data:`NOT_AUTHENTIC`.
+
+    The detailed reason is logged here; what is returned is all a sender may be told.
+    """
+    reasons = refusal_reasons(ctx, listener, request)
+    if reasons is None:
+        return None
+    log.warning("listener %s: no signature check accepted the request: %s", listener.name, reasons)
+    return NOT_AUTHENTIC
+
+
+def refusal_reasons(ctx: StageContext, listener: EventListener, request: RawRequest) -> str | None:
+    """None when the request is authentic (or nothing can be checked), else why each check refused it.
+
+    For logs and operators only: the reasons name the interceptors and secrets involved.
+    """
     from kfp_triggers.interceptors.protocol import InterceptorRequest, TriggerContext
 
     reasons: list[str] = []
