@@ -3,8 +3,9 @@
 Checks done here, as Tekton's admission webhook does: a spec with ``resourcetemplates``, each with
 ``apiVersion`` and ``kind``; every ``$(tt.params.NAME)`` declared in ``spec.params`` (with Tekton's
 own pattern, so exactly the same references are found); string defaults only. Beyond Tekton: a
-resource that no launcher can start is a warning (it still renders), and KFP runs with a
-``pipeline_package`` are checked against the compiled pipeline (:mod:`.pipelines`).
+resource that no launcher can start is a warning (it still renders), KFP runs with a
+``pipeline_package`` are checked against the compiled pipeline, and a run's pipeline, service
+account, pipeline root or experiment taken from a ``$(tt.params...)`` is a warning (:mod:`.pipelines`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from kfp_triggers.config.fields import (
     type_name,
 )
 from kfp_triggers.config.models import KFP_RUN_API_VERSION, KFP_RUN_KIND, Template, TemplateParam
-from kfp_triggers.config.pipelines import check_run
+from kfp_triggers.config.pipelines import check_run, warn_sender_chosen
 from kfp_triggers.config.yamlsource import LList, LMap, plain
 
 # Tekton's admission pattern for template param references (dots unescaped, as upstream).
@@ -114,6 +115,7 @@ def _check_resource(ctx: Ctx, resource: LMap, what: str) -> None:
         return
     if (api, kind) == (KFP_RUN_API_VERSION, KFP_RUN_KIND):
         check_run(ctx, resource, what)
+        warn_sender_chosen(ctx, resource, what, PARAM_REFERENCE)
     else:
         ctx.warning(
             resource.value_line("kind"),

@@ -8,11 +8,18 @@ package may be built later, and the launcher has the last word. Warned about: a 
 package, ``runtime_config.parameters`` keys the pipeline does not declare in
 ``root.inputDefinitions.parameters``, and required pipeline inputs (no ``defaultValue``, not
 ``isOptional``) that are not given.
+
+Fields that choose what runs, as whom or where (``pipeline_package``, ``service_account``,
+``runtime_config.pipeline_root``, ``experiment_name``/``experiment_id``) are warned about when they
+take a ``$(tt.params...)`` value, which the sender of an event can choose. :func:`package_roots`
+gives the directories a rendered ``pipeline_package`` may resolve into at launch.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +27,7 @@ from typing import Any
 import yaml
 
 from kfp_triggers.config.fields import Ctx
+from kfp_triggers.config.models import Template
 from kfp_triggers.config.yamlsource import LMap
 
 try:
@@ -90,6 +98,73 @@ def check_run(ctx: Ctx, resource: LMap, what: str) -> None:
             f"{what}: pipeline '{inputs.name}' requires input(s) {', '.join(missing)} "
             "that runtime_config.parameters does not give",
         )
+
+
+#: (spellings of a Run field, what the sender of an event picks when the field takes a param).
+_SENDER_CHOSEN = (
+    (
+        ("pipeline_package", "pipelinePackage"),
+        "which compiled pipeline runs (launch refuses a package outside the configuration root and "
+        "the directory written before the first $(...))",
+    ),
+    (("service_account", "serviceAccount"), "the identity the run executes as"),
+    (("experiment_name", "experimentName"), "the experiment the run is filed under (created if absent)"),
+    (("experiment_id", "experimentId"), "the experiment the run is filed under"),
+)
+_PIPELINE_ROOT_RISK = "where the run writes its artifacts (any bucket the backend can write to)"
+
+
+def warn_sender_chosen(ctx: Ctx, resource: LMap, what: str, references: re.Pattern[str]) -> None:
+    """Warn about each Run field that chooses what runs, as whom or where and takes a template param.
+
+    ``references`` finds ``$(tt.params.NAME)`` and captures NAME. Warnings, not errors: a param
+    bound from a trusted field (or checked by a CEL filter) is a legitimate design.
+    """
+    spec = resource.get("spec")
+    if not isinstance(spec, LMap):
+        return
+    fields: list[tuple[LMap, str, str, str]] = [
+        (spec, key, f"spec.{key}", risk) for keys, risk in _SENDER_CHOSEN for key in keys if key in spec
+    ]
+    runtime = next((spec[k] for k in ("runtime_config", "runtimeConfig") if k in spec), None)
+    if isinstance(runtime, LMap):
+        fields.extend(
+            (runtime, key, f"spec.runtime_config.{key}", _PIPELINE_ROOT_RISK)
+            for key in ("pipeline_root", "pipelineRoot")
+            if key in runtime
+        )
+    for mapping, key, shown, risk in fields:
+        value = mapping[key]
+        match = references.search(value) if isinstance(value, str) else None
+        if match is not None:
+            ctx.warning(
+                mapping.value_line(key),
+                f"{what}: {shown} takes $(tt.params.{match.group(1)}), a value the sender of an event "
+                f"can choose: the sender picks {risk}; prefer a fixed value, or limit the param's "
+                "values with a CEL filter",
+            )
+
+
+def package_roots(template: Template, config_root: str | os.PathLike[str]) -> tuple[Path, ...]:
+    """The directories a rendered ``pipeline_package`` of ``template`` may resolve into.
+
+    The configuration root, and for each ``pipeline_package`` the template writes, the directory
+    it names before any ``$(...)``: the package's own directory for a fixed path, ``pipelines``
+    for ``pipelines/$(tt.params.name).yaml``, the template's directory for ``$(tt.params.path)``.
+    So a value from an event can pick among the packages of a directory the configuration names,
+    never a file elsewhere on disk. Relative paths are taken from the template's directory.
+    """
+    roots = [Path(config_root)]
+    for resource in template.resourcetemplates:
+        spec = resource.get("spec")
+        if not isinstance(spec, dict):
+            continue
+        for key in ("pipeline_package", "pipelinePackage"):
+            value = spec.get(key)
+            if isinstance(value, str) and value:
+                fixed = value.split("$(", 1)[0] if "$(" in value else value
+                roots.append(Path(template.file_dir) / os.path.dirname(fixed))
+    return tuple(dict.fromkeys(roots))
 
 
 @functools.lru_cache(maxsize=64)

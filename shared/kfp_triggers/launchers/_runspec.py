@@ -1,15 +1,24 @@
 """Parsing a rendered ``Run`` resource into a :class:`~kfp_triggers.launchers.base.RunSpec`.
 
-Every problem is collected before raising, so one error lists all of them.
+Every problem is collected before raising, so one error lists all of them. The fields an event can
+fill and that choose what runs, as whom and where (``pipeline_package``, ``service_account``,
+``pipeline_root``, the experiment and the display name) are checked by :mod:`._run_values`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kfp_triggers.launchers._run_values import (
+    experiment_id_problem,
+    one_line_problem,
+    pipeline_root_problem,
+    resolve_package,
+    service_account_problem,
+)
 from kfp_triggers.launchers.base import InvalidRunSpec, RunSpec, VersionReference
 
 API_VERSION = "pipelines.kubeflow.org/v2beta1"
@@ -30,8 +39,13 @@ _FIELDS = {
 _SOURCES = ("pipeline_package", "pipeline_spec", "pipeline_version_reference")
 
 
-def parse_run(resource: Mapping[str, Any], base_dir: Path) -> RunSpec:
-    """See :meth:`RunSpec.from_resource`."""
+def parse_run(resource: Mapping[str, Any], base_dir: Path, roots: Sequence[Path] | None = None) -> RunSpec:
+    """See :meth:`RunSpec.from_resource`.
+
+    ``roots``: the directories a ``pipeline_package`` may resolve into (symlinks followed), as
+    :func:`kfp_triggers.config.pipelines.package_roots` gives them for a template; ``None`` leaves
+    the package unconfined (a path given by hand, as the CLI and tests do).
+    """
     problems: list[str] = []
     if not isinstance(resource, Mapping):
         raise InvalidRunSpec([f"expected a mapping, got {type(resource).__name__}"])
@@ -83,9 +97,9 @@ def parse_run(resource: Mapping[str, Any], base_dir: Path) -> RunSpec:
     package: Path | None = None
     pkg_text = text("pipeline_package")
     if pkg_text is not None:
-        package = (base_dir / pkg_text).resolve()
-        if not package.is_file():
-            problems.append(f"spec.pipeline_package {pkg_text!r} not found (looked for {package})")
+        package, problem = resolve_package(pkg_text, base_dir, roots)
+        if problem:
+            problems.append(problem)
     inline = spec.get("pipeline_spec")
     if inline is not None and not isinstance(inline, Mapping):
         problems.append("spec.pipeline_spec must be the compiled pipeline as a mapping")
@@ -104,6 +118,14 @@ def parse_run(resource: Mapping[str, Any], base_dir: Path) -> RunSpec:
         problems.append("spec.display_name is required (or metadata.name / metadata.generateName)")
     service_account = text("service_account")
     description = text("description") or ""
+    found = [
+        display_name and one_line_problem("display_name", display_name),
+        experiment_name and one_line_problem("experiment_name", experiment_name),
+        experiment_id and experiment_id_problem(experiment_id),
+        service_account and service_account_problem(service_account),
+        pipeline_root and pipeline_root_problem(pipeline_root),
+    ]
+    problems.extend(problem for problem in found if problem)
     if problems:
         raise InvalidRunSpec(problems)
     return RunSpec(
