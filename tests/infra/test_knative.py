@@ -149,14 +149,22 @@ def test_the_ping_reaches_only_the_status_stage_with_a_tick_payload(rendered: li
 def test_every_stage_publishes_to_the_broker(
     rendered: list[dict[str, Any]], services: dict[str, dict[str, Any]]
 ) -> None:
-    [binding] = of_kind(rendered, "SinkBinding")
-    assert binding["spec"]["sink"]["ref"] == BROKER_REF
-    subject = binding["spec"]["subject"]
-    assert (subject["apiVersion"], subject["kind"]) == ("serving.knative.dev/v1", "Service")
-    selector = subject["selector"]["matchLabels"]
-    for name, service in services.items():
-        labels = service["metadata"]["labels"]
-        assert all(labels.get(k) == v for k, v in selector.items()), name
+    # One SinkBinding per stage, each selecting exactly its own Service: with authentication-oidc
+    # each binding is an identity of its own, which the Broker's EventPolicies tell apart.
+    bound: dict[str, str] = {}
+    for binding in of_kind(rendered, "SinkBinding"):
+        assert binding["spec"]["sink"]["ref"] == BROKER_REF
+        subject = binding["spec"]["subject"]
+        assert (subject["apiVersion"], subject["kind"]) == ("serving.knative.dev/v1", "Service")
+        selector = subject["selector"]["matchLabels"]
+        [name] = [
+            name
+            for name, service in services.items()
+            if all(service["metadata"]["labels"].get(k) == v for k, v in selector.items())
+        ]
+        assert name not in bound, name
+        bound[name] = binding["metadata"]["name"]
+    assert set(bound) == set(services)
     [broker] = of_kind(rendered, "Broker")
     assert broker["metadata"]["name"] == BROKER_REF["name"]
     assert broker["spec"]["delivery"]["retry"] >= 3
