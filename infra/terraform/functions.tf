@@ -54,12 +54,22 @@ locals {
   # this deployment's prefix (KFPT_TOPIC_PREFIX, below); uses_store marks the
   # stages that read or write the journal, ledger and runs; uses_launcher the ones that talk to
   # the pipeline backend; uses_notifiers the one that reports run states back (GitHub statuses).
+  #
+  # Memory: memory_mib must cover memory_sizing (below) for max_body_bytes. body_factor is the
+  # peak of one request per byte of webhook body, for the worst body an unauthenticated sender
+  # can choose (a JSON array of tiny objects decodes into about 30 bytes of Python objects per
+  # byte): measured 31 for ingest and render and 48 for intercept (the event, the body and CEL's
+  # view of it), counted as 36, 48 and 36; launch and status never see the body. Each instance
+  # serves one request at a time (concurrency), so with the 4 MiB default: ingest and render
+  # 64 + 36 x 4 = 208 Mi < 256 Mi, intercept 64 + 48 x 4 = 256 Mi < 512 Mi.
   stages = {
     ingest = {
       entry_point    = "ingest_webhook"
       input_topic    = null
       output_topic   = "${var.prefix}-events"
-      memory         = "256Mi"
+      memory_mib     = 256
+      concurrency    = 1
+      body_factor    = 36
       timeout        = 60
       uses_store     = false
       uses_launcher  = false
@@ -69,7 +79,9 @@ locals {
       entry_point    = "intercept_event"
       input_topic    = "${var.prefix}-events"
       output_topic   = "${var.prefix}-matched"
-      memory         = "512Mi"
+      memory_mib     = 512
+      concurrency    = 1
+      body_factor    = 48
       timeout        = 120
       uses_store     = true
       uses_launcher  = false
@@ -79,7 +91,9 @@ locals {
       entry_point    = "render_run"
       input_topic    = "${var.prefix}-matched"
       output_topic   = "${var.prefix}-launch"
-      memory         = "256Mi"
+      memory_mib     = 256
+      concurrency    = 1
+      body_factor    = 36
       timeout        = 60
       uses_store     = true
       uses_launcher  = false
@@ -89,7 +103,9 @@ locals {
       entry_point    = "launch_run"
       input_topic    = "${var.prefix}-launch"
       output_topic   = "${var.prefix}-runs"
-      memory         = "512Mi"
+      memory_mib     = 512
+      concurrency    = 1
+      body_factor    = 0
       timeout        = 300
       uses_store     = true
       uses_launcher  = true
@@ -99,7 +115,9 @@ locals {
       entry_point    = "collect_status"
       input_topic    = "${var.prefix}-runs"
       output_topic   = "${var.prefix}-run-states"
-      memory         = "512Mi"
+      memory_mib     = 512
+      concurrency    = 1
+      body_factor    = 0
       timeout        = 300
       uses_store     = true
       uses_launcher  = true
@@ -116,6 +134,17 @@ locals {
     KFPT_SECRETS_DIR    = local.secrets_dir
     KFPT_RETENTION_DAYS = tostring(var.retention_days)
     KFPT_TOPIC_PREFIX   = var.prefix
+    KFPT_MAX_BODY_BYTES = tostring(var.max_body_bytes)
+  }
+
+  # The memory each stage needs at its worst: a baseline of 64 Mi per instance, and per request
+  # in flight body_factor times the largest body ingest accepts (outputs.tf refuses a plan where a
+  # stage's memory_mib falls short).
+  memory_sizing = {
+    for stage, s in local.stages : stage => {
+      memory_mib = s.memory_mib
+      needed_mib = 64 + s.concurrency * s.body_factor * var.max_body_bytes / 1048576
+    }
   }
 
   # Settings of the launcher, for the stages that start or follow runs.
@@ -140,8 +169,9 @@ locals {
     KFPT_GITHUB_API_URL      = var.github_token_secret != null ? var.github_api_url : null
   }
 
-  # Secret volumes per stage: the webhook secrets on intercept, the KFP token on launch and status,
-  # the GitHub token on status only.
+  # Secret volumes per stage: the webhook secrets on intercept (and those named in
+  # verify_at_ingest_secrets on ingest too), the KFP token on launch and status, the GitHub token
+  # on status only.
   webhook_volumes = [
     for name, s in var.webhook_secrets : {
       name       = name
@@ -165,6 +195,7 @@ locals {
   stage_secrets = {
     for stage, s in local.stages : stage => concat(
       stage == "intercept" ? local.webhook_volumes : [],
+      stage == "ingest" ? [for v in local.webhook_volumes : v if contains(var.verify_at_ingest_secrets, v.name)] : [],
       s.uses_launcher ? local.kfp_token_volumes : [],
       s.uses_notifiers ? local.github_token_volumes : [],
     )
@@ -208,7 +239,8 @@ module "function" {
   bucket                = local.source_bucket
   build_service_account = var.build_service_account
   service_account_email = google_service_account.function[each.key].email
-  memory                = each.value.memory
+  memory                = "${each.value.memory_mib}Mi"
+  concurrency           = each.value.concurrency
   timeout_seconds       = each.value.timeout
   max_instance_count    = var.max_instance_count
   min_instance_count    = each.key == "ingest" ? var.ingest_min_instances : 0
@@ -221,7 +253,7 @@ module "function" {
   # The push subscription that feeds a CloudEvent stage; ingest has none (it is the webhook).
   input_topic           = each.value.input_topic == null ? null : google_pubsub_topic.topic[each.value.input_topic].id
   dead_letter_topic     = each.value.input_topic == null ? null : google_pubsub_topic.dead_letter[each.value.input_topic].id
-  push_service_account  = google_service_account.push.email
+  push_service_account  = each.value.input_topic == null ? null : google_service_account.push[each.key].email
   max_delivery_attempts = var.max_delivery_attempts
   retry_min_backoff     = var.retry_min_backoff
   retry_max_backoff     = var.retry_max_backoff

@@ -3,11 +3,13 @@
 #   every stage            roles/pubsub.publisher on its own output topic, nothing else on Pub/Sub
 #   intercept .. status    roles/datastore.user (journal, ledger, runs in Firestore)
 #   intercept              secret accessor on the webhook secrets it mounts
+#   ingest                 secret accessor on verify_at_ingest_secrets only (none by default)
 #   launch, status         secret accessor on the KFP token; with Vertex, roles/aiplatform.user
 #   status                 secret accessor on the GitHub token (commit statuses)
-#   push identity          roles/run.invoker on the four CloudEvent functions
+#   push identities        one per CloudEvent function, presented by its push subscription alone:
+#                          roles/run.invoker on that function and nothing else
 #   Pub/Sub service agent  publisher on the dead-letter topics, subscriber on the push subscriptions,
-#                          token creator on the push identity (to mint its OIDC tokens)
+#                          token creator on the push identities (to mint their OIDC tokens)
 #   Scheduler service agent publisher on the status tick's topic
 
 locals {
@@ -41,11 +43,16 @@ resource "google_service_account" "function" {
   depends_on = [google_project_service.api]
 }
 
+# One push identity per CloudEvent function: the token Pub/Sub presents to launch is that of
+# launch's own subscription, so no other subscription (and no other holder of one push identity)
+# can invoke launch.
 resource "google_service_account" "push" {
+  for_each = local.event_stages
+
   project      = var.project
-  account_id   = "${var.prefix}-push"
-  display_name = "kfp-triggers Pub/Sub push identity"
-  description  = "Presented by the push subscriptions when they invoke the CloudEvent functions."
+  account_id   = "${var.prefix}-push-${each.key}"
+  display_name = "kfp-triggers ${each.key} push identity"
+  description  = "Presented by the ${each.key} push subscription, the only caller of the ${each.key} function."
 
   depends_on = [google_project_service.api]
 }
@@ -99,7 +106,7 @@ resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
   location = var.region
   name     = module.function[each.key].service_name
   role     = "roles/run.invoker"
-  member   = google_service_account.push.member
+  member   = google_service_account.push[each.key].member
 }
 
 resource "google_cloud_run_v2_service_iam_member" "ingest_public" {
@@ -113,7 +120,9 @@ resource "google_cloud_run_v2_service_iam_member" "ingest_public" {
 }
 
 resource "google_service_account_iam_member" "push_token_creator" {
-  service_account_id = google_service_account.push.name
+  for_each = local.event_stages
+
+  service_account_id = google_service_account.push[each.key].name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = local.pubsub_agent
 

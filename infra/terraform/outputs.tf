@@ -42,3 +42,28 @@ output "status_tick_job" {
   description = "Cloud Scheduler job publishing the status tick."
   value       = google_cloud_scheduler_job.status_tick.name
 }
+
+output "push_service_accounts" {
+  description = "Push identity of each CloudEvent function: the only account holding roles/run.invoker on it."
+  value       = { for stage, sa in google_service_account.push : stage => sa.email }
+}
+
+output "memory_sizing" {
+  description = "Per stage, its memory and the memory its requests need at worst with max_body_bytes, in MiB."
+  value       = local.memory_sizing
+
+  precondition {
+    condition     = alltrue([for s in values(local.memory_sizing) : s.needed_mib < s.memory_mib])
+    error_message = "A function's memory does not cover max_body_bytes: raise its memory_mib in functions.tf or lower max_body_bytes (see memory_sizing)."
+  }
+}
+
+output "ingest_secrets" {
+  description = "The webhook secrets mounted on the ingest function (verify_at_ingest_secrets)."
+  value       = var.verify_at_ingest_secrets
+
+  precondition {
+    condition     = alltrue([for name in var.verify_at_ingest_secrets : contains(keys(var.webhook_secrets), name)])
+    error_message = "Every name in verify_at_ingest_secrets must be a key of webhook_secrets."
+  }
+}

@@ -19,7 +19,7 @@ variable "prefix" {
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{0,14}$", var.prefix))
-    error_message = "prefix must be 1-15 lowercase letters, digits or dashes, starting with a letter (service account ids are <prefix>-<stage>, at most 30 characters)."
+    error_message = "prefix must be 1-15 lowercase letters, digits or dashes, starting with a letter (service account ids are <prefix>-<stage> and <prefix>-push-<stage>, at most 30 characters)."
   }
 }
 
@@ -167,7 +167,8 @@ variable "vertex_service_account" {
 variable "webhook_secrets" {
   description = <<-EOT
     Secrets the listener's interceptors read (secretRef.secretName / secretRef.secretKey), mounted on
-    the intercept function in the <secretName>/<key> layout the engine reads from KFPT_SECRETS_DIR.
+    the intercept function (and, for those named in verify_at_ingest_secrets, on ingest) in the
+    <secretName>/<key> layout the engine reads from KFPT_SECRETS_DIR.
     The map key is the secretName; `secret` is the Secret Manager secret id (in `project`, or
     `project_id` if given); `keys` maps each secretKey (the file name) to a version ("latest" or a
     number). All keys of one secretName are versions of the same Secret Manager secret, because a
@@ -188,14 +189,36 @@ variable "webhook_secrets" {
   }
 }
 
+variable "verify_at_ingest_secrets" {
+  description = "Names (keys of webhook_secrets) of the webhook secrets the ingest function mounts too, for listeners annotated kfp-triggers.dev/verify-at-ingest: \"true\", whose signatures ingest checks itself. Only these secrets reach ingest, and only they are readable by its service account. Empty (the default): ingest holds no secret, and such listeners' requests are checked at intercept only."
+  type        = list(string)
+  default     = []
+}
+
+variable "max_body_bytes" {
+  description = "KFPT_MAX_BODY_BYTES: the largest webhook body ingest accepts (413 above it). The functions' memory is sized for it (memory_sizing in functions.tf; a plan whose sizing falls short is refused). At most 7 MiB: a Pub/Sub message holds about 7.4 MB of body once base64-encoded."
+  type        = number
+  default     = 4194304
+
+  validation {
+    condition     = var.max_body_bytes >= 1024 && var.max_body_bytes <= 7340032 && floor(var.max_body_bytes) == var.max_body_bytes
+    error_message = "max_body_bytes must be a whole number of bytes from 1024 to 7340032 (7 MiB)."
+  }
+}
+
 variable "extra_env" {
-  description = "More KFPT_* settings for every function (for example KFPT_MAX_BODY_BYTES, KFPT_MAX_EVENT_AGE_S, KFPT_PUBLISH_TIMEOUT). They override the defaults set here."
+  description = "More KFPT_* settings for every function (for example KFPT_MAX_EVENT_AGE_S, KFPT_PUBLISH_TIMEOUT). They override the defaults set here. The body limit is max_body_bytes, not a setting here."
   type        = map(string)
   default     = {}
 
   validation {
     condition     = alltrue([for k in keys(var.extra_env) : startswith(k, "KFPT_")])
     error_message = "extra_env only takes KFPT_* settings."
+  }
+
+  validation {
+    condition     = !contains(keys(var.extra_env), "KFPT_MAX_BODY_BYTES")
+    error_message = "Set the body limit with max_body_bytes (the functions' memory is sized for it), not in extra_env."
   }
 }
 

@@ -246,7 +246,7 @@ def test_iam_is_one_account_per_function_with_least_privilege(
     assert "local.stage_secrets" in local["secret_grants"].text
     invoker = resource("google_cloud_run_v2_service_iam_member", "push_invoker")
     assert attr(invoker, "role").literal() == "roles/run.invoker"
-    assert attr(invoker, "member").text == "google_service_account.push.member"
+    assert attr(invoker, "member").text == "google_service_account.push[each.key].member"
     assert attr(invoker, "for_each").text == "local.event_stages"
     assert "s.input_topic != null" in local["event_stages"].text
     dl_pub = resource("google_pubsub_topic_iam_member", "dead_letter_publisher")
@@ -381,9 +381,14 @@ output "status_tick_topic" {
 """
 
 
-def _write_probe(root: hcl.Body, workdir: Path, tfvars: str) -> None:
-    """A provider-free copy of the root module's variables and locals, with outputs to read."""
+def _write_probe(root: hcl.Body, workdir: Path, tfvars: str, checked_outputs: tuple[str, ...] = ()) -> None:
+    """A provider-free copy of the root module's variables and locals, with outputs to read.
+
+    ``checked_outputs`` names root outputs to copy too (those whose preconditions check the
+    variables), so a plan of the probe refuses what a plan of the real configuration refuses.
+    """
     blocks = [b.text for b in root.blocks if b.type in ("variable", "locals")]
+    blocks += [b.text for b in root.find("output") if b.labels[0] in checked_outputs]
     text = "\n\n".join(blocks)
     for reference, replacement in _PROVIDER_REFERENCES.items():
         text = text.replace(reference, replacement)
@@ -421,7 +426,7 @@ def test_terraform_evaluates_the_locals_for_kfp_with_secrets(root: hcl.Body, tmp
         'project = "p"\nlauncher = "kfp"\nkfp_host = "https://kfp.example.com"\n'
         'kfp_token_secret = "kfp-api"\n'
         'webhook_secrets = { "github-webhook" = { secret = "gh-hook", keys = { secret = "latest" } } }\n'
-        'extra_env = { KFPT_MAX_BODY_BYTES = "1000" }\n',
+        'extra_env = { KFPT_MAX_EVENT_AGE_S = "1000" }\nmax_body_bytes = 2097152\n',
     )
     functions = outputs["functions"]
     assert sorted(functions) == sorted(ENTRY_POINTS)
@@ -432,7 +437,8 @@ def test_terraform_evaluates_the_locals_for_kfp_with_secrets(root: hcl.Body, tmp
         assert env["KFPT_TRANSPORT"] == "pubsub"
         assert env["KFPT_STORE"] == "firestore://p"
         assert env["KFPT_CONFIG"] == "config"
-        assert env["KFPT_MAX_BODY_BYTES"] == "1000"
+        assert env["KFPT_MAX_EVENT_AGE_S"] == "1000"
+        assert env["KFPT_MAX_BODY_BYTES"] == "2097152"
         assert ("KFPT_LAUNCHER" in env) == (stage in ("launch", "status"))
         assert spec["source_dir"].endswith(f"build/functions/{stage}")
         assert spec["name"] == f"kfpt-{stage}"

@@ -40,16 +40,17 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   service_config {
-    available_memory               = var.memory
-    timeout_seconds                = var.timeout_seconds
-    max_instance_count             = var.max_instance_count
-    min_instance_count             = var.min_instance_count
-    ingress_settings               = var.ingress_settings
-    all_traffic_on_latest_revision = true
-    service_account_email          = var.service_account_email
-    vpc_connector                  = var.vpc_connector
-    vpc_connector_egress_settings  = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
-    environment_variables          = var.environment
+    available_memory                 = var.memory
+    max_instance_request_concurrency = var.concurrency
+    timeout_seconds                  = var.timeout_seconds
+    max_instance_count               = var.max_instance_count
+    min_instance_count               = var.min_instance_count
+    ingress_settings                 = var.ingress_settings
+    all_traffic_on_latest_revision   = true
+    service_account_email            = var.service_account_email
+    vpc_connector                    = var.vpc_connector
+    vpc_connector_egress_settings    = var.vpc_connector == null ? null : "PRIVATE_RANGES_ONLY"
+    environment_variables            = var.environment
 
     # Each secret is a directory /secrets/<secretName> holding one file per key: the
     # <secretName>/<key> layout of KFPT_SECRETS_DIR, as Kubernetes mounts a Secret.

@@ -59,6 +59,12 @@ variable "memory" {
   default     = "256Mi"
 }
 
+variable "concurrency" {
+  description = "Requests one instance serves at once. The memory must cover this many requests with the largest body (see memory_sizing in the root module)."
+  type        = number
+  default     = 1
+}
+
 variable "timeout_seconds" {
   description = "Longest time one request may take; also the push subscription's ack deadline (capped at 600)."
   type        = number
@@ -81,6 +87,11 @@ variable "ingress_settings" {
   description = "ALLOW_ALL for the webhook; ALLOW_INTERNAL_ONLY for functions only Pub/Sub calls."
   type        = string
   default     = "ALLOW_INTERNAL_ONLY"
+
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY"], var.ingress_settings)
+    error_message = "ingress_settings must be ALLOW_ALL (the webhook) or ALLOW_INTERNAL_ONLY."
+  }
 }
 
 variable "vpc_connector" {
@@ -125,7 +136,7 @@ variable "dead_letter_topic" {
 }
 
 variable "push_service_account" {
-  description = "Service account whose OIDC token Pub/Sub presents to the function (it needs roles/run.invoker)."
+  description = "Service account whose OIDC token Pub/Sub presents to the function: this subscription's own, the only identity holding roles/run.invoker on the function."
   type        = string
   default     = null
 }
