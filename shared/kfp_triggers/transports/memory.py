@@ -10,7 +10,12 @@ an unserialisable payload fails at publish time, as it would in the cloud.
 Two delivery modes: synchronous (``publish`` delivers before it returns, so a whole chain runs
 inside the first ``publish``) and queued (``publish`` only enqueues; ``drain()`` delivers until
 idle, or ``start()`` runs a worker thread that does so). The latest messages and delivery failures
-are kept for inspection (``record_limit`` of each), so a long-running ``serve`` does not grow.
+are kept for inspection, so a long-running ``serve`` does not grow: at most ``record_limit`` of
+each, and messages only while their encoded sizes add up to at most ``record_bytes`` (the oldest
+are let go first; a message larger than that on its own is delivered but not kept). In queued
+mode, undelivered messages may add up to ``queue_bytes``; a publish beyond that raises
+:class:`~kfp_triggers.transports.base.TransportError` (ingest answers 503, a stage's input is
+delivered again later), where Pub/Sub would keep a backlog in the cloud.
 """
 
 from __future__ import annotations
@@ -24,9 +29,21 @@ from dataclasses import dataclass, field
 
 from kfp_triggers.events import CloudEvent, from_pubsub_message, to_pubsub_message
 from kfp_triggers.eventtypes import dead_letter_topic
-from kfp_triggers.transports.base import MAX_PUBLISH_BYTES, MessageTooLargeError, publish_request_size
+from kfp_triggers.transports.base import (
+    MAX_PUBLISH_BYTES,
+    MessageTooLargeError,
+    TransportError,
+    publish_request_size,
+)
 
 log = logging.getLogger(__name__)
+
+#: How many bytes of published messages the bus keeps for inspection, by default.
+RECORD_BYTES = 16 * 1024 * 1024
+#: How many bytes of undelivered messages the queued mode holds, by default.
+QUEUE_BYTES = 256 * 1024 * 1024
+#: A delivery failure keeps at most this many characters of the error.
+_ERROR_CHARS = 2000
 
 Handler = Callable[[CloudEvent], object]
 
@@ -39,6 +56,11 @@ class BusMessage:
     message_id: str
     data: bytes
     attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Bytes the recorded message holds: its data and its attributes."""
+        return len(self.data) + sum(len(k) + len(v) for k, v in self.attributes.items())
 
     @property
     def event(self) -> CloudEvent:
@@ -67,13 +89,20 @@ class MemoryBus:
     """In-process publisher and dispatcher; see the module docstring for the delivery rules."""
 
     def __init__(
-        self, *, max_delivery_attempts: int = 5, synchronous: bool = True, record_limit: int = 1000
-    ) -> None:
+        self, *, max_delivery_attempts: int = 5, synchronous: bool = True, record_limit: int = 1000,
+        record_bytes: int = RECORD_BYTES, queue_bytes: int = QUEUE_BYTES,
+    ) -> None:  # fmt: skip
         if max_delivery_attempts < 1:
             raise ValueError("max_delivery_attempts must be at least 1")
+        if record_bytes < 0:
+            raise ValueError("record_bytes cannot be negative")
         self.max_delivery_attempts = max_delivery_attempts
         self.synchronous = synchronous
+        self.record_bytes = record_bytes
+        self.queue_bytes = queue_bytes
+        self._queued_bytes = 0
         self.published: deque[BusMessage] = deque(maxlen=record_limit)
+        self._published_bytes = 0
         self.failures: deque[DeliveryFailure] = deque(maxlen=record_limit)
         self._subscriptions: list[_Subscription] = []
         self._queue: deque[tuple[_Subscription, BusMessage, int]] = deque()
@@ -101,25 +130,44 @@ class MemoryBus:
         Raises:
             TypeError: the event's data cannot be encoded as JSON.
             MessageTooLargeError: the encoded event is over Pub/Sub's size limit.
+            TransportError: in queued mode, undelivered messages already fill ``queue_bytes``.
         """
         data, attributes = to_pubsub_message(event)
         size = publish_request_size(topic, data, attributes)
         if size > MAX_PUBLISH_BYTES:
             raise MessageTooLargeError.for_event(event["id"], size)
+        with self._lock:
+            if self._queued_bytes and self._queued_bytes + size > self.queue_bytes:
+                raise TransportError(
+                    f"the in-process bus already holds {self._queued_bytes} bytes of undelivered messages"
+                    f" (its limit is {self.queue_bytes}); publish again once they are delivered"
+                )
         return self._publish_encoded(topic, data, attributes)
 
     def _publish_encoded(self, topic: str, data: bytes, attributes: dict[str, str]) -> str:
         with self._lock:
             message = BusMessage(topic, str(next(self._ids)), data, dict(attributes))
-            self.published.append(message)
+            self._record(message)
             targets = [s for s in self._subscriptions if s.topic == topic]
             if not self.synchronous:
-                self._queue.extend((s, message, 1) for s in targets)
+                for sub in targets:
+                    self._enqueue(sub, message, 1)
                 self._wakeup.notify_all()
         if self.synchronous:
             for sub in targets:
                 self._deliver_until_done(sub, message)
         return message.message_id
+
+    def _record(self, message: BusMessage) -> None:
+        """Keep ``message`` for inspection, letting the oldest go to stay within both limits."""
+        if self.published.maxlen == 0:
+            return
+        if len(self.published) == self.published.maxlen:
+            self._published_bytes -= self.published.popleft().size
+        self.published.append(message)
+        self._published_bytes += message.size
+        while self.published and self._published_bytes > self.record_bytes:
+            self._published_bytes -= self.published.popleft().size
 
     # --- delivering -------------------------------------------------------------------------
 
@@ -132,7 +180,8 @@ class MemoryBus:
                 "delivery %s of message %s to %s failed: %s", attempt, message.message_id, sub.name, exc
             )
             with self._lock:
-                self.failures.append(DeliveryFailure(sub.name, message.message_id, attempt, repr(exc)))
+                error = repr(exc)[:_ERROR_CHARS]
+                self.failures.append(DeliveryFailure(sub.name, message.message_id, attempt, error))
             return False
         return True
 
@@ -149,16 +198,22 @@ class MemoryBus:
                 return
         self._dead_letter(sub, message, self.max_delivery_attempts)
 
+    def _enqueue(self, sub: _Subscription, message: BusMessage, attempt: int) -> None:
+        """Queue one delivery attempt (the lock is held)."""
+        self._queue.append((sub, message, attempt))
+        self._queued_bytes += message.size
+
     def _step(self) -> bool:
         """Deliver one queued message once; False when the queue is empty."""
         with self._lock:
             if not self._queue:
                 return False
             sub, message, attempt = self._queue.popleft()
+            self._queued_bytes -= message.size
         if not self._attempt(sub, message, attempt):
             if attempt < self.max_delivery_attempts:
                 with self._lock:
-                    self._queue.append((sub, message, attempt + 1))
+                    self._enqueue(sub, message, attempt + 1)
             else:
                 self._dead_letter(sub, message, attempt)
         return True
@@ -206,12 +261,12 @@ class MemoryBus:
     # --- inspection ---------------------------------------------------------------------------
 
     def messages(self, topic: str) -> list[BusMessage]:
-        """Every message published on ``topic``, in order."""
+        """The recorded messages published on ``topic``, in order (see the limits above)."""
         with self._lock:
             return [m for m in self.published if m.topic == topic]
 
     def events(self, topic: str) -> list[CloudEvent]:
-        """Decoded copies of every event published on ``topic``, in order."""
+        """Decoded copies of the recorded events published on ``topic``, in order."""
         return [m.event for m in self.messages(topic)]
 
     def dead_letters(self, topic: str) -> list[BusMessage]:
