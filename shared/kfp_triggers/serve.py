@@ -1,6 +1,8 @@
 """``kfp-triggers serve``: the whole chain in one process.
 
-An HTTP server answers webhooks (the ingest stage) and the other four stages are subscribed to
+An HTTP server answers webhooks with the ingest edge the deployed function runs
+(:mod:`kfp_triggers.edge`), hosted by a server bounded in threads, time and bytes
+(:mod:`kfp_triggers.wsgi_server`), and the other four stages are subscribed to
 their topics: on the in-process bus by default, or on real Pub/Sub topics (streaming pull) when
 ``KFPT_TRANSPORT=pubsub`` (``PUBSUB_EMULATOR_HOST`` is honoured). A ticker publishes
 ``status.tick`` every few seconds so runs are followed to the end without Cloud Scheduler.
@@ -17,16 +19,16 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from kfp_triggers.edge import wsgi_app
 from kfp_triggers.events import StatusTick, event_for, from_pubsub_message
 from kfp_triggers.eventtypes import TOPIC_EVENTS, TOPIC_LAUNCH, TOPIC_MATCHED, TOPIC_RUNS, TOPICS, prefixed
-from kfp_triggers.headers import SERVER_CONSUMED, canonical_header_key, header_text, headers_from_pairs
-from kfp_triggers.request import RawRequest, read_http_request
-from kfp_triggers.runtime import Settings, build_context, handle_event, handle_http
+from kfp_triggers.request import read_http_request
+from kfp_triggers.runtime import Settings, build_context, handle_event
 from kfp_triggers.stages import StageContext
+from kfp_triggers.wsgi_server import ServerLimits, WsgiServer
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ STAGE_TOPICS = {
 class Server:
     """A running chain: the HTTP server, the context and whatever stops the subscribers."""
 
-    httpd: ThreadingHTTPServer
+    httpd: WsgiServer
     ctx: StageContext
     stoppers: list[Callable[[], None]]
 
@@ -69,9 +71,12 @@ class Server:
 
 def start(
     settings: Settings, environ: Mapping[str, str], *, host: str = "127.0.0.1", port: int = 8080,
-    tick_s: float = 2.0,
+    tick_s: float = 2.0, limits: ServerLimits | None = None,
 ) -> Server:  # fmt: skip
-    """Build the chain and start its subscribers and ticker; the HTTP server is bound, not yet serving."""
+    """Build the chain and start its subscribers and ticker; the HTTP server is bound, not yet serving.
+
+    ``limits`` bounds what clients can make the HTTP server hold (connections, timeouts, header sizes).
+    """
     transport = (environ.get("KFPT_TRANSPORT") or "memory").lower()
     stoppers: list[Callable[[], None]] = []
     if transport == "pubsub":
@@ -93,7 +98,12 @@ def start(
         publisher.start()
         stoppers.append(publisher.stop)
     stoppers.append(_start_ticker(ctx, tick_s))
-    httpd = ThreadingHTTPServer((host, port), _handler_class(ctx))
+    try:
+        httpd = WsgiServer((host, port), wsgi_app(ctx), limits)
+    except BaseException:
+        for stop in stoppers:
+            stop()
+        raise
     return Server(httpd, ctx, stoppers)
 
 
@@ -167,38 +177,6 @@ def _subscribe_pubsub(ctx: StageContext, environ: Mapping[str, str]) -> Callable
         client.close()
 
     return stop
-
-
-def _handler_class(ctx: StageContext) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "kfp-triggers"
-
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > ctx.max_body_bytes:
-                self.close_connection = True
-            body = self.rfile.read(min(length, ctx.max_body_bytes + 1)) if length else b""
-            pairs = [
-                (name, header_text(value))
-                for name, value in self.headers.items()
-                if canonical_header_key(name) not in SERVER_CONSUMED
-            ]
-            request = RawRequest(self.command, self.path, headers_from_pairs(pairs), body)
-            answer = handle_http(request, ctx)
-            self.send_response(answer.status)
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
-
-        do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815 - http.server's names
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.info("%s %s", self.address_string(), format % args)
-
-    return Handler
 
 
 def send_request(url: str, request_file: Path, timeout_s: float = 10.0) -> tuple[int, bytes]:
