@@ -31,6 +31,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
@@ -69,6 +70,15 @@ def run_bundle(*args: str | Path) -> subprocess.CompletedProcess[str]:
         cwd=ROOT,
         timeout=120,
         check=False,
+    )
+
+
+def same_but_blanked(shipped: bytes, source: bytes) -> bool:
+    """``shipped`` is ``source`` with some characters blanked and line ends trimmed: lines stay put."""
+    ours, theirs = shipped.decode().split("\n"), source.decode().split("\n")
+    return len(ours) == len(theirs) and all(
+        len(a) <= len(b) and all(x in (y, " ") for x, y in zip(a, b, strict=False))
+        for a, b in zip(ours, theirs, strict=True)
     )
 
 
@@ -111,11 +121,16 @@ def test_five_bundles_with_the_deployable_layout(bundles: Path) -> None:
         files = set(tree(top))
         assert sorted(f for f in files if f.startswith("kfp_triggers/")) == engine
         assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
-        # The listener, and the compiled pipeline it names as ../pipelines/train.yaml.
-        assert (top / "config" / "listener.yaml").read_bytes() == (EXAMPLE / "listener.yaml").read_bytes()
-        assert (top / "pipelines" / "train.yaml").read_bytes() == (
-            EXAMPLES / "pipelines" / "train.yaml"
-        ).read_bytes()
+        # The listener, and the compiled pipeline it names as ../pipelines/train.yaml: their YAML
+        # where it stood, comments blanked out.
+        listener = (top / "config" / "listener.yaml").read_bytes()
+        assert same_but_blanked(listener, (EXAMPLE / "listener.yaml").read_bytes())
+        assert b"#" not in listener and b"kind: EventListener" in listener
+        pipeline = (top / "pipelines" / "train.yaml").read_bytes()
+        assert same_but_blanked(pipeline, (EXAMPLES / "pipelines" / "train.yaml").read_bytes())
+        assert list(yaml.safe_load_all(pipeline)) == list(
+            yaml.safe_load_all((EXAMPLES / "pipelines" / "train.yaml").read_bytes())
+        )
         rest = {f for f in files if not f.startswith("kfp_triggers/")}
         assert rest == {
             "main.py",
@@ -216,14 +231,17 @@ def test_secret_manifests_and_secret_directories_are_left_out(tmp_path: Path) ->
     assert "config/listener.yaml" in files
     assert not [p for p in files if p.startswith("config/") and "secret" in p]
     assert not [p for p, (data, _m) in files.items() if token.encode() in data]
-    assert "github-secret.yaml: holds only Kubernetes Secrets" in proc.stdout
+    assert "github-secret.yaml: no Tekton Triggers document" in proc.stdout
 
-    # A Secret beside the listener in one file cannot be split safely: refuse.
+    # A Secret beside the listener in one file is blanked out; the listener ships.
     mixed = (config / "listener.yaml").read_text(encoding="utf-8") + "---\n" + secret_doc
     (config / "listener.yaml").write_text(mixed, encoding="utf-8")
-    refused = run_bundle("--out", out, "--config", config)
-    assert refused.returncode == 1
-    assert "holds a Kubernetes Secret beside other documents" in refused.stdout
+    again = run_bundle("--out", out, "--config", config, "--stage", "intercept")
+    assert again.returncode == 0, again.stdout
+    shipped = (out / "intercept" / "config" / "listener.yaml").read_bytes()
+    assert token.encode() not in shipped and b"kind: Secret" not in shipped
+    assert b"kind: EventListener" in shipped
+    assert "listener.yaml: 1 document(s) or List item(s) that are not Tekton Triggers" in again.stdout
 
 
 @pytest.mark.parametrize(
