@@ -97,16 +97,45 @@ class StoreContract:
         assert event.request == REQUEST
         assert event.triggers == ()
 
+    def test_a_request_is_journalled_once_and_never_replaced(self, store: Store) -> None:
+        first = {"bodyBase64": "e30=", "headers": {"X-Hub-Signature-256": ["sha256=aa"]}}
+        forged = {"bodyBase64": "eyJmb3JnZWQiOiB0cnVlfQ==", "headers": {}}
+        assert store.record_event("ev-1", "default/github", at(0), first, "cfg-1") == "ev-1"
+        # The same body again (a redelivery, whatever its headers) is the same event: nothing changes.
+        again = {**first, "headers": {"X-Request-Id": ["proxy"]}}
+        assert store.record_event("ev-1", "default/github", at(5), again, "cfg-2") == "ev-1"
+        # Another body, or another listener, under the same id is another event of its own.
+        other_body = store.record_event("ev-1", "default/github", at(6), forged, "cfg-2")
+        other_listener = store.record_event("ev-1", "default/open", at(7), first, "cfg-2")
+        assert len({"ev-1", other_body, other_listener}) == 3
+        assert other_body.startswith("ev-1~") and other_listener.startswith("ev-1~")
+        # ... whose own redeliveries land on it.
+        assert store.record_event("ev-1", "default/github", at(8), forged, None) == other_body
+        kept = store.get_event("ev-1")
+        assert kept is not None
+        assert (kept.request, kept.listener, kept.received_at) == (first, "default/github", at(0))
+        conflicting = store.get_event(other_body)
+        assert conflicting is not None and conflicting.request == forged
+        assert {e.event_id for e in store.list_events(10)} == {"ev-1", other_body, other_listener}
+
+    def test_the_first_event_with_a_body_is_remembered_per_listener(self, store: Store) -> None:
+        later = at(100)
+        assert store.first_event_with_body("default/a", "d1", "ev-1", at(0), expires_at=later) == "ev-1"
+        assert store.first_event_with_body("default/a", "d1", "ev-2", at(1), expires_at=later) == "ev-1"
+        assert store.first_event_with_body("default/b", "d1", "ev-3", at(1), expires_at=later) == "ev-3"
+        assert store.first_event_with_body("default/a", "d2", "ev-4", at(1)) == "ev-4"
+        # Once the record expired, the body may be seen anew.
+        assert store.first_event_with_body("default/a", "d1", "ev-5", at(101), expires_at=at(200)) == "ev-5"
+
     def test_rewrites_replace_instead_of_duplicating(self, store: Store) -> None:
         store.record_event("ev-1", "github", at(0), {"v": 1}, "cfg-1")
-        store.record_event("ev-1", "github", at(1), {"v": 2}, "cfg-2")
         for accepted in (False, True, True):
             store.record_decision("ev-1", "build", None, [{"name": "cel"}], accepted, {"x": accepted}, None)
         store.record_render("ev-1", "build", {"a": "1"}, [{"kind": "Run"}], "k1", None)
         store.record_render("ev-1", "build", {"a": "2"}, [{"kind": "Run", "n": 2}], "k1", None)
         event = store.get_event("ev-1")
         assert event is not None
-        assert (event.request, event.config_version, event.received_at) == ({"v": 2}, "cfg-2", at(1))
+        assert (event.request, event.config_version, event.received_at) == ({"v": 1}, "cfg-1", at(0))
         assert len(event.triggers) == 1
         build = event.triggers[0]
         assert build.accepted is True and build.extensions == {"x": True}

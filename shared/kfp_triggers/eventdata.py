@@ -11,15 +11,16 @@ the incoming request, the same on every hop; ``listener`` and ``trigger`` are
      "receivedAt": str (RFC 3339)}
 
 ``dev.kfptriggers.trigger.matched.v1`` (intercept -> render); ``request`` is the body and the
-headers as the bindings must see them (an interceptor may have changed them)::
+headers as the bindings must see them (an interceptor may have changed them, and credentials are
+redacted once verified); ``origin`` is what the chain verified (see :mod:`kfp_triggers.origin`)::
 
     {"eventID", "listener", "trigger": {...}, "group": str | null, "request": {... as above},
-     "extensions": {...}, "decisions": [{...}, ...]}
+     "extensions": {...}, "decisions": [{...}, ...], "origin": {...}}
 
 ``dev.kfptriggers.run.requested.v1`` (render -> launch)::
 
     {"eventID", "listener", "trigger", "idempotencyKey": str, "uid": str,
-     "params": {name: JSON value}, "resources": [{rendered object}, ...]}
+     "params": {name: JSON value}, "resources": [{rendered object}, ...], "origin": {...}}
 
 ``dev.kfptriggers.run.created.v1`` (launch -> status)::
 
@@ -242,6 +243,7 @@ class TriggerMatched(_Payload):
     request: HttpRequestData = field(metadata=_json("request", "request"))
     extensions: dict[str, Any] = field(metadata=_json("extensions", "object"), default_factory=dict)
     decisions: list[dict[str, Any]] = field(metadata=_json("decisions", "objects"), default_factory=list)
+    origin: dict[str, Any] = field(metadata=_json("origin", "object"), default_factory=dict)
 
     def message_id(self) -> str:
         return f"{self.event_id}/{self.trigger.namespace}/{self.trigger.name}"
@@ -259,6 +261,7 @@ class RunRequested(_Payload):
     uid: str = field(metadata=_json("uid", "text"))
     params: dict[str, Any] = field(metadata=_json("params", "object"), default_factory=dict)
     resources: list[dict[str, Any]] = field(metadata=_json("resources", "objects"), default_factory=list)
+    origin: dict[str, Any] = field(metadata=_json("origin", "object"), default_factory=dict)
 
     def message_id(self) -> str:
         return f"{self.event_id}/{self.trigger.namespace}/{self.trigger.name}"

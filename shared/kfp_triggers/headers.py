@@ -7,7 +7,7 @@ the list of values in arrival order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -114,12 +114,14 @@ CREDENTIAL_HEADERS = frozenset({"Authorization", "Proxy-Authorization", "Cookie"
 REDACTED = "[redacted]"
 
 
-def without_credentials(headers: Mapping[str, Iterable[str]]) -> Headers:
-    """A copy of ``headers`` whose credential values read ``[redacted]``."""
+def without_credentials(
+    headers: Mapping[str, Iterable[str]], credentials: Collection[str] = CREDENTIAL_HEADERS
+) -> Headers:
+    """A copy of ``headers`` whose credential values (names in ``credentials``) read ``[redacted]``."""
     out: Headers = {}
     for name, values in headers.items():
         copied = list(values)
-        out[name] = [REDACTED] * len(copied) if canonical_header_key(name) in CREDENTIAL_HEADERS else copied
+        out[name] = [REDACTED] * len(copied) if canonical_header_key(name) in credentials else copied
     return out
 
 

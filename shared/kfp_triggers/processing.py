@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kfp_triggers.bindings import event_data, resolve_params
 from kfp_triggers.chain import ChainOutcome, Decision, run_chain
-from kfp_triggers.config import Configuration, EventListener, ResolvedTrigger
+from kfp_triggers.config import Configuration, EventListener, InterceptorSpec, ResolvedTrigger
 from kfp_triggers.errors import KfptError
 from kfp_triggers.request import RawRequest
 from kfp_triggers.templates import render_resources
@@ -64,11 +64,15 @@ class TriggerOutcome:
 
 @dataclass
 class Interception:
-    """One trigger's chain result for one event (the intercept stage's unit of work)."""
+    """One trigger's chain result for one event (the intercept stage's unit of work).
+
+    ``specs`` is the whole chain that ran for it: its group's interceptors, then its own.
+    """
 
     trigger: ResolvedTrigger
     group: str | None
     chain: ChainOutcome
+    specs: tuple[InterceptorSpec, ...] = ()
 
 
 UidFactory = Callable[[], str]
@@ -91,7 +95,12 @@ class EventProcessor:
     ) -> list[Interception]:
         """Run the interceptor chain of every trigger (and trigger group) of ``listener``."""
         out = [
-            Interception(trigger, None, self.intercept(trigger, request, request.headers, {}, event_id))
+            Interception(
+                trigger,
+                None,
+                self.intercept(trigger, request, request.headers, {}, event_id),
+                trigger.interceptors,
+            )
             for trigger in self.config.triggers_for(listener)
         ]
         for group in self.config.groups_for(listener):
@@ -106,11 +115,12 @@ class EventProcessor:
                         list(group_chain.decisions),
                         group_chain.error,
                     )
-                    out.append(Interception(trigger, group.name, stopped))
+                    out.append(Interception(trigger, group.name, stopped, group.interceptors))
                     continue
                 chain = self.intercept(trigger, request, group_chain.header, group_chain.extensions, event_id)
                 chain.decisions[:0] = group_chain.decisions
-                out.append(Interception(trigger, group.name, chain))
+                specs = group.interceptors + trigger.interceptors
+                out.append(Interception(trigger, group.name, chain, specs))
         return out
 
     def process(

@@ -190,7 +190,7 @@ def test_commit_statuses_follow_the_run_on_github(tmp_path: Path, monkeypatch: p
     posted = [json.loads(r.body) for r in github.requests]
     assert github.targets() == [f"POST {target}"] * len(posted)
     assert [p["state"] for p in posted] == ["pending", "success"]
-    assert {p["context"] for p in posted} == {"kfp-triggers/train-on-main"}
+    assert {p["context"] for p in posted} == {"kfp-triggers/github-push/train-on-main"}
     assert all(r.headers["authorization"] == "Bearer ghp_example_token" for r in github.requests)
 
 

@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.eventdata import HttpRequestData, ObjectRef
+from kfp_triggers.config import InterceptorSpec
+from kfp_triggers.eventdata import ObjectRef
 from kfp_triggers.eventdata import RunState as RunStatePayload
 from kfp_triggers.notifiers import (
     GitHubStatusNotifier,
@@ -37,9 +38,10 @@ from kfp_triggers.notifiers import (
     RunStateChange,
     notifiers_from_env,
 )
+from kfp_triggers.origin import origin_of
 from kfp_triggers.request import read_http_request
 from kfp_triggers.secrets import FileSecrets
-from kfp_triggers.store.base import EventRecord, RunRecord
+from kfp_triggers.store.base import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 PUSH_REQUEST = ROOT / "examples/github-push/requests/push.http"
@@ -48,6 +50,7 @@ SHA = "c0ffee1234567890abcdef1234567890abcdef12"
 HEAD_SHA = "7e57ab1e0123456789abcdef0123456789abcdef"
 RUN_URL = "https://kfp.example.com/#/runs/details/3f1c2b9a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
 RUN_ID = "3f1c2b9a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
+SECRET_REF = {"secretName": "github-webhook", "secretKey": "secret"}
 UNREACHABLE_API = "http://127.0.0.1:9/"  # the discard port: a stray request fails instead of leaving
 
 GITHUB_STATES = {"error", "failure", "pending", "success"}
@@ -253,9 +256,16 @@ def change(
         trigger="train-on-push",
         listener="default/github-listener",
         event_id="0b6f5a2e-c9d1-11f0-8a1e-4f2c7a9d3b01",
-        request_headers=github_headers("push") if headers is None else headers,
-        request_body=push_body() if body is None else body,
+        origin=verified_origin(
+            github_headers("push") if headers is None else headers, push_body() if body is None else body
+        ),
     )
+
+
+def verified_origin(headers: dict[str, list[str]], body: bytes) -> dict[str, Any]:
+    """The origin intercept records for a trigger whose github interceptor verified the webhook."""
+    spec = InterceptorSpec("github", "github", "ClusterInterceptor", {"secretRef": SECRET_REF})
+    return origin_of([spec], headers, body, body)
 
 
 def notifier(api: FakeGitHub, **options: Any) -> GitHubStatusNotifier:
@@ -277,19 +287,14 @@ def test_push_posts_a_status_on_the_pushed_commit() -> None:
     will read it, so the request shape is the one the pipeline stores.
     """
     raw = read_http_request(PUSH_REQUEST)
-    journal = EventRecord(
-        event_id="0b6f5a2e",
-        listener="default/github-listener",
-        received_at=None,
-        request=HttpRequestData(raw.method, raw.url, raw.header_map(), raw.body).to_data(),
-        config_version=None,
-    )
+    origin = verified_origin(raw.header_map(), raw.body)
     now = datetime.datetime.now(datetime.UTC)
     run = RunRecord(
-        RUN_ID, "0b6f5a2e", "default/github-listener", "train-on-push", "kfp", "SUCCEEDED", now, now, RUN_URL
-    )
+        RUN_ID, "0b6f5a2e", "default/github-listener", "train-on-push", "kfp", "SUCCEEDED", now, now, RUN_URL,
+        details={"origin": origin},
+    )  # fmt: skip
     with fake_github() as api:
-        notifier(api).notify(RunStateChange.from_run(run, journal, "SUCCEEDED", "RUNNING"))
+        notifier(api).notify(RunStateChange.from_run(run, "SUCCEEDED", "RUNNING"))
     assert api.violations == []
     assert [(r.method, r.path) for r in api.received] == [("POST", status_path())]
     assert api.posted() == [
@@ -297,7 +302,7 @@ def test_push_posts_a_status_on_the_pushed_commit() -> None:
             "state": "success",
             "target_url": RUN_URL,
             "description": f"KFP run {RUN_ID} succeeded",
-            "context": "kfp-triggers/train-on-push",
+            "context": "kfp-triggers/github-listener/train-on-push",
         }
     ]
     assert api.received[0].headers["user-agent"].startswith("kfp-triggers")
@@ -399,16 +404,16 @@ def test_requests_without_a_github_commit_post_nothing(headers: dict[str, list[s
     assert calls == []  # the token is not even read
 
 
-def test_journal_without_the_request_posts_nothing() -> None:
-    """Contract test (GitHub's API cannot run here): a run whose event is no longer journalled
-    cannot be addressed, and that is not an error."""
+def test_a_run_without_a_verified_origin_posts_nothing() -> None:
+    """Contract test (GitHub's API cannot run here): a run whose trigger verified nothing (or
+    whose origin is unknown) cannot be addressed, and that is not an error."""
     payload = RunStatePayload(
         event_id="e1", run_id=RUN_ID, backend="kfp", state="FAILED", previous_state="RUNNING",
         run_url=RUN_URL, trigger=ObjectRef("default", "train-on-push"),
         listener=ObjectRef("default", "github-listener"),
     )  # fmt: skip
     built = RunStateChange.from_payload(payload, None)
-    assert (built.request_headers, built.request_body, built.listener) == ({}, b"", "default/github-listener")
+    assert (built.origin, built.listener) == ({}, "default/github-listener")
     with fake_github() as api:
         notifier(api).notify(built)
     assert api.received == []
@@ -587,7 +592,7 @@ def test_canceled_can_be_reported_as_failure() -> None:
 
 
 def test_context_prefix_and_links() -> None:
-    """Contract test (GitHub's API cannot run here): the context is ``<prefix>/<trigger>``; a run
+    """Contract test (GitHub's API cannot run here): the context is ``<prefix>/<listener>/<trigger>``; a run
     URL that is not a web link (a local run's ``file://`` folder) is not sent as ``target_url``;
     a long run id (Vertex allows 128 characters) is cut so the description fits 140."""
     long_id = "train-" + "x" * 122
@@ -596,7 +601,7 @@ def test_context_prefix_and_links() -> None:
         poster.notify(change("RUNNING", None, run_url="file:///var/kfpt/runs/r1", run_id=long_id))
     assert api.violations == []
     [posted] = api.posted()
-    assert posted["context"] == "ci/kfp/train-on-push"
+    assert posted["context"] == "ci/kfp/github-listener/train-on-push"
     assert "target_url" not in posted
     assert len(posted["description"]) == 140
     assert posted["description"].startswith("KFP run train-xxx")
@@ -757,8 +762,8 @@ def test_settings_turn_statuses_on_and_read_the_token_at_each_post(tmp_path: Pat
         configured.notify(change("RUNNING", "CANCELED"))
     assert api.violations == []
     assert [(b["state"], b["context"]) for b in api.posted()] == [
-        ("failure", "pipelines/train-on-push"),
-        ("pending", "pipelines/train-on-push"),
+        ("failure", "pipelines/github-listener/train-on-push"),
+        ("pending", "pipelines/github-listener/train-on-push"),
     ]
     assert [r.headers["authorization"] for r in api.received] == [f"Bearer {TOKEN}", f"Bearer {api.token}"]
 

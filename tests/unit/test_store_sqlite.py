@@ -158,7 +158,7 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
     conn.close()
     store = SqliteStore(path)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
         event = store.get_event("ev-1")
         assert event is not None and event.request == {"method": "POST"}
         store.record_event("ev-2", "default/l", at(0), {}, None, expires_at=at(1))

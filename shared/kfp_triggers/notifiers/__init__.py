@@ -1,7 +1,7 @@
 """Notifiers: report run state transitions back to the source of the event (GitHub commit statuses).
 
 The status stage builds a :class:`RunStateChange` for each transition it observes (the run, its
-new and previous state, and the original webhook from the journal) and hands it to every notifier
+new and previous state, and what was verified about its event) and hands it to every notifier
 :func:`notifiers_from_env` turned on. A notifier ignores changes it has nothing to say about.
 """
 
@@ -13,7 +13,6 @@ from kfp_triggers.notifiers.base import (
     NotifierError,
     NotifierUnavailableError,
     RunStateChange,
-    request_of,
 )
 from kfp_triggers.notifiers.factory import notifiers_from_env
 from kfp_triggers.notifiers.github_status import CommitStatus, GitHubStatusNotifier, github_state
@@ -28,5 +27,4 @@ __all__ = [
     "RunStateChange",
     "github_state",
     "notifiers_from_env",
-    "request_of",
 ]

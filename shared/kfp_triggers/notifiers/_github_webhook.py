@@ -1,4 +1,4 @@
-"""Which repository and commit a GitHub webhook is about, read from the original request.
+"""Which repository and commit a GitHub webhook is about, read where its signature was verified.
 
 Only requests with an ``X-GitHub-Event`` header are GitHub's; anything else (GitLab, Bitbucket,
 Slack, a CloudEvent) has no commit to report on and gives ``None``. Per event:
@@ -68,6 +68,24 @@ def github_commit(headers: Mapping[str, Sequence[str]], body: bytes) -> GitHubCo
         return None
     host = header(headers, "X-GitHub-Enterprise-Host")
     return GitHubCommit(owner, repo, sha, event, host)
+
+
+def commit_from_origin(origin: Mapping[str, Any]) -> GitHubCommit | None:
+    """The commit a run's origin names, only when GitHub's signature was verified; else ``None``.
+
+    The fields are checked again as if they came from outside: a run's origin travels in messages
+    between the stages.
+    """
+    found = origin.get("github")
+    if origin.get("verifiedBy") != "github" or not isinstance(found, Mapping):
+        return None
+    owner, repo, sha = (str(found.get(k) or "") for k in ("owner", "repo", "sha"))
+    host = str(found.get("enterpriseHost") or "")
+    if not (_NAME_PART.match(owner) and _NAME_PART.match(repo) and _SHA.match(sha)):
+        return None
+    if host and not valid_host(host):
+        return None
+    return GitHubCommit(owner, repo, sha, str(found.get("event") or ""), host)
 
 
 def valid_host(host: str) -> bool:

@@ -2,9 +2,10 @@
 
 The status stage publishes ``run.state`` on every transition; notifiers report the same change
 back to where the event came from (a GitHub commit status today). A notifier needs more than the
-``run.state`` payload: it has to know which repository and commit the run is about, and only the
-original webhook says that. So a :class:`RunStateChange` carries the original request's headers
-and body, read from the event journal, next to the run's new and previous state.
+``run.state`` payload: it has to know which repository and commit the run is about. That comes
+from the run's *origin* (see :mod:`kfp_triggers.origin`): what the intercept stage verified about
+the event when it accepted the trigger, kept with the run. The journalled request is never read
+again for it, since a request is only what some sender sent, and headers are signed by nobody.
 
 Errors follow the engine's rule: :class:`NotifierUnavailableError` (``retryable``) when trying
 again later may succeed (5xx, 429, timeouts), :class:`NotifierError` when it will not (a 4xx).
@@ -12,16 +13,15 @@ again later may succeed (5xx, 429, timeouts), :class:`NotifierError` when it wil
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from kfp_triggers.errors import KfptError
-from kfp_triggers.eventdata import HttpRequestData
 
 if TYPE_CHECKING:
     from kfp_triggers.eventdata import RunState as RunStatePayload
-    from kfp_triggers.store.base import EventRecord, RunRecord
+    from kfp_triggers.store.base import RunRecord
 
 
 class NotifierError(KfptError):
@@ -47,14 +47,13 @@ class InvalidNotifierSettingError(NotifierError, ValueError):
 
 @dataclass(frozen=True)
 class RunStateChange:
-    """One run's state transition, with the webhook that caused the run.
+    """One run's state transition, with what was verified about the event that caused the run.
 
     States use KFP's ``RuntimeState`` names (``PENDING``, ``RUNNING``, ``SUCCEEDED``, ...);
     ``previous_state`` is ``None`` when nothing was known before (the first report of a run).
     ``listener`` is ``namespace/name`` as the run record keeps it; ``trigger`` is the trigger's
-    name. ``request_headers``/``request_body`` are the original webhook's headers (list-valued)
-    and exact body bytes; both are empty when the journal no longer holds the request, and
-    notifiers that need them then do nothing.
+    name. ``origin`` is the trigger's origin (``verifiedBy``, and ``github`` for a webhook GitHub
+    signed); empty when nothing was verified, and notifiers then have nothing to report.
     """
 
     run_id: str
@@ -65,18 +64,12 @@ class RunStateChange:
     trigger: str
     listener: str
     event_id: str
-    request_headers: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    request_body: bytes = b""
+    origin: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_run(
-        cls, run: RunRecord, event: EventRecord | None, state: str, previous_state: str | None
-    ) -> RunStateChange:
-        """Build a change from a run record, its journalled event and the observed transition.
-
-        ``event`` is what ``store.get_event(run.event_id)`` returned (``None`` when missing).
-        """
-        headers, body = request_of(event)
+    def from_run(cls, run: RunRecord, state: str, previous_state: str | None) -> RunStateChange:
+        """Build a change from a run record (its origin was kept at launch) and the observed transition."""
+        origin = run.details.get("origin")
         return cls(
             run_id=run.run_id,
             backend=run.backend,
@@ -86,14 +79,12 @@ class RunStateChange:
             trigger=run.trigger,
             listener=run.listener,
             event_id=run.event_id,
-            request_headers=headers,
-            request_body=body,
+            origin=dict(origin) if isinstance(origin, Mapping) else {},
         )
 
     @classmethod
-    def from_payload(cls, payload: RunStatePayload, event: EventRecord | None) -> RunStateChange:
-        """Build a change from the ``run.state`` payload the status stage publishes and its event."""
-        headers, body = request_of(event)
+    def from_payload(cls, payload: RunStatePayload, origin: Mapping[str, Any] | None) -> RunStateChange:
+        """Build a change from the ``run.state`` payload the status stage publishes and the run's origin."""
         return cls(
             run_id=payload.run_id,
             backend=payload.backend,
@@ -103,26 +94,8 @@ class RunStateChange:
             trigger=payload.trigger.name,
             listener=f"{payload.listener.namespace}/{payload.listener.name}",
             event_id=payload.event_id,
-            request_headers=headers,
-            request_body=body,
+            origin=dict(origin or {}),
         )
-
-
-def request_of(event: EventRecord | None) -> tuple[dict[str, list[str]], bytes]:
-    """The original request's headers and body from a journalled event; empty when unknown.
-
-    The journal keeps the request as the ``received`` payload's ``request`` object
-    (``{"method", "url", "headers", "bodyBase64"}``). A missing or unreadable request gives empty
-    headers and body rather than an error: a run must not be held up because its notification
-    cannot be addressed.
-    """
-    if event is None or not event.request:
-        return {}, b""
-    try:
-        request = HttpRequestData.from_data(event.request)
-    except KfptError:
-        return {}, b""
-    return {name: list(values) for name, values in request.headers.items()}, request.body
 
 
 @runtime_checkable

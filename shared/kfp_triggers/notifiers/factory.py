@@ -7,7 +7,9 @@ rotated secret is used without a restart. Further settings:
 * ``KFPT_GITHUB_API_URL``: the REST API root (default ``https://api.github.com/``; GitHub
   Enterprise Server: ``https://<host>/api/v3/``);
 * ``KFPT_GITHUB_STATUS_CONTEXT``: the status context prefix (default ``kfp-triggers``; the
-  context is ``<prefix>/<trigger name>``);
+  context is ``<prefix>/<listener>/<trigger>``);
+* ``KFPT_GITHUB_REPOSITORIES``: comma-separated ``owner/repo`` or ``owner/*``; when set, statuses
+  are posted to those repositories only;
 * ``KFPT_GITHUB_CANCELED_AS``: ``error`` (default) or ``failure``, the state of a canceled run;
 * ``KFPT_GITHUB_ENTERPRISE_HOSTS``: comma-separated GitHub Enterprise Server hosts whose webhooks
   (``X-GitHub-Enterprise-Host``) may receive statuses and the token (the API URL's host always may).
@@ -37,6 +39,7 @@ def notifiers_from_env(environ: Mapping[str, str], secrets: SecretStore) -> list
                 f"KFPT_GITHUB_CANCELED_AS must be 'error' or 'failure', not {canceled_as!r}"
             )
         hosts = [h.strip() for h in environ.get("KFPT_GITHUB_ENTERPRISE_HOSTS", "").split(",") if h.strip()]
+        repositories = [r for r in environ.get("KFPT_GITHUB_REPOSITORIES", "").split(",") if r.strip()]
         try:
             notifiers.append(
                 GitHubStatusNotifier(
@@ -45,10 +48,12 @@ def notifiers_from_env(environ: Mapping[str, str], secrets: SecretStore) -> list
                     context_prefix=environ.get("KFPT_GITHUB_STATUS_CONTEXT", "").strip() or "kfp-triggers",
                     canceled_as=canceled_as,
                     enterprise_hosts=hosts,
+                    repositories=repositories,
                 )
             )
         except ValueError as exc:
-            raise InvalidNotifierSettingError(f"KFPT_GITHUB_API_URL: {exc}") from None
+            setting = "KFPT_GITHUB_REPOSITORIES" if "repository" in str(exc) else "KFPT_GITHUB_API_URL"
+            raise InvalidNotifierSettingError(f"{setting}: {exc}") from None
     return notifiers
 
 

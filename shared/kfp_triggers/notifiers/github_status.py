@@ -15,6 +15,13 @@ CANCELED                                    ``error`` (or ``failure``)
 UNKNOWN (and anything unrecognised)         nothing is posted
 ==========================================  =============================
 
+Only runs whose trigger verified GitHub's webhook signature (a ``github`` interceptor with a
+``secretRef``) get statuses, on the repository and commit that signed body names (the run's
+origin, captured when the trigger was accepted): an unauthenticated trigger (CEL only, Slack, no
+secret) could name any repository. ``repositories`` narrows that further to an allow-list. The
+context is ``<prefix>/<listener>/<trigger>`` (``<prefix>/<namespace>/<listener>/<trigger>`` outside
+the ``default`` namespace), so a same-named trigger of another listener cannot write it.
+
 The call is ``POST {api}/repos/{owner}/{repo}/statuses/{sha}`` with GitHub's REST headers
 (``Accept: application/vnd.github+json``, ``X-GitHub-Api-Version: 2022-11-28``, a bearer token
 and a ``User-Agent``). The token is sent only to the configured API, or to a GitHub Enterprise
@@ -39,7 +46,7 @@ from typing import Any
 from kfp_triggers.httpopener import no_redirect_opener
 from kfp_triggers.interceptors.github_api import api_base_url
 from kfp_triggers.launchers.base import RunState
-from kfp_triggers.notifiers._github_webhook import GitHubCommit, github_commit, valid_host
+from kfp_triggers.notifiers._github_webhook import GitHubCommit, commit_from_origin, valid_host
 from kfp_triggers.notifiers.base import NotifierError, NotifierUnavailableError, RunStateChange
 
 log = logging.getLogger(__name__)
@@ -126,12 +133,14 @@ class GitHubStatusNotifier:
             is picked up without a restart.
         api_url: the REST API root (``https://<host>/api/v3/`` for GitHub Enterprise Server).
         timeout_s: how long to wait for GitHub's answer.
-        context_prefix: statuses are posted under context ``<prefix>/<trigger name>``.
+        context_prefix: statuses are posted under context ``<prefix>/<listener>/<trigger>``.
         canceled_as: the GitHub state for a canceled run, ``error`` or ``failure``.
         enterprise_hosts: GitHub Enterprise Server hosts (``host`` or ``host:port``) whose
             webhooks may direct the status, and so the token, to ``https://<host>/api/v3/``.
             The host of ``api_url`` is always allowed.
         ssl_context: TLS settings for the API (a private CA); the system's when ``None``.
+        repositories: when given, the only repositories statuses are posted to: ``owner/repo``
+            or ``owner/*``, compared without regard to case.
     """
 
     def __init__(
@@ -144,6 +153,7 @@ class GitHubStatusNotifier:
         *,
         enterprise_hosts: Iterable[str] = (),
         ssl_context: ssl.SSLContext | None = None,
+        repositories: Iterable[str] = (),
     ) -> None:
         if canceled_as not in {"error", "failure"}:
             raise ValueError(f"canceled_as must be 'error' or 'failure', not {canceled_as!r}")
@@ -156,21 +166,27 @@ class GitHubStatusNotifier:
         self.context_prefix = context_prefix.strip("/")
         self.canceled_as = canceled_as
         self.allowed_hosts = frozenset(h.lower() for h in enterprise_hosts) | {parts.netloc.lower()}
+        self.repositories = frozenset(r.strip().lower() for r in repositories if r.strip())
+        for pattern in self.repositories:
+            owner, _, repo = pattern.partition("/")
+            if not owner or not repo or "/" in repo:
+                raise ValueError(f"a repository must be owner/repo or owner/*, not {pattern!r}")
         handlers = [urllib.request.HTTPSHandler(context=ssl_context)] if ssl_context is not None else []
         self._opener = no_redirect_opener(*handlers)
 
     def status_for(self, change: RunStateChange) -> CommitStatus | None:
         """The status to post for ``change``, or ``None`` when there is nothing to post.
 
-        Nothing is posted for a request that is not a GitHub webhook naming a commit, for an
-        unknown state, when the GitHub state is the one already posted for the previous state,
-        or when the webhook names an Enterprise host that is not allowed.
+        Nothing is posted for a run whose trigger did not verify a GitHub webhook naming a commit,
+        for a repository outside the allow-list, for an unknown state, when the GitHub state is the
+        one already posted for the previous state, or when the webhook names an Enterprise host
+        that is not allowed.
         """
         state = github_state(change.state, self.canceled_as)
         if state is None or state == github_state(change.previous_state, self.canceled_as):
             return None
-        commit = github_commit(change.request_headers, change.request_body)
-        if commit is None:
+        commit = commit_from_origin(change.origin)
+        if commit is None or not self._repository_allowed(commit):
             return None
         base = self._api_for(commit)
         if base is None:
@@ -178,8 +194,19 @@ class GitHubStatusNotifier:
         owner, repo, sha = (urllib.parse.quote(p, safe="") for p in (commit.owner, commit.repo, commit.sha))
         path = f"repos/{owner}/{repo}/statuses/{sha}"
         target = change.run_url if _is_web_url(change.run_url) else None
-        context = f"{self.context_prefix}/{change.trigger}" if self.context_prefix else change.trigger
+        context = "/".join(
+            p for p in (self.context_prefix, _listener_part(change.listener), change.trigger) if p
+        )
         return CommitStatus(base + path, state, describe(change.run_id, change.state), context, target)
+
+    def _repository_allowed(self, commit: GitHubCommit) -> bool:
+        if not self.repositories:
+            return True
+        owner, repo = commit.owner.lower(), commit.repo.lower()
+        if f"{owner}/{repo}" in self.repositories or f"{owner}/*" in self.repositories:
+            return True
+        log.warning("repository %s/%s is not in the status allow-list; no status posted", owner, repo)
+        return False
 
     def notify(self, change: RunStateChange) -> None:
         """Post the commit status for ``change`` when there is one to post.
@@ -239,6 +266,12 @@ class GitHubStatusNotifier:
             raise NotifierUnavailableError(f"{what}: cannot connect: {exc.reason}") from None
         except (OSError, http.client.HTTPException) as exc:
             raise NotifierUnavailableError(f"{what}: connection failed: {exc!r}") from None
+
+
+def _listener_part(listener: str) -> str:
+    """``name`` for a listener in the ``default`` namespace, else ``namespace/name``."""
+    namespace, _, name = listener.rpartition("/")
+    return name if namespace in {"", "default"} else f"{namespace}/{name}"
 
 
 def _is_web_url(url: str | None) -> bool:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from cloudevents.http import CloudEvent
 
@@ -29,6 +31,8 @@ from kfp_triggers.events import (
     topic_for,
     traceparent_of,
 )
+from kfp_triggers.headers import without_credentials
+from kfp_triggers.origin import origin_of, secret_headers, signs_body
 from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.transports.base import MessageTooLargeError
@@ -47,69 +51,123 @@ def idempotency_key(listener: ObjectRef, trigger: ObjectRef, event_id: str) -> s
 def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> list[str]:
     """Run every trigger of the event's listener; publish the accepted ones. Returns their names.
 
+    The request is journalled first, once (see :meth:`EventJournal.record_event`): a request that
+    claims the eventID of another one is handled as an event of its own and never replaces it.
+
     A listener with ``cloudEventURI`` is told, as Tekton tells it, that processing started and is
     done (or failed for good); see :mod:`kfp_triggers.processingevents`.
     """
     listener = ctx.listener(received.listener.namespace, received.listener.name)
+    event_id = _admit(ctx, received, listener)
     headers = received.request.headers
-    processingevents.send(listener, received.event_id, processingevents.STARTED, headers)
+    processingevents.send(listener, event_id, processingevents.STARTED, headers)
     try:
-        accepted = _intercept(ctx, event, received, listener)
+        accepted = _intercept(ctx, event, received, listener, event_id)
     except KfptError as exc:
         if not exc.retryable:  # a retryable failure is delivered again: not failed yet
-            processingevents.send(listener, received.event_id, processingevents.FAILED, headers)
+            processingevents.send(listener, event_id, processingevents.FAILED, headers)
         raise
-    processingevents.send(listener, received.event_id, processingevents.DONE, None)
+    processingevents.send(listener, event_id, processingevents.DONE, None)
     return accepted
 
 
-def _intercept(
-    ctx: StageContext, event: CloudEvent, received: EventReceived, listener: EventListener
-) -> list[str]:
+def _admit(ctx: StageContext, received: EventReceived, listener: EventListener) -> str:
+    """Journal the request (credentials redacted) and return the eventID it is processed under."""
     req = received.request
-    ctx.store.record_event(
+    journalled = HttpRequestData(req.method, req.url, without_credentials(req.headers), req.body)
+    event_id = ctx.store.record_event(
         received.event_id,
         f"{listener.namespace}/{listener.name}",
         ctx.clock(),
-        req.to_data(),
+        journalled.to_data(),
         ctx.config.version,
         expires_at=ctx.expiry(),
     )
+    if event_id != received.event_id:
+        log.warning(
+            "event %s: another request (another body, or another listener) already holds this id; "
+            "this one is handled as event %s",
+            received.event_id,
+            event_id,
+        )
+    return event_id
+
+
+def _intercept(
+    ctx: StageContext, event: CloudEvent, received: EventReceived, listener: EventListener, event_id: str
+) -> list[str]:
+    req = received.request
+    listener_ref = received.listener
     request = RawRequest(req.method, req.url, req.headers, req.body)
+    items = ctx.processor.intercept_all(listener, request, event_id)
+    origins = {
+        id(item): origin_of(item.specs, item.chain.header, item.chain.body, req.body)
+        for item in items
+        if item.chain.accepted
+    }
+    replay_of = _replayed_event(ctx, listener, event_id, req.body, origins.values())
+    secrets = secret_headers(spec for item in items for spec in item.specs)
     accepted: list[str] = []
-    for item in ctx.processor.intercept_all(listener, request, received.event_id):
+    for item in items:
         trigger, chain = item.trigger, item.chain
         decisions = [d.to_json() for d in chain.decisions]
-        ctx.store.record_decision(
-            received.event_id,
-            trigger.name,
-            item.group,
-            decisions,
-            chain.accepted,
-            chain.extensions,
-            chain.error,
-        )
-        if not chain.accepted:
+        origin = origins.get(id(item), {})
+        ok, error = chain.accepted, chain.error
+        if ok and replay_of is not None and signs_body(origin.get("verifiedBy")):
+            ok = False
+            error = (
+                f"refused as a replay: this signed body was first delivered as event {replay_of} "
+                "(a signature covers the body, not the delivery id)"
+            )
+        ctx.store.record_decision(event_id, trigger.name, item.group, decisions, ok, chain.extensions, error)
+        if not ok:
             continue
         matched = TriggerMatched(
-            event_id=received.event_id,
-            listener=received.listener,
+            event_id=event_id,
+            listener=listener_ref,
             trigger=ObjectRef(trigger.namespace, trigger.name),
             group=item.group,
-            request=HttpRequestData(req.method, req.url, chain.header, chain.body),
+            request=HttpRequestData(
+                req.method, req.url, without_credentials(chain.header, secrets), chain.body
+            ),
             extensions=chain.extensions,
             decisions=decisions,
+            origin=origin,
         )
-        key = idempotency_key(received.listener, matched.trigger, received.event_id)
+        key = idempotency_key(listener_ref, matched.trigger, event_id)
         if _hand_on(ctx, matched, "intercept", event, key, {}):
             accepted.append(trigger.name)
     log.info(
         "event %s for listener %s: triggers accepted: %s",
-        received.event_id,
+        event_id,
         listener.name,
         ", ".join(accepted) or "none",
     )
     return accepted
+
+
+def _replayed_event(
+    ctx: StageContext,
+    listener: EventListener,
+    event_id: str,
+    body: bytes,
+    origins: Iterable[dict[str, Any]],
+) -> str | None:
+    """The earlier event whose signed body this is, when it came under another eventID (a replay).
+
+    Only bodies a trigger verified by signature are indexed: unsigned senders may repeat a body
+    legitimately, and anyone could send it anyway.
+    """
+    if not any(signs_body(origin.get("verifiedBy")) for origin in origins):
+        return None
+    first = ctx.store.first_event_with_body(
+        f"{listener.namespace}/{listener.name}",
+        hashlib.sha256(body).hexdigest(),
+        event_id,
+        ctx.clock(),
+        expires_at=ctx.expiry(),
+    )
+    return None if first == event_id else first
 
 
 def _hand_on(
@@ -160,6 +218,7 @@ def render(ctx: StageContext, event: CloudEvent, matched: TriggerMatched) -> Run
         uid=uid,
         params=dict(params),
         resources=resources,
+        origin=dict(matched.origin),
     )
     if not _hand_on(ctx, requested, "render", event, key, dict(params)):
         return None

@@ -140,7 +140,11 @@ def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: Run
             updated_at=now,
             run_url=launched.run_url,
             idempotency_key=key,
-            details={"displayName": spec.display_name, "triggerNamespace": requested.trigger.namespace},
+            details={
+                "displayName": spec.display_name,
+                "triggerNamespace": requested.trigger.namespace,
+                "origin": dict(requested.origin),
+            },
         )
     )
     result = {"run_id": launched.run_id, "backend": launched.backend, "run_url": launched.run_url}
@@ -242,7 +246,7 @@ def _notify(ctx: StageContext, run: RunRecord, state: str, previous: str | None)
         return
     from kfp_triggers.notifiers import RunStateChange
 
-    change = RunStateChange.from_run(run, ctx.store.get_event(run.event_id), state, previous)
+    change = RunStateChange.from_run(run, state, previous)
     for notifier in ctx.notifiers:
         try:
             notifier.notify(change)

@@ -125,6 +125,44 @@ def journal_request(request: dict[str, Any], limit: int) -> str:
     return dumps(slim)
 
 
+def request_digest(request: dict[str, Any]) -> str:
+    """The SHA-256 (hex) of a journalled request's body: what makes two deliveries the same event.
+
+    The body is what a webhook signature covers; headers are not (proxies add their own to each
+    delivery), so only the body decides whether a request repeats an earlier one. A request kept
+    without its body carries the digest under ``bodyOmitted``.
+    """
+    omitted = request.get(BODY_OMITTED)
+    if isinstance(omitted, dict) and isinstance(omitted.get("sha256"), str):
+        return str(omitted["sha256"])
+    try:
+        body = base64.b64decode(str(request.get("bodyBase64", "")), validate=True)
+    except ValueError:
+        body = str(request.get("bodyBase64", "")).encode()
+    return hashlib.sha256(body).hexdigest()
+
+
+def same_request(stored_listener: Any, stored_digest: Any, listener: str, digest: str) -> bool:
+    """True when a stored event is this very request again (a redelivery), not another one."""
+    return bool(stored_listener == listener and stored_digest == digest)
+
+
+def conflict_event_id(event_id: str, listener: str, digest: str) -> str:
+    """The id for a request that claims an eventID another request already holds.
+
+    Signatures do not cover headers, so anyone can send a body of their own under a delivery id
+    they have seen; the journal never lets it replace the first request (whose runs and statuses
+    depend on it). The newcomer is journalled and processed as an event of its own, under an id
+    derived from the claimed one, its listener and its body, so its own redeliveries land on it.
+    """
+    return f"{event_id}~{body_key(listener, digest)[:12]}"
+
+
+def body_key(listener: str, digest: str) -> str:
+    """The key of the first event a listener received with a given body (the replay index)."""
+    return hashlib.sha256(f"{listener}\n{digest}".encode()).hexdigest()
+
+
 def loads(text: str | None) -> Any:
     """Inverse of :func:`dumps`; ``None`` stays ``None``."""
     return None if text is None else json.loads(text)

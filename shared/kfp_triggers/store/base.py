@@ -4,8 +4,10 @@ Stages are stateless and delivery is at-least-once, so everything a stage rememb
 
 * the **journal** keeps the whole story of an event (the request, every trigger's interceptor
   decisions, bound params, rendered resources, the run it launched) so that ``events show`` and
-  ``replay`` can explain and repeat it. Every write is keyed, so a redelivered stage that writes
-  the same record again replaces it instead of adding a second one;
+  ``replay`` can explain and repeat it. A request is written once and never replaced: a second
+  request claiming the same eventID with another body or for another listener is journalled as an
+  event of its own (see :meth:`EventJournal.record_event`). The later records are keyed by event and
+  trigger, so a redelivered stage that writes the same record again replaces its own copy;
 * the **ledger** makes launching exactly-once: a launcher first *claims* the idempotency key with a
   lease (an in-progress record with an expiry, as Powertools' idempotency utility does), creates the
   run, then *completes* the key with the run id. A second claimer sees ``in_progress`` (retry later)
@@ -243,11 +245,29 @@ class EventJournal(Protocol):
         config_version: str | None,
         *,
         expires_at: datetime | None = None,
-    ) -> None:
-        """Record an ingested event (its request as the ingest stage saw it).
+    ) -> str:
+        """Journal an incoming request once; return the eventID it is journalled and processed under.
+
+        The first request under ``event_id`` is kept for good (until it expires). The same request
+        again (same listener, same body: a redelivery) returns ``event_id`` and writes nothing. A
+        request for another listener or with another body gets an id of its own,
+        :func:`~kfp_triggers.store._rules.conflict_event_id`, written the same way: it can never
+        replace the first one, whose runs and statuses depend on it.
 
         ``expires_at`` lets the journal forget the event (with its triggers) after that time
         (``None``: kept for good); see :meth:`Store.purge`.
+        """
+
+    def first_event_with_body(
+        self, listener: str, digest: str, event_id: str, now: datetime, *, expires_at: datetime | None = None
+    ) -> str:
+        """The first event ``listener`` received with a body of SHA-256 ``digest``.
+
+        When none is recorded (or its record expired before ``now``), ``event_id`` is recorded as
+        that first event and returned.
+
+        A webhook signature covers the body and not the delivery id, so a captured request can be
+        sent again under a new id; a verified body seen before under another id is a replay.
         """
 
     def record_decision(

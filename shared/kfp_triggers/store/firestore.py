@@ -4,10 +4,13 @@ Document layout (document ids are the raw ids when they are plain, else ``~`` + 
 
 * ``kfpt_events/{eventId}``: ``eventID``, ``listener``, ``receivedAt`` (timestamp), ``request``
   (without its body, replaced by ``bodyOmitted: {bytes, sha256}``, when over 512 KiB),
-  ``configVersion``, ``expireAt`` (a TTL policy may use it), and ``triggers``: a map from trigger
-  name to ``{decision, render, launch}`` maps. Each stage overwrites only its own map through an
-  update mask, so a redelivered stage replaces its record and concurrent stages never overwrite
-  each other.
+  ``bodySha256``, ``configVersion``, ``expireAt`` (a TTL policy may use it), and ``triggers``: a map
+  from trigger name to ``{decision, render, launch}`` maps. The request fields are written once,
+  by a conditional commit, and never replaced (a conflicting request gets a document of its own);
+  each stage overwrites only its own trigger map through an update mask, so a redelivered stage
+  replaces its record and concurrent stages never overwrite each other.
+* ``kfpt_bodies/{sha256(listener, body digest)}``: ``listener``, ``digest``, ``eventID`` (the first
+  event with that body), ``expireAt``.
 * ``kfpt_ledger/{key}``: ``key``, ``status`` (``IN_PROGRESS``/``COMPLETED``), ``owner``,
   ``leaseExpiresAt``, ``attempt``, ``result``, ``expireAt`` (a TTL policy may use it).
 * ``kfpt_runs/{runId}``: ``runID``, ``eventID``, ``listener``, ``trigger``, ``backend``, ``state``,
@@ -46,10 +49,12 @@ from kfp_triggers.store.base import (
     EventSummary,
     RunNotFoundError,
     RunRecord,
+    StoreError,
     StoreUnavailableError,
 )
 
 EVENTS = "kfpt_events"
+BODIES = "kfpt_bodies"
 LEDGER = "kfpt_ledger"
 RUNS = "kfpt_runs"
 _MAX_ATTEMPTS = 25
@@ -156,17 +161,56 @@ class FirestoreStore:
         config_version: str | None,
         *,
         expires_at: datetime | None = None,
-    ) -> None:
-        """Overwrite the ingest fields of the event document (its triggers map is left alone)."""
+    ) -> str:
+        """Write the request fields once (see :meth:`EventJournal.record_event`); the id kept under.
+
+        A document that holds only trigger records (a later stage journalled before this one, or
+        the request's retention ran out) gets the request fields added, its triggers kept.
+        """
+        digest = _rules.request_digest(request)
         fields = {
             "eventID": event_id,
             "listener": listener,
             "receivedAt": utc(received_at),
             "request": _rules.journal_request(request, JOURNAL_REQUEST_LIMIT),
+            "bodySha256": digest,
             "configVersion": config_version,
             "expireAt": utc(expires_at) if expires_at is not None else None,
         }
-        self._patch(self._client.name(EVENTS, event_id), fields, list(fields))
+        for candidate in (event_id, _rules.conflict_event_id(event_id, listener, digest)):
+
+            def decide(stored: dict[str, Any] | None, candidate: str = candidate) -> tuple[bool, Write]:
+                if stored is None or not stored.get("request"):
+                    return True, {**(stored or {}), **fields, "eventID": candidate}
+                stored_digest = stored.get("bodySha256") or _rules.request_digest(
+                    _rules.loads(stored.get("request")) or {}
+                )
+                return _rules.same_request(stored.get("listener"), stored_digest, listener, digest), None
+
+            if self._cas(self._client.name(EVENTS, candidate), decide):
+                return candidate
+        raise StoreError(f"event {event_id!r}: its conflict id is held by yet another request")
+
+    def first_event_with_body(
+        self, listener: str, digest: str, event_id: str, now: datetime, *, expires_at: datetime | None = None
+    ) -> str:
+        """The first event of ``listener`` with this body digest (see :class:`EventJournal`)."""
+        fields = {
+            "listener": listener,
+            "digest": digest,
+            "eventID": event_id,
+            "expireAt": utc(expires_at) if expires_at is not None else None,
+        }
+
+        def decide(stored: dict[str, Any] | None) -> tuple[str, Write]:
+            expired = (
+                stored is not None and stored.get("expireAt") is not None and stored["expireAt"] <= utc(now)
+            )
+            if stored is None or expired:
+                return event_id, fields
+            return str(stored.get("eventID")), None
+
+        return self._cas(self._client.name(BODIES, _rules.body_key(listener, digest)), decide)
 
     def _patch_trigger(self, event_id: str, trigger: str, stage: str, part: dict[str, Any]) -> None:
         fields = {"eventID": event_id, "triggers": {trigger: {stage: part}}}

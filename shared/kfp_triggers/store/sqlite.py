@@ -2,10 +2,11 @@
 
 Several threads and several processes (functions-framework workers, the CLI) may share the file
 (see :mod:`kfp_triggers.store._sqlite_db`). Every read-modify-write (ledger claims, the run-state
-compare-and-set) runs in a ``BEGIN IMMEDIATE`` transaction, which takes the single write lock before
-reading, so two claimers can never both see a key free. Journal writes are upserts keyed by event
-(and trigger), so a redelivered stage replaces its own record. The schema is created on first use
-and versioned in ``kfpt_schema``.
+compare-and-set, admitting a request to the journal) runs in a ``BEGIN IMMEDIATE`` transaction, which
+takes the single write lock before reading, so two claimers can never both see a key free. A request
+is journalled once and never replaced; the later journal writes are upserts keyed by event and
+trigger, so a redelivered stage replaces its own record. The schema is created on first use and
+versioned in ``kfpt_schema``.
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ from kfp_triggers.store.base import (
     EventSummary,
     RunNotFoundError,
     RunRecord,
+    StoreError,
     TriggerRecord,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, listener TEXT NOT NULL, received_at TEXT NOT NULL,
-    request TEXT NOT NULL, config_version TEXT, expires_at TEXT);
+    request TEXT NOT NULL, config_version TEXT, expires_at TEXT, body_sha256 TEXT);
 CREATE INDEX IF NOT EXISTS events_by_expiry ON events (expires_at);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (received_at);
 CREATE INDEX IF NOT EXISTS events_by_listener ON events (listener, received_at);
@@ -47,6 +49,9 @@ CREATE TABLE IF NOT EXISTS event_triggers (
     render_error TEXT,
     launched INTEGER NOT NULL DEFAULT 0, launch_key TEXT, run_id TEXT, backend TEXT, launch_error TEXT,
     PRIMARY KEY (event_id, trigger_name));
+CREATE TABLE IF NOT EXISTS body_digests (
+    listener TEXT NOT NULL, digest TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TEXT,
+    PRIMARY KEY (listener, digest));
 CREATE TABLE IF NOT EXISTS ledger (
     key TEXT PRIMARY KEY, status TEXT NOT NULL, owner TEXT NOT NULL, lease_expires_at TEXT,
     attempt INTEGER NOT NULL, result TEXT, expires_at TEXT);
@@ -59,10 +64,17 @@ CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, created_at);
 """
 
 # Version 2: events expire (``expires_at``), so the journal can be purged.
+# Version 3: events keep their body's digest, and the first event per (listener, body) is indexed.
 _MIGRATIONS = {
     1: """
 ALTER TABLE events ADD COLUMN expires_at TEXT;
 CREATE INDEX IF NOT EXISTS events_by_expiry ON events (expires_at);
+""",
+    2: """
+ALTER TABLE events ADD COLUMN body_sha256 TEXT;
+CREATE TABLE IF NOT EXISTS body_digests (
+    listener TEXT NOT NULL, digest TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TEXT,
+    PRIMARY KEY (listener, digest));
 """,
 }
 
@@ -104,16 +116,52 @@ class SqliteStore:
         config_version: str | None,
         *,
         expires_at: datetime | None = None,
-    ) -> None:
-        """Insert or replace the ingest record of ``event_id``."""
-        values = {
+    ) -> str:
+        """Journal the request once (see :meth:`EventJournal.record_event`); the id it is kept under."""
+        digest = _rules.request_digest(request)
+        row = {
             "listener": listener,
             "received_at": format_time(received_at),
             "request": _rules.dumps(request),
             "config_version": config_version,
             "expires_at": format_time(expires_at) if expires_at is not None else None,
+            "body_sha256": digest,
         }
-        self._upsert("events", {"event_id": event_id}, values)
+        candidates = (event_id, _rules.conflict_event_id(event_id, listener, digest))
+        with self._write() as conn:
+            for candidate in candidates:
+                stored = conn.execute(
+                    "SELECT listener, body_sha256, request FROM events WHERE event_id = ?", (candidate,)
+                ).fetchone()
+                if stored is None:
+                    conn.execute(
+                        f"INSERT INTO events (event_id, {', '.join(row)}) VALUES (?{', ?' * len(row)})",
+                        (candidate, *row.values()),
+                    )
+                    return candidate
+                stored_digest = stored[1] or _rules.request_digest(_rules.loads(stored[2]) or {})
+                if _rules.same_request(stored[0], stored_digest, listener, digest):
+                    return candidate
+        raise StoreError(f"event {event_id!r}: its conflict id is held by yet another request")
+
+    def first_event_with_body(
+        self, listener: str, digest: str, event_id: str, now: datetime, *, expires_at: datetime | None = None
+    ) -> str:
+        """The first event of ``listener`` with this body digest (see :class:`EventJournal`)."""
+        cutoff = format_time(now)
+        with self._write() as conn:
+            stored = conn.execute(
+                "SELECT event_id, expires_at FROM body_digests WHERE listener = ? AND digest = ?",
+                (listener, digest),
+            ).fetchone()
+            if stored is not None and (stored[1] is None or stored[1] > cutoff):
+                return str(stored[0])
+            conn.execute(
+                "INSERT OR REPLACE INTO body_digests (listener, digest, event_id, expires_at) "
+                "VALUES (?, ?, ?, ?)",
+                (listener, digest, event_id, _text(expires_at)),
+            )
+        return event_id
 
     def _upsert(
         self,
@@ -306,6 +354,9 @@ class SqliteStore:
                 "DELETE FROM ledger WHERE status = ? AND expires_at IS NOT NULL AND expires_at <= ?",
                 (_rules.COMPLETED, cutoff),
             ).rowcount
+            conn.execute(
+                "DELETE FROM body_digests WHERE expires_at IS NOT NULL AND expires_at <= ?", (cutoff,)
+            )
         return int(events) + int(ledger)
 
     # -- runs --------------------------------------------------------------------------------
