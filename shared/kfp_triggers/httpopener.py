@@ -42,8 +42,14 @@ class _CredentialsStayHome(urllib.request.HTTPRedirectHandler):
 
 
 def _same_site(old: str, new: str) -> bool:
-    before = (urllib.parse.urlsplit(old).hostname or "").lower()
-    after = (urllib.parse.urlsplit(new).hostname or "").lower()
+    """True when ``new`` is on the host of ``old`` (or a subdomain) and no less protected.
+
+    A redirect from https to plain http would put the token on the wire in clear text.
+    """
+    was, now = urllib.parse.urlsplit(old), urllib.parse.urlsplit(new)
+    before, after = (was.hostname or "").lower(), (now.hostname or "").lower()
+    if was.scheme == "https" and now.scheme != "https":
+        return False
     return bool(before) and (after == before or after.endswith("." + before))
 
 

@@ -64,6 +64,7 @@ class Settings:
     max_event_age_s: float = 24 * 3600.0
     retention_days: float = 30.0
     github_api_url: str = "https://api.github.com/"
+    github_enterprise_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -81,6 +82,9 @@ class Settings:
             max_event_age_s=float(get("KFPT_MAX_EVENT_AGE_S", str(cls.max_event_age_s))),
             retention_days=float(get("KFPT_RETENTION_DAYS", str(cls.retention_days))),
             github_api_url=get("KFPT_GITHUB_API_URL", cls.github_api_url),
+            github_enterprise_hosts=tuple(
+                h.strip() for h in environ.get("KFPT_GITHUB_ENTERPRISE_HOSTS", "").split(",") if h.strip()
+            ),
         )
 
 
@@ -123,6 +127,7 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         SettingError: a setting is unusable.
     """
     retention_s = retention_seconds(settings)
+    enterprise_hosts = _enterprise_hosts(settings)
     config = load([settings.config], check_cel=False, check_bindings=False)  # see validation.hooks
     secrets = FileSecrets(settings.secrets_dir)
     env = dict(environ)
@@ -133,7 +138,7 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         from kfp_triggers.processing import EventProcessor
 
         services = InterceptorServices(secrets=secrets, github_api_url=settings.github_api_url)
-        return EventProcessor(config, InterceptorFactory(services))
+        return EventProcessor(config, InterceptorFactory(services, github_enterprise_hosts=enterprise_hosts))
 
     def notifiers() -> Any:
         from kfp_triggers.notifiers import notifiers_from_env
@@ -167,6 +172,16 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         # redelivery) rather than at the first state change, where it would be given up on.
         _ = context.notifiers
     return context
+
+
+def _enterprise_hosts(settings: Settings) -> frozenset[str]:
+    """The GitHub Enterprise hosts webhooks may direct API calls to, checked when the stage starts."""
+    from kfp_triggers.interceptors.github_api import enterprise_host_set
+
+    try:
+        return enterprise_host_set(settings.github_enterprise_hosts)
+    except ValueError as exc:
+        raise SettingError(str(exc)) from None
 
 
 class _Process:

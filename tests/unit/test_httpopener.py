@@ -60,3 +60,12 @@ def test_the_firestore_client_does_not_follow_a_redirect_with_its_token() -> Non
         with pytest.raises(StoreError, match="302"):
             client.get(name)
     assert api.targets() == [target]
+
+
+def test_credentials_never_follow_a_redirect_from_https_to_plain_http() -> None:
+    from kfp_triggers.httpopener import _same_site
+
+    assert _same_site("https://ghe.example.com/api/v3/x", "https://ghe.example.com/api/v3/y")
+    assert _same_site("https://example.com/a", "https://api.example.com/b")
+    assert not _same_site("https://ghe.example.com/api/v3/x", "http://ghe.example.com/api/v3/y")
+    assert not _same_site("https://example.com/a", "https://example.com.evil.net/b")

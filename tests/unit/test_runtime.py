@@ -40,6 +40,17 @@ def test_a_bad_notifier_setting_fails_the_stage_at_start_not_at_the_first_state_
     assert _context(tmp_path, {}).notifiers == []
 
 
+def test_github_enterprise_hosts_reach_the_interceptors_and_a_malformed_one_fails_at_start(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(KfptError, match="KFPT_GITHUB_ENTERPRISE_HOSTS"):
+        _context(tmp_path, {"KFPT_GITHUB_ENTERPRISE_HOSTS": "https://ghe.example.com/evil"})
+    ctx = _context(tmp_path, {"KFPT_GITHUB_ENTERPRISE_HOSTS": "GHE.example.com, ghe2.example.com:8443"})
+    allowed = ctx.processor.interceptors.github_enterprise_hosts
+    assert allowed == {"ghe.example.com", "ghe2.example.com:8443"}
+    assert _context(tmp_path, {}).processor.interceptors.github_enterprise_hosts == frozenset()
+
+
 @pytest.fixture
 def json_lines() -> Iterator[io.StringIO]:
     """The engine's records, formatted as they are emitted (the log context is read then)."""

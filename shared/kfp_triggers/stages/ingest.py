@@ -89,7 +89,7 @@ def ingest(ctx: StageContext, request: RawRequest, event_id: str | None = None) 
         failure = authentication_failure(ctx, listener, request)
         if failure is not None:
             log.warning("listener %s: request refused at the edge: %s", listener.name, failure)
-            return HttpAnswer.json(401, {"error": "the request is not authentic", "reason": failure})
+            return HttpAnswer.json(401, {"error": failure})
     event_id = event_id or event_id_for(request.headers, request.body)
     with log_context(stage="ingest", eventID=event_id, traceparent=first(request.headers, "Traceparent")):
         return _hand_on(ctx, listener, request, event_id)
