@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from kfp_triggers.cel import goregex, gourl
+from kfp_triggers.cel import goregex, gourl, goyaml
 from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint, no_such_overload
 from kfp_triggers.errors import SecretError
 from kfp_triggers.golang import fmt as gofmt
@@ -103,75 +103,16 @@ def parse_json(s: Any) -> dict[str, Any]:
         raise EvalError(f"failed to decode '{s}' in parseJSON: {exc}") from None
 
 
-class _GoYAMLLoader(yaml.SafeLoader):
-    """YAML as go-yaml v2 reads it into ``interface{}``: timestamps stay strings, duplicates fail."""
-
-
-_GoYAMLLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-class _Pairs(list[tuple[Any, Any]]):
-    """A YAML mapping before its keys become JSON strings (``1`` and ``true`` are distinct keys)."""
-
-
-def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Pairs:
-    loader.flatten_mapping(node)
-    result = _Pairs()
-    seen: set[tuple[str, str]] = set()
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        identity = (type(key).__name__, repr(key))
-        if identity in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f'key "{key}" already set in map', key_node.start_mark
-            )
-        seen.add(identity)
-        result.append((key, loader.construct_object(value_node, deep=True)))
-    return result
-
-
-_GoYAMLLoader.add_constructor("tag:yaml.org,2002:map", _mapping)
-
-
-def _jsonable(value: Any) -> Any:
-    """sigs.k8s.io/yaml's YAML-to-JSON step: keys become strings, numbers become doubles."""
-    if isinstance(value, _Pairs):
-        return {_yaml_key(k): _jsonable(v) for k, v in value}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValueError(
-                "error converting YAML to JSON: json: unsupported value: " + gofmt.format_g(value)
-            )
-        return float(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
-
-
-def _yaml_key(key: Any) -> str:
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int):
-        return str(key)
-    if isinstance(key, float):
-        return gofmt.format_g(key)
-    return str(key)
-
-
 def parse_yaml(s: Any) -> dict[str, Any]:
     if type(s) is not str:
         raise no_such_overload("parseYAML", s)
     try:
-        data = _jsonable(yaml.load(s, Loader=_GoYAMLLoader))
+        data = goyaml.load(s)
+    except goyaml.YAMLLimitError as exc:
+        shown = s if len(s) <= goyaml.MAX_DOCUMENT_BYTES else s[:200] + "..."
+        raise EvalError(
+            f"failed to decode '{shown}' in parseYAML: error converting YAML to JSON: yaml: {exc}"
+        ) from None
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", 0) + 1
         problem = getattr(exc, "problem", None) or str(exc)
