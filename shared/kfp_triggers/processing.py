@@ -83,6 +83,32 @@ def new_uid() -> str:
     return str(uuid.uuid4())
 
 
+def render_template(
+    listener: EventListener, trigger: ResolvedTrigger, params: dict[str, str], event_id: str, uid: str
+) -> list[dict[str, Any]]:
+    """The resources ``trigger``'s template renders from bound ``params``, with Tekton's labels.
+
+    Deterministic: the launch stage renders again to check that a run request is one the
+    template could have produced.
+
+    Raises:
+        TemplateError: a rendered resource is not valid JSON.
+    """
+    labels = {
+        LABEL_LISTENER: listener.name,
+        LABEL_TRIGGER: trigger.name,
+        LABEL_EVENT_ID: event_id,
+        LABEL_EVENT_ID_TEKTON: event_id,
+    }
+    return render_resources(
+        trigger.template.resourcetemplates,
+        params,
+        uid=uid,
+        old_escape_quotes=trigger.template.old_escape_quotes,
+        labels=labels,
+    )
+
+
 class EventProcessor:
     """Processes requests for the listeners of one loaded configuration."""
 
@@ -185,20 +211,7 @@ class EventProcessor:
         defaults = {p.name: p.default for p in template.params if p.default is not None}
         event = event_data(chain.body, chain.header, chain.extensions, event_id)
         params = resolve_params([(b.name, b.value) for b in trigger.bindings], event, defaults)
-        labels = {
-            LABEL_LISTENER: listener.name,
-            LABEL_TRIGGER: trigger.name,
-            LABEL_EVENT_ID: event_id,
-            LABEL_EVENT_ID_TEKTON: event_id,
-        }
-        resources = render_resources(
-            template.resourcetemplates,
-            params,
-            uid=uid,
-            old_escape_quotes=template.old_escape_quotes,
-            labels=labels,
-        )
-        return params, resources
+        return params, render_template(listener, trigger, params, event_id, uid)
 
     def _chain(
         self,

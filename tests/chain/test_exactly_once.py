@@ -28,7 +28,7 @@ from kfp_triggers.processing import EventProcessor
 from kfp_triggers.request import read_http_request
 from kfp_triggers.secrets import FileSecrets
 from kfp_triggers.stages import StageContext, launch
-from kfp_triggers.stages.pipeline import idempotency_key
+from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
 from kfp_triggers.stages.runs import LaunchInProgressError
 from kfp_triggers.store.base import Store
 from kfp_triggers.store.firestore import FirestoreStore
@@ -68,15 +68,17 @@ def _requested() -> RunRequested:
         config, InterceptorFactory(InterceptorServices(FileSecrets(EXAMPLE / "secrets")))
     )
     request = read_http_request(EXAMPLE / "requests" / "push.http")
-    [outcome] = [o for o in processor.process(listener, request, EVENT_ID) if o.accepted]
     listener_ref = ObjectRef(listener.namespace, listener.name)
+    key = idempotency_key(listener_ref, ObjectRef("default", "train-on-main"), EVENT_ID)
+    uid = invocation_uid(key)  # as render derives it, so launch recognises the request as rendered
+    [outcome] = [o for o in processor.process(listener, request, EVENT_ID, uid=lambda: uid) if o.accepted]
     trigger_ref = ObjectRef(outcome.trigger.namespace, outcome.trigger.name)
     return RunRequested(
         event_id=EVENT_ID,
         listener=listener_ref,
         trigger=trigger_ref,
-        idempotency_key=idempotency_key(listener_ref, trigger_ref, EVENT_ID),
-        uid="u",
+        idempotency_key=key,
+        uid=uid,
         params=outcome.params,
         resources=outcome.resources,
     )

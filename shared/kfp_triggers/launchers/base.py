@@ -9,7 +9,7 @@ checked once (every problem reported together) before any backend is called.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http import HTTPStatus
@@ -162,12 +162,17 @@ class RunSpec:
 
     @classmethod
     def from_resource(
-        cls, resource: Mapping[str, Any], base_dir: str | os.PathLike[str] | None = None
+        cls,
+        resource: Mapping[str, Any],
+        base_dir: str | os.PathLike[str] | None = None,
+        roots: Sequence[str | os.PathLike[str]] | None = None,
     ) -> RunSpec:
         """Parse and check a rendered resource; ``pipeline_package`` is resolved against ``base_dir``.
 
         snake_case (the REST API's names) and camelCase (protobuf JSON) spellings are both accepted.
         A relative package path with no ``base_dir`` is taken from the working directory.
+        ``roots``: the directories a package must resolve into (see
+        :func:`~kfp_triggers.config.pipelines.package_roots`); ``None``: unconfined.
 
         Raises:
             InvalidRunSpec: listing every problem found (wrong kind, no or several pipeline
@@ -175,7 +180,11 @@ class RunSpec:
         """
         from kfp_triggers.launchers._runspec import parse_run
 
-        return parse_run(resource, Path(base_dir) if base_dir is not None else Path.cwd())
+        return parse_run(
+            resource,
+            Path(base_dir) if base_dir is not None else Path.cwd(),
+            None if roots is None else [Path(r) for r in roots],
+        )
 
 
 @dataclass(frozen=True)

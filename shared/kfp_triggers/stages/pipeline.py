@@ -48,6 +48,11 @@ def idempotency_key(listener: ObjectRef, trigger: ObjectRef, event_id: str) -> s
     return "kfpt-" + hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
+def invocation_uid(key: str) -> str:
+    """The ``$(uid)`` of the invocation ``key`` names: deterministic, so a redelivery renders the same run."""
+    return str(uuid.uuid5(_UID_NAMESPACE, key))
+
+
 def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> list[str]:
     """Run every trigger of the event's listener; publish the accepted ones. Returns their names.
 
@@ -201,7 +206,7 @@ def render(ctx: StageContext, event: CloudEvent, matched: TriggerMatched) -> Run
     listener = ctx.listener(matched.listener.namespace, matched.listener.name)
     trigger = ctx.trigger(listener, matched.trigger.namespace, matched.trigger.name)
     key = idempotency_key(matched.listener, matched.trigger, matched.event_id)
-    uid = str(uuid.uuid5(_UID_NAMESPACE, key))  # deterministic: a redelivery renders the same run
+    uid = invocation_uid(key)
     chain = ChainOutcome(True, matched.request.body, matched.request.headers, dict(matched.extensions))
     try:
         params, resources = ctx.processor.render(listener, trigger, chain, matched.event_id, uid)

@@ -20,7 +20,8 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
-from kfp_triggers.config import EventListener
+from kfp_triggers.config import EventListener, ResolvedTrigger
+from kfp_triggers.config.pipelines import package_roots
 from kfp_triggers.errors import KfptError
 from kfp_triggers.events import (
     ObjectRef,
@@ -33,8 +34,9 @@ from kfp_triggers.events import (
     traceparent_of,
 )
 from kfp_triggers.launchers.base import LaunchRejected, LaunchRequest, RunSpec
-from kfp_triggers.processing import LABEL_EVENT_ID, LABEL_LISTENER, LABEL_TRIGGER
+from kfp_triggers.processing import LABEL_EVENT_ID, LABEL_LISTENER, LABEL_TRIGGER, render_template
 from kfp_triggers.stages.context import StageContext
+from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
 from kfp_triggers.store.base import ClaimStatus, LeaseLostError, RunRecord
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,11 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
     """
     listener = ctx.listener(requested.listener.namespace, requested.listener.name)
     trigger = ctx.trigger(listener, requested.trigger.namespace, requested.trigger.name)
+    forged = unrenderable(listener, trigger, requested)
+    if forged is not None:
+        # Not journalled: the journal must not take writes from whoever sent this.
+        log.error("run request %s refused: %s", requested.idempotency_key, forged)
+        return []
     created: list[RunCreated] = []
     for index, resource in enumerate(requested.resources):
         key = requested.idempotency_key if index == 0 else f"{requested.idempotency_key}-{index}"
@@ -70,7 +77,8 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
             _journal_failure(ctx, requested, key, f"resource {index} ({kind}) is not a KFP Run; not launched")
             continue
         try:
-            spec = RunSpec.from_resource(resource, trigger.template.file_dir)
+            roots = package_roots(trigger.template, ctx.config_root)
+            spec = RunSpec.from_resource(resource, trigger.template.file_dir, roots)
         except LaunchRejected as exc:
             _journal_failure(ctx, requested, key, str(exc))
             continue
@@ -93,6 +101,33 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
             _send_successful(ctx, listener, requested.event_id)
         created.append(run)
     return created
+
+
+def unrenderable(listener: EventListener, trigger: ResolvedTrigger, requested: RunRequested) -> str | None:
+    """Why ``requested`` is not a run request the render stage produced, or ``None`` when it is.
+
+    A message reaching launch is only believed as far as it can be checked: its idempotency key
+    and ``$(uid)`` must be the ones render derives for its listener, trigger and event, and its
+    resources exactly what the trigger's template renders from its params. So whoever can post to
+    the launch stage can at most choose param values, never a pipeline of their own (an inline
+    ``pipeline_spec``, another package, another service account).
+    """
+    key = idempotency_key(requested.listener, requested.trigger, requested.event_id)
+    if requested.idempotency_key != key:
+        return "its idempotency key is not the one derived from its listener, trigger and event"
+    if requested.uid != invocation_uid(key):
+        return "its uid is not the one derived from its idempotency key"
+    if not all(isinstance(v, str) for v in requested.params.values()):
+        return "its params are not all strings, as bound params are"
+    try:
+        expected = render_template(
+            listener, trigger, dict(requested.params), requested.event_id, requested.uid
+        )
+    except KfptError as exc:
+        return f"its params do not render the trigger's template: {exc}"
+    if expected != requested.resources:
+        return f"its resources are not what trigger {trigger.name}'s template renders from its params"
+    return None
 
 
 def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: RunSpec) -> RunCreated | None:
