@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
@@ -62,8 +63,6 @@ def wsgi_app(ctx: StageContext | None = None) -> WsgiApp:
 
 def status_line(status: int) -> str:
     """``202 Accepted``: the WSGI status string for a code."""
-    from http import HTTPStatus
-
     try:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:

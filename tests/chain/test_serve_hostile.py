@@ -62,7 +62,8 @@ class Reply:
     """One HTTP response read off a socket (or off the stream a previous one was read from)."""
 
     def __init__(self, sock: socket.socket | None = None, *, stream: Any = None) -> None:
-        self.stream = stream if stream is not None else sock.makefile("rb")  # type: ignore[union-attr]
+        assert (sock is None) != (stream is None)
+        self.stream = stream if sock is None else sock.makefile("rb")
         self.status_line = self.stream.readline().decode("latin-1").rstrip("\r\n")
         self.headers: dict[str, str] = {}
         while line := self.stream.readline().decode("latin-1").rstrip("\r\n"):
