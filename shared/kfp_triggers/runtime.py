@@ -44,6 +44,7 @@ from kfp_triggers.request import RawRequest
 from kfp_triggers.secrets import FileSecrets
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.ingest import HttpAnswer, ingest
+from kfp_triggers.stages.lease import lease_for
 from kfp_triggers.transports.base import Publisher
 from kfp_triggers.validation import load
 
@@ -65,6 +66,7 @@ class Settings:
     retention_days: float = 30.0
     github_api_url: str = "https://api.github.com/"
     github_enterprise_hosts: tuple[str, ...] = ()
+    stage_timeout_s: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -82,6 +84,7 @@ class Settings:
             max_event_age_s=float(get("KFPT_MAX_EVENT_AGE_S", str(cls.max_event_age_s))),
             retention_days=float(get("KFPT_RETENTION_DAYS", str(cls.retention_days))),
             github_api_url=get("KFPT_GITHUB_API_URL", cls.github_api_url),
+            stage_timeout_s=float(get("KFPT_STAGE_TIMEOUT_S", str(cls.stage_timeout_s))),
             github_enterprise_hosts=tuple(
                 h.strip() for h in environ.get("KFPT_GITHUB_ENTERPRISE_HOSTS", "").split(",") if h.strip()
             ),
@@ -128,6 +131,11 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
     """
     retention_s = retention_seconds(settings)
     enterprise_hosts = _enterprise_hosts(settings)
+    if not math.isfinite(settings.stage_timeout_s) or settings.stage_timeout_s <= 0:
+        raise SettingError(
+            f"KFPT_STAGE_TIMEOUT_S must be a positive number of seconds, not {settings.stage_timeout_s}"
+        )
+    lease_s, claim_wait_s = lease_for(settings.stage_timeout_s)
     config = load([settings.config], check_cel=False, check_bindings=False)  # see validation.hooks
     secrets = FileSecrets(settings.secrets_dir)
     env = dict(environ)
@@ -166,6 +174,8 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         config_root=config_root if config_root.is_dir() else config_root.parent,
         max_body_bytes=settings.max_body_bytes,
         retention_s=retention_s,
+        lease_s=lease_s,
+        claim_wait_s=claim_wait_s,
     )
     if any(name.startswith(NOTIFIER_SETTINGS_PREFIX) and value for name, value in env.items()):
         # Configured notifiers are built now: a bad setting must fail the stage loudly (500,

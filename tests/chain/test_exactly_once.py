@@ -22,7 +22,7 @@ import pytest
 from kfp_triggers.events import CloudEvent, ObjectRef, RunCreated, RunRequested, event_for
 from kfp_triggers.interceptors.protocol import InterceptorServices
 from kfp_triggers.interceptors.resolve import InterceptorFactory
-from kfp_triggers.launchers.base import LaunchedRun, LaunchRequest, RunStatus
+from kfp_triggers.launchers.base import LaunchedRun, LaunchRequest, RunState, RunStatus
 from kfp_triggers.launchers.local import LocalLauncher
 from kfp_triggers.processing import EventProcessor
 from kfp_triggers.request import read_http_request
@@ -56,6 +56,9 @@ class CrashAfterLaunch:
     def launch(self, request: LaunchRequest) -> LaunchedRun:
         self.inner.launch(request)
         raise Crash
+
+    def find(self, idempotency_key: str) -> LaunchedRun | None:
+        return self.inner.find(idempotency_key)
 
     def get_state(self, run_id: str) -> RunStatus:
         return self.inner.get_state(run_id)
@@ -103,6 +106,7 @@ def _worker(store: Callable[[], Store], launcher: Any, clock: Clock) -> StageCon
         store_factory=store,
         launcher_factory=lambda: launcher,
         lease_s=60.0,
+        claim_wait_s=0.5,
         clock=clock,
     )
 
@@ -153,7 +157,7 @@ def test_concurrent_redeliveries_launch_one_run(store_factory: Callable[[], Stor
         launcher.wait(next(iter(run_ids)), timeout_s=60)
 
 
-def test_a_crash_between_create_and_record_is_taken_over_without_a_second_run(
+def test_a_crash_between_create_and_record_is_adopted_without_a_second_run(
     store_factory: Callable[[], Store], tmp_path: Path
 ) -> None:
     requested = _requested()
@@ -165,13 +169,91 @@ def test_a_crash_between_create_and_record_is_taken_over_without_a_second_run(
             launch(doomed, event, requested)
         assert len(_run_dirs(tmp_path / "runs")) == 1  # the backend has the run; nobody recorded it
         survivor = _worker(store_factory, launcher, clock)
-        with pytest.raises(LaunchInProgressError):  # the dead worker's lease is still live
-            launch(survivor, event, requested)
-        clock.now = T0 + timedelta(seconds=61)  # the lease runs out; the redelivery takes over
+        # The dead invocation's lease is still live, but the backend has the run: it is adopted at
+        # once, so the redelivery neither waits for the lease nor ends in the dead-letter topic.
         [created] = launch(survivor, event, requested)
         assert len(_run_dirs(tmp_path / "runs")) == 1
         [run] = store_factory().list_runs(100)
         assert run.run_id == created.run_id
         [again] = launch(survivor, event, requested)  # and any later redelivery returns the same run
         assert again.run_id == created.run_id
+        event_record = store_factory().get_event(requested.event_id)
+        assert event_record is not None and event_record.triggers[0].run_id == created.run_id
         launcher.wait(created.run_id, timeout_s=60)
+
+
+class CrashBeforeLaunch:
+    """The worker dies after claiming the key, before the backend created anything."""
+
+    def __init__(self, inner: LocalLauncher) -> None:
+        self.inner = inner
+
+    def launch(self, request: LaunchRequest) -> LaunchedRun:
+        raise Crash
+
+    def find(self, idempotency_key: str) -> LaunchedRun | None:
+        return self.inner.find(idempotency_key)
+
+    def get_state(self, run_id: str) -> RunStatus:
+        return self.inner.get_state(run_id)
+
+
+def test_a_claim_stranded_before_the_create_is_taken_over_once_its_lease_lapses(
+    store_factory: Callable[[], Store], tmp_path: Path
+) -> None:
+    requested = _requested()
+    event = event_for(requested, source="//test", traceparent=None)
+    clock = Clock()
+    with LocalLauncher(tmp_path / "runs") as launcher:
+        with pytest.raises(Crash):
+            launch(_worker(store_factory, CrashBeforeLaunch(launcher), clock), event, requested)
+        survivor = _worker(store_factory, launcher, clock)
+        with pytest.raises(LaunchInProgressError):  # nothing on the backend, and the lease is live
+            launch(survivor, event, requested)
+        clock.now = T0 + timedelta(seconds=61)  # the dead invocation's lease lapses: a takeover
+        [created] = launch(survivor, event, requested)
+        assert len(_run_dirs(tmp_path / "runs")) == 1
+        assert [r.run_id for r in store_factory().list_runs(100)] == [created.run_id]
+        launcher.wait(created.run_id, timeout_s=60)
+
+
+class RacyBackend:
+    """Stands for a backend whose own duplicate check races (KFP's list-then-create): every
+    launch call creates a run. Only the ledger can then keep one request to one run."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.lock = threading.Lock()
+
+    def launch(self, request: LaunchRequest) -> LaunchedRun:
+        time.sleep(0.05)  # the create takes a while: the other invocation is right behind
+        with self.lock:
+            run_id = f"run-{len(self.created)}"
+            self.created.append(request.idempotency_key)
+        return LaunchedRun(run_id, "racy", RunState.PENDING)
+
+    def find(self, idempotency_key: str) -> LaunchedRun | None:
+        with self.lock:
+            if idempotency_key in self.created:
+                return LaunchedRun(f"run-{self.created.index(idempotency_key)}", "racy", RunState.PENDING)
+        return None
+
+    def get_state(self, run_id: str) -> RunStatus:
+        return RunStatus(RunState.PENDING)
+
+
+def test_two_deliveries_in_one_instance_launch_once(store_factory: Callable[[], Store]) -> None:
+    requested = _requested()
+    event = event_for(requested, source="//test", traceparent=None)
+    backend = RacyBackend()
+    worker = _worker(store_factory, backend, Clock())  # one instance: one context, many threads
+    results: list[list[RunCreated]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(_deliver(worker, event, requested))) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert backend.created == [requested.idempotency_key]
+    assert {c.run_id for result in results for c in result} == {"run-0"}

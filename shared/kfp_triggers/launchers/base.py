@@ -239,6 +239,17 @@ class Launcher(Protocol):
         """
         ...
 
+    def find(self, idempotency_key: str) -> LaunchedRun | None:
+        """The run already created for ``idempotency_key`` on the backend, or ``None``.
+
+        Launch asks this when another invocation holds the key's claim: if that holder died after
+        the backend created the run, the run is adopted instead of waiting for the lease to end.
+
+        Raises:
+            LaunchUnavailable: the backend could not be reached or failed.
+        """
+        ...
+
     def get_state(self, run_id: str) -> RunStatus:
         """Read the run's current state.
 

@@ -84,6 +84,17 @@ class DryRunLauncher:
         log.info("dry run: would launch %r for event %s", request.spec.display_name, request.event_id)
         return LaunchedRun(record["run_id"], BACKEND, RunState.SKIPPED, None)
 
+    def find(self, idempotency_key: str) -> LaunchedRun | None:
+        """The record made for the key (here or by another process writing the same file), or ``None``."""
+        with self._lock:
+            record = self._by_key.get(idempotency_key)
+            if record is None:
+                self._reload()
+                record = self._by_key.get(idempotency_key)
+        return (
+            None if record is None else LaunchedRun(record["run_id"], BACKEND, RunState.SKIPPED, None, True)
+        )
+
     def _record(self, request: LaunchRequest) -> dict[str, Any]:
         spec = request.spec
         doc = load_pipeline(spec)

@@ -129,6 +129,11 @@ class KfpRestLauncher:
         winner = self._settle(marker, created)
         return self._launched(winner, existing=winner.get("run_id") != run_id)
 
+    def find(self, idempotency_key: str) -> LaunchedRun | None:
+        """The earliest run whose description carries the key's marker, or ``None``."""
+        found = self._find(idempotency_marker(idempotency_key))
+        return None if found is None else self._launched(found, existing=True)
+
     def _launched(self, run: dict[str, Any], existing: bool) -> LaunchedRun:
         run_id = str(run["run_id"])
         state = normalise_state(BACKEND, run.get("state"))

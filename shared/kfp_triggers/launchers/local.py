@@ -129,6 +129,10 @@ class LocalLauncher:
         log.info("local run %s launched for event %s", run_id, request.event_id)
         return LaunchedRun(run_id, BACKEND, RunState.PENDING, run_dir.as_uri())
 
+    def find(self, idempotency_key: str) -> LaunchedRun | None:
+        """The run the key's index entry names, or ``None``."""
+        return self._existing(self._key_path(idempotency_key))
+
     def _new_record(
         self, run_id: str, request: LaunchRequest, name: str, args: dict[str, Any]
     ) -> dict[str, Any]:

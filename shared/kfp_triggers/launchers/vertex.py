@@ -195,6 +195,18 @@ class VertexLauncher:
         state = normalise_state(BACKEND, job.get("state"))
         return LaunchedRun(job_id, BACKEND, state, self.run_url(job_id), existing=existing)
 
+    def find(self, idempotency_key: str) -> LaunchedRun | None:
+        """The PipelineJob with the key's job id, or ``None`` when Vertex has none (404)."""
+        job_id = job_id_for(idempotency_key)
+        try:
+            job = self._call("GET", f"pipelineJobs/{job_id}")
+        except LaunchRejected as exc:
+            if exc.status == 404:
+                return None
+            raise
+        state = normalise_state(BACKEND, job.get("state"))
+        return LaunchedRun(job_id, BACKEND, state, self.run_url(job_id), existing=True)
+
     def get_state(self, run_id: str) -> RunStatus:
         """Read the job (``run_id`` is the job id or its full resource name).
 

@@ -36,7 +36,7 @@ def utc_now() -> datetime:
 
 
 def default_owner() -> str:
-    """A ledger owner id unique to this process instance."""
+    """An id unique to this process instance (each invocation's ledger owner starts with it)."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
@@ -53,6 +53,7 @@ class StageContext:
     launch and status open the store and the launcher.
 
     ``publisher`` carries stage outputs; ``source`` names this deployment in CloudEvent ``source``.
+    ``lease_s`` and ``claim_wait_s`` govern launch claims (see :mod:`kfp_triggers.stages.lease`).
     """
 
     config: Configuration
@@ -62,7 +63,8 @@ class StageContext:
     launcher_factory: Callable[[], Launcher]
     config_root: Path = Path()
     max_body_bytes: int = 10 * 1024 * 1024
-    lease_s: float = 300.0
+    lease_s: float = 15.0
+    claim_wait_s: float = 30.0
     retention_s: float | None = 30 * 86400.0
     purge_every_s: float = 3600.0
     owner: str = field(default_factory=default_owner)

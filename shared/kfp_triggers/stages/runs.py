@@ -2,9 +2,12 @@
 
 Exactly once, over at-least-once delivery, rests on two guards:
 
-* the ledger: a run request's idempotency key is claimed with a lease before launching; a
-  completed claim returns the stored run, a live claim held by another worker makes this delivery
-  retry later, and a claim whose holder crashed is taken over when its lease expires;
+* the ledger: a run request's idempotency key is claimed before launching, by one invocation,
+  with a short lease renewed while it launches (see :mod:`kfp_triggers.stages.lease`). A
+  completed claim returns the stored run. A claim held by another invocation makes this delivery
+  ask the backend: a run already there is adopted (its holder died before recording it);
+  otherwise the delivery waits, within its time limit, for the holder to finish or for its lease
+  to lapse (a takeover), and only then asks to be delivered again;
 * the backend: every launcher finds a run already created for the key (KFP: a marker in the run's
   description; Vertex: the job id; local: an index file), which covers a crash between creating
   the run and completing the claim.
@@ -16,6 +19,7 @@ records it with a compare-and-set, and publishes ``run.state`` only on a real tr
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from cloudevents.http import CloudEvent
@@ -33,11 +37,12 @@ from kfp_triggers.events import (
     topic_for,
     traceparent_of,
 )
-from kfp_triggers.launchers.base import LaunchRejected, LaunchRequest, RunSpec
+from kfp_triggers.launchers.base import LaunchedRun, LaunchRejected, LaunchRequest, RunSpec
 from kfp_triggers.processing import LABEL_EVENT_ID, LABEL_LISTENER, LABEL_TRIGGER, render_template
 from kfp_triggers.stages.context import StageContext
+from kfp_triggers.stages.lease import LeaseKeeper, invocation_owner
 from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
-from kfp_triggers.store.base import ClaimStatus, LeaseLostError, RunRecord
+from kfp_triggers.store.base import Claim, ClaimStatus, LeaseLostError, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -132,36 +137,71 @@ def unrenderable(listener: EventListener, trigger: ResolvedTrigger, requested: R
 
 def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: RunSpec) -> RunCreated | None:
     store = ctx.store
-    claim = store.claim(key, ctx.owner, ctx.lease_s, ctx.clock())
-    if claim.status == ClaimStatus.COMPLETED and claim.run_id:
-        stored = store.get_run(claim.run_id)
-        log.info("event %s: run %s already launched for %s", requested.event_id, claim.run_id, key)
-        return RunCreated(
-            event_id=requested.event_id,
-            idempotency_key=key,
-            run_id=claim.run_id,
-            backend=claim.backend or (stored.backend if stored else "unknown"),
-            state=stored.state if stored else "UNKNOWN",
-            run_url=stored.run_url if stored else None,
-        )
-    if claim.status == ClaimStatus.COMPLETED:  # completed without a run id: a record we cannot use
-        raise LaunchInProgressError(f"run request {key} has a completed claim without a run id")
-    if not claim.acquired:
-        raise LaunchInProgressError(f"run request {key} is being launched by another worker")
+    owner = invocation_owner(ctx.owner)
+    deadline = time.monotonic() + ctx.claim_wait_s
+    while True:
+        claim = store.claim(key, owner, ctx.lease_s, ctx.clock())
+        if claim.status == ClaimStatus.COMPLETED:
+            return _already_launched(ctx, requested, key, claim)
+        if claim.acquired:
+            break
+        # Another invocation holds the key. If the backend has the run, that holder created it
+        # (and may have died before recording it): adopt it rather than wait or give up.
+        found = ctx.launcher.find(key)
+        if found is not None:
+            log.info(
+                "event %s: run %s found on the backend for %s; adopted", requested.event_id, found.run_id, key
+            )
+            return _record(ctx, requested, key, owner, found, spec, adopt=True)
+        if time.monotonic() >= deadline:
+            raise LaunchInProgressError(f"run request {key} is being launched by another invocation")
+        time.sleep(min(1.0, max(deadline - time.monotonic(), 0.0)))
     labels = {
         LABEL_LISTENER: requested.listener.name,
         LABEL_TRIGGER: requested.trigger.name,
         LABEL_EVENT_ID: requested.event_id,
     }
     try:
-        launched = ctx.launcher.launch(LaunchRequest(spec, key, requested.event_id, labels))
+        with LeaseKeeper(store, key, owner, ctx.lease_s, ctx.clock):
+            launched = ctx.launcher.launch(LaunchRequest(spec, key, requested.event_id, labels))
     except LaunchRejected as exc:
-        store.release(key, ctx.owner)
+        store.release(key, owner)
         _journal_failure(ctx, requested, key, str(exc))
         return None
     except KfptError:
-        store.release(key, ctx.owner)
+        store.release(key, owner)
         raise
+    return _record(ctx, requested, key, owner, launched, spec, adopt=False)
+
+
+def _already_launched(ctx: StageContext, requested: RunRequested, key: str, claim: Claim) -> RunCreated:
+    if not claim.run_id:  # completed without a run id: a record we cannot use
+        raise LaunchInProgressError(f"run request {key} has a completed claim without a run id")
+    stored = ctx.store.get_run(claim.run_id)
+    log.info("event %s: run %s already launched for %s", requested.event_id, claim.run_id, key)
+    return RunCreated(
+        event_id=requested.event_id,
+        idempotency_key=key,
+        run_id=claim.run_id,
+        backend=claim.backend or (stored.backend if stored else "unknown"),
+        state=stored.state if stored else "UNKNOWN",
+        run_url=stored.run_url if stored else None,
+    )
+
+
+def _record(
+    ctx: StageContext,
+    requested: RunRequested,
+    key: str,
+    owner: str,
+    launched: LaunchedRun,
+    spec: RunSpec,
+    *,
+    adopt: bool,
+) -> RunCreated:
+    """Record the run, complete the key and journal the launch (in that order: a crash between
+    two steps leaves a state the next delivery completes)."""
+    store = ctx.store
     now = ctx.clock()
     store.upsert_run(
         RunRecord(
@@ -183,11 +223,15 @@ def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: Run
         )
     )
     result = {"run_id": launched.run_id, "backend": launched.backend, "run_url": launched.run_url}
-    try:
-        store.complete(key, ctx.owner, result, expires_at=ctx.expiry())
-    except LeaseLostError:
-        # Our lease ran out and another worker took over; the backend guard gave it this same run.
-        log.warning("claim on %s was taken over; run %s stands", key, launched.run_id)
+    if adopt:
+        store.adopt(key, owner, result, expires_at=ctx.expiry())
+    else:
+        try:
+            store.complete(key, owner, result, expires_at=ctx.expiry())
+        except LeaseLostError:
+            # Another invocation took the key over (or adopted this very run); the backend's key
+            # check gave it this same run.
+            log.warning("claim on %s was taken over; run %s stands", key, launched.run_id)
     store.record_launch(
         requested.event_id, requested.trigger.name, key, launched.run_id, launched.backend, None
     )

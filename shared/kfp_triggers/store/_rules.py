@@ -80,6 +80,26 @@ def completed_entry(
     )
 
 
+def adopted(
+    entry: LedgerEntry | None, key: str, owner: str, result: dict[str, Any], expires_at: datetime | None
+) -> tuple[Claim, LedgerEntry | None]:
+    """Complete ``key`` with a run the backend already has, whoever holds the claim.
+
+    The backend's run is the truth: a holder that died after creating it cannot complete the
+    key, and waiting for its lease to end would only delay (or, after the platform's last
+    redelivery, lose) the event. A key completed already keeps its result.
+    """
+    if entry is not None and entry.status == COMPLETED:
+        return Claim(
+            key, ClaimStatus.COMPLETED, entry.owner, attempt=entry.attempt, result=entry.result
+        ), None
+    attempt = entry.attempt if entry is not None else 1
+    done = LedgerEntry(
+        key, COMPLETED, owner, None, attempt, dict(result), utc(expires_at) if expires_at else None
+    )
+    return Claim(key, ClaimStatus.COMPLETED, owner, attempt=attempt, result=dict(result)), done
+
+
 def may_release(entry: LedgerEntry | None, key: str, owner: str) -> bool:
     """True when ``entry`` should be deleted for ``owner``; ``False`` when there is nothing to release.
 

@@ -335,6 +335,15 @@ class IdempotencyLedger(Protocol):
             LeaseLostError: another owner took the key over, or it was released.
         """
 
+    def adopt(
+        self, key: str, owner: str, result: dict[str, Any], *, expires_at: datetime | None = None
+    ) -> Claim:
+        """Complete ``key`` with ``result`` for a run found on the backend, whoever holds the claim.
+
+        Returns the key's completed claim: ``result`` itself, or the result stored by whoever
+        completed it first.
+        """
+
     def release(self, key: str, owner: str) -> None:
         """Forget ``owner``'s in-progress claim after a permanent failure, so a later attempt may retry.
 

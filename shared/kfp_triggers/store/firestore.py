@@ -312,6 +312,17 @@ class FirestoreStore:
 
         self._cas(self._client.name(LEDGER, key), decide)
 
+    def adopt(
+        self, key: str, owner: str, result: dict[str, Any], *, expires_at: datetime | None = None
+    ) -> Claim:
+        """Complete ``key`` for a run found on the backend (see :meth:`IdempotencyLedger.adopt`)."""
+
+        def decide(fields: dict[str, Any] | None) -> tuple[Claim, Write]:
+            claim, write = _rules.adopted(docs.ledger_entry(key, fields), key, owner, result, expires_at)
+            return claim, None if write is None else docs.ledger_fields(write)
+
+        return self._cas(self._client.name(LEDGER, key), decide)
+
     def release(self, key: str, owner: str) -> None:
         """Delete ``owner``'s in-progress claim on ``key``."""
 

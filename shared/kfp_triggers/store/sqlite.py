@@ -330,6 +330,16 @@ class SqliteStore:
         with self._write() as conn:
             self._put(conn, _rules.completed_entry(self._entry(conn, key), key, owner, result, expires_at))
 
+    def adopt(
+        self, key: str, owner: str, result: dict[str, Any], *, expires_at: datetime | None = None
+    ) -> Claim:
+        """Complete ``key`` for a run found on the backend (see :meth:`IdempotencyLedger.adopt`)."""
+        with self._write() as conn:
+            claim, write = _rules.adopted(self._entry(conn, key), key, owner, result, expires_at)
+            if write is not None:
+                self._put(conn, write)
+        return claim
+
     def release(self, key: str, owner: str) -> None:
         """Delete ``owner``'s in-progress claim on ``key``."""
         with self._write() as conn:
