@@ -208,6 +208,8 @@ locals {
       environment = {
         for k, v in merge(
           local.common_env,
+          # Launch claims last a quarter of the stage's time limit (see kfp_triggers.stages.lease).
+          { KFPT_STAGE_TIMEOUT_S = tostring(s.timeout) },
           { for name, value in local.launcher_env : name => value if s.uses_launcher },
           { for name, value in local.notifier_env : name => value if s.uses_notifiers },
           var.extra_env,
