@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -223,3 +225,26 @@ def test_a_database_that_cannot_use_wal_keeps_its_mode() -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
     finally:
         conn.close()
+
+
+def test_the_store_file_and_its_new_folder_are_private(tmp_path: Path) -> None:
+    """The journal holds webhook bodies: other local users must not read them."""
+    path = tmp_path / "fresh" / ".kfpt" / "state.db"
+    store = SqliteStore(path)
+    try:
+        store.record_event("ev-1", "default/l", datetime(2026, 1, 1, tzinfo=UTC), {"bodyBase64": ""}, None)
+    finally:
+        store.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
+    for extra in path.parent.glob("state.db-*"):
+        assert stat.S_IMODE(extra.stat().st_mode) & 0o077 == 0, extra
+
+
+def test_an_existing_store_file_readable_by_others_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    SqliteStore(path).close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

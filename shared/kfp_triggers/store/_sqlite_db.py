@@ -47,7 +47,7 @@ class SqliteDatabase:
         self._connections: list[sqlite3.Connection] = []
         self._inherited: list[sqlite3.Connection] = []
         self._pid = os.getpid()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(self.path)
         with self.write() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS kfpt_schema (version INTEGER NOT NULL)")
             row = conn.execute("SELECT version FROM kfpt_schema").fetchone()
@@ -129,6 +129,27 @@ class SqliteDatabase:
             self._local = threading.local()
         for conn in connections:
             conn.close()
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file (and missing parent folders) readable by its owner only.
+
+    The journal holds webhook bodies; a file another local user can read would hand them out.
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode. A file of ours found
+    readable by others is tightened; a file of another user (a shared store) is left as it is.
+    """
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    if str(path) == ":memory:":
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        info = path.stat()
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            path.chmod(info.st_mode & 0o700)
+    except OSError as exc:
+        raise StoreError(f"cannot create the SQLite store {path}: {exc}") from exc
 
 
 def translate(exc: sqlite3.Error) -> StoreError:
