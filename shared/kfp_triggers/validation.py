@@ -43,7 +43,43 @@ def hooks(
 
 def check(paths: Sequence[str | Path]) -> tuple[Configuration | None, list[Problem]]:
     """Load ``paths`` and return the configuration (if usable) with every problem found."""
-    return check_config(list(paths), hooks())
+    config, problems = check_config(list(paths), hooks())
+    if config is None or any(p.severity == "error" for p in problems):
+        return config, problems
+    found = problems + unauthenticated_triggers(config)
+    return config, sorted(found, key=lambda p: (p.file, p.line))
+
+
+def unauthenticated_triggers(config: Configuration) -> list[Problem]:
+    """A warning per trigger whose chain checks no secret: anyone who can reach it starts its runs.
+
+    Such a trigger (CEL only, Slack, an SCM interceptor without ``secretRef``) is what Tekton
+    allows, and may be exactly what is wanted behind another gate, so it is a warning. Its runs
+    never get commit statuses, which only a verified GitHub webhook may address.
+    """
+    from kfp_triggers.config.models import split_source
+    from kfp_triggers.origin import verified_by
+
+    problems: list[Problem] = []
+    for listener in config.listeners.values():
+        chains = [(t, t.interceptors) for t in config.triggers_for(listener)]
+        chains += [
+            (t, g.interceptors + t.interceptors) for g in config.groups_for(listener) for t in g.triggers
+        ]
+        for trigger, specs in chains:
+            if verified_by(specs) is not None or any(s.url is not None for s in specs):
+                continue  # a secret is checked, or a remote interceptor may check one
+            file, line = split_source(trigger.source or listener.source)
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"trigger '{trigger.name}' of EventListener '{listener.name}' checks no secret: anyone "
+                    "who can reach the listener can start its runs, and its runs get no commit status",
+                    "warning",
+                )
+            )
+    return problems
 
 
 def load(
