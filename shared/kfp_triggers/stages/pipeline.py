@@ -19,7 +19,7 @@ from cloudevents.http import CloudEvent
 
 from kfp_triggers import processingevents
 from kfp_triggers.chain import ChainOutcome
-from kfp_triggers.config import EventListener
+from kfp_triggers.config import EventListener, InterceptorSpec
 from kfp_triggers.errors import KfptError
 from kfp_triggers.events import (
     EventReceived,
@@ -64,7 +64,8 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
     """
     listener = ctx.listener(received.listener.namespace, received.listener.name)
     event_id = _admit(ctx, received, listener)
-    headers = received.request.headers
+    # Tekton sends the request headers on; the credentials among them stay here.
+    headers = without_credentials(received.request.headers, secret_headers(_listener_specs(ctx, listener)))
     processingevents.send(listener, event_id, processingevents.STARTED, headers)
     try:
         accepted = _intercept(ctx, event, received, listener, event_id)
@@ -79,7 +80,8 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
 def _admit(ctx: StageContext, received: EventReceived, listener: EventListener) -> str:
     """Journal the request (credentials redacted) and return the eventID it is processed under."""
     req = received.request
-    journalled = HttpRequestData(req.method, req.url, without_credentials(req.headers), req.body)
+    secrets = secret_headers(_listener_specs(ctx, listener))
+    journalled = HttpRequestData(req.method, req.url, without_credentials(req.headers, secrets), req.body)
     event_id = ctx.store.record_event(
         received.event_id,
         f"{listener.namespace}/{listener.name}",
@@ -98,6 +100,15 @@ def _admit(ctx: StageContext, received: EventReceived, listener: EventListener) 
     return event_id
 
 
+def _listener_specs(ctx: StageContext, listener: EventListener) -> list[InterceptorSpec]:
+    """Every interceptor of the listener's triggers and trigger groups."""
+    specs = [spec for trigger in ctx.config.triggers_for(listener) for spec in trigger.interceptors]
+    for group in ctx.config.groups_for(listener):
+        specs.extend(group.interceptors)
+        specs.extend(spec for trigger in group.triggers for spec in trigger.interceptors)
+    return specs
+
+
 def _intercept(
     ctx: StageContext, event: CloudEvent, received: EventReceived, listener: EventListener, event_id: str
 ) -> list[str]:
@@ -111,7 +122,7 @@ def _intercept(
         if item.chain.accepted
     }
     replay_of = _replayed_event(ctx, listener, event_id, req.body, origins.values())
-    secrets = secret_headers(spec for item in items for spec in item.specs)
+    secrets = secret_headers(_listener_specs(ctx, listener))
     accepted: list[str] = []
     for item in items:
         trigger, chain = item.trigger, item.chain
