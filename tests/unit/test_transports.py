@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -306,6 +307,24 @@ def test_http_sink_posts_a_binary_mode_cloudevent(sink: Sink) -> None:
     assert json.loads(body) == event.data
     assert ev.from_http_request(headers, body) == event
     assert isinstance(publisher, Publisher)
+
+
+def test_http_sink_sends_the_mounted_oidc_token_read_at_each_publish(sink: Sink, tmp_path: Path) -> None:
+    """A Broker that authenticates senders (Knative Eventing's OIDC) learns which stage posts."""
+    token = tmp_path / "token"
+    token.write_text("tok-1\n")
+    publisher = HttpSinkPublisher(sink.url, token_file=token)
+    publisher.publish("t", created())
+    token.write_text("tok-2")  # rotated by the kubelet
+    publisher.publish("t", created())
+    assert [h["authorization"] for _m, _p, h, _b in sink.requests] == ["Bearer tok-1", "Bearer tok-2"]
+    token.write_text("")
+    with pytest.raises(TransportError, match="empty"):
+        publisher.publish("t", created())
+    token.unlink()
+    with pytest.raises(TransportError) as missing:
+        publisher.publish("t", created())
+    assert "tok-2" not in str(missing.value)
 
 
 @pytest.mark.parametrize(("status", "reply"), [(500, b"broker down"), (404, b""), (400, b"bad event")])

@@ -7,7 +7,8 @@ memory     :class:`~kfp_triggers.transports.memory.MemoryBus` (default; one proc
 pubsub     :class:`~kfp_triggers.transports.pubsub.PubSubPublisher`: project from
            ``KFPT_PUBSUB_PROJECT`` / ``GOOGLE_CLOUD_PROJECT``, ``PUBSUB_EMULATOR_HOST``
 http       :class:`~kfp_triggers.transports.http.HttpSinkPublisher` to ``KFPT_SINK_URL``,
-           else ``K_SINK`` (injected by a Knative SinkBinding)
+           else ``K_SINK`` (injected by a Knative SinkBinding); with a bearer token from
+           ``KFPT_SINK_TOKEN_FILE``, else Knative's OIDC token ``/oidc/token`` when mounted
 ========== ============================================================================
 
 ``KFPT_PUBLISH_TIMEOUT`` (seconds) bounds one publish on the pubsub and http transports.
@@ -16,11 +17,14 @@ Each transport module is imported only when chosen.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from kfp_triggers.transports.base import Publisher, TransportConfigError
 
 TRANSPORTS = ("memory", "pubsub", "http")
+OIDC_TOKEN = "/oidc/token"
+"""Where a Knative SinkBinding mounts its identity's token when Eventing's OIDC is enabled."""
 
 
 def _timeout(environ: Mapping[str, str], default: float) -> float:
@@ -57,5 +61,8 @@ def publisher_from_env(environ: Mapping[str, str]) -> Publisher:
         url = environ.get("KFPT_SINK_URL") or environ.get("K_SINK")
         if not url:
             raise TransportConfigError("KFPT_TRANSPORT=http needs KFPT_SINK_URL or K_SINK (the Knative sink)")
-        return HttpSinkPublisher(url, timeout=_timeout(environ, 10.0))
+        token_file = environ.get("KFPT_SINK_TOKEN_FILE") or (
+            OIDC_TOKEN if os.path.exists(OIDC_TOKEN) else None
+        )
+        return HttpSinkPublisher(url, timeout=_timeout(environ, 10.0), token_file=token_file)
     raise TransportConfigError(f"KFPT_TRANSPORT must be one of {', '.join(TRANSPORTS)}; got {kind!r}")

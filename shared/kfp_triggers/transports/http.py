@@ -5,15 +5,21 @@ components exchange. The topic is not sent: a Knative Broker routes on the event
 through its Triggers. A 2xx answer is the broker's acknowledgement (it has stored the event);
 anything else, including a redirect, a time-out or a refused connection, is a
 :class:`TransportError`, so the caller retries. Uses only the standard library.
+
+With ``token_file`` (Knative Eventing's OIDC: a SinkBinding mounts its identity's token at
+``/oidc/token``), every POST carries ``Authorization: Bearer <token>``, read from the file each
+time since it rotates, so a Broker that authenticates senders can tell the stages apart.
 """
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from http import HTTPStatus
 from http.client import HTTPException
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from kfp_triggers.events import CloudEvent, to_http_binary
@@ -26,7 +32,14 @@ _MAX_ERROR_BODY = 200
 class HttpSinkPublisher:
     """POSTs binary-mode CloudEvents to one URL."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        token_file: str | os.PathLike[str] | None = None,
+    ) -> None:
         """Create a publisher for ``url``.
 
         Raises:
@@ -38,6 +51,7 @@ class HttpSinkPublisher:
         self.url = url
         self.timeout = timeout
         self.extra_headers = dict(headers or {})
+        self.token_file = Path(token_file) if token_file is not None else None
 
     def publish(self, topic: str, event: CloudEvent) -> str:
         """POST ``event``; returns its CloudEvent id once the sink answered 2xx.
@@ -47,10 +61,29 @@ class HttpSinkPublisher:
             MessageTooLargeError: the sink answered 413 (a Knative broker's size limit, say).
         """
         headers, body = to_http_binary(event)
+        auth = {"Authorization": f"Bearer {self._token()}"} if self.token_file is not None else {}
         post_binary(
-            self.url, {**self.extra_headers, **headers}, body, self.timeout, what=f"event {event['id']!r}"
+            self.url,
+            {**self.extra_headers, **auth, **headers},
+            body,
+            self.timeout,
+            what=f"event {event['id']!r}",
         )
         return str(event["id"])
+
+    def _token(self) -> str:
+        assert self.token_file is not None
+        try:
+            token = self.token_file.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TransportError(
+                f"cannot read the sink token {self.token_file}: {type(exc).__name__}"
+            ) from None
+        if not token or any(c.isspace() or not c.isprintable() for c in token):
+            raise TransportError(
+                f"the sink token in {self.token_file} is empty or not a single printable word"
+            )
+        return token
 
 
 _OPENER = no_redirect_opener()
