@@ -63,12 +63,13 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
     done (or failed for good); see :mod:`kfp_triggers.processingevents`.
     """
     listener = ctx.listener(received.listener.namespace, received.listener.name)
-    event_id = _admit(ctx, received, listener)
+    secrets = secret_headers(_listener_specs(ctx, listener))
+    event_id = _admit(ctx, received, listener, secrets)
     # Tekton sends the request headers on; the credentials among them stay here.
-    headers = without_credentials(received.request.headers, secret_headers(_listener_specs(ctx, listener)))
+    headers = without_credentials(received.request.headers, secrets)
     processingevents.send(listener, event_id, processingevents.STARTED, headers)
     try:
-        accepted = _intercept(ctx, event, received, listener, event_id)
+        accepted = _intercept(ctx, event, received, listener, event_id, secrets)
     except KfptError as exc:
         if not exc.retryable:  # a retryable failure is delivered again: not failed yet
             processingevents.send(listener, event_id, processingevents.FAILED, headers)
@@ -77,10 +78,11 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
     return accepted
 
 
-def _admit(ctx: StageContext, received: EventReceived, listener: EventListener) -> str:
+def _admit(
+    ctx: StageContext, received: EventReceived, listener: EventListener, secrets: frozenset[str]
+) -> str:
     """Journal the request (credentials redacted) and return the eventID it is processed under."""
     req = received.request
-    secrets = secret_headers(_listener_specs(ctx, listener))
     journalled = HttpRequestData(req.method, req.url, without_credentials(req.headers, secrets), req.body)
     event_id = ctx.store.record_event(
         received.event_id,
@@ -110,7 +112,12 @@ def _listener_specs(ctx: StageContext, listener: EventListener) -> list[Intercep
 
 
 def _intercept(
-    ctx: StageContext, event: CloudEvent, received: EventReceived, listener: EventListener, event_id: str
+    ctx: StageContext,
+    event: CloudEvent,
+    received: EventReceived,
+    listener: EventListener,
+    event_id: str,
+    secrets: frozenset[str],
 ) -> list[str]:
     req = received.request
     listener_ref = received.listener
@@ -122,7 +129,6 @@ def _intercept(
         if item.chain.accepted
     }
     replay_of = _replayed_event(ctx, listener, event_id, req.body, origins.values())
-    secrets = secret_headers(_listener_specs(ctx, listener))
     accepted: list[str] = []
     for item in items:
         trigger, chain = item.trigger, item.chain
