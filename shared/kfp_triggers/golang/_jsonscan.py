@@ -5,10 +5,13 @@ first error is the error: ``invalid character 'x' <context>`` with the context o
 refused the byte, or ``unexpected end of JSON input``. At the end of the input Go feeds the
 scanner one space, which is why a truncated literal or number reads ``invalid character ' ' in
 literal true (expecting 'e')`` rather than "unexpected end". Each state below is the Go function
-of the same name; only runs of plain string bytes are skipped in one step, for speed.
+of the same name; runs of bytes a state passes over unchanged (string contents with their valid
+escapes, digits, white space) are skipped in one step, for speed.
 
-The scanner also notes the first number a float64 cannot hold, the error decoding into
-``interface{}`` reports once the syntax is known to be valid.
+:func:`scan` runs the scanner over a whole document; :func:`run` resumes it from any state, which
+is how :mod:`._jsonlocate` explains an error the C decoder found without stepping through the
+valid part before it. The scanner also notes the first number a float64 cannot hold, the error
+decoding into ``interface{}`` reports once the syntax is known to be valid.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ _OBJECT_KEY, _OBJECT_VALUE, _ARRAY_VALUE = range(3)
 _SPACE = frozenset(b" \t\r\n")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _DIGITS = frozenset(b"0123456789")
-_PLAIN_STRING_BYTES = re.compile(rb'[^"\\\x00-\x1f]+')
+# String contents up to the closing quote or the first byte the string states must look at.
+_STRING_RUN = re.compile(rb'[^"\\\x00-\x1f]*+(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*+)*+')
+_DIGIT_RUN = re.compile(rb"[0-9]+")
+_SPACE_RUN = re.compile(rb"[ \t\r\n]+")
 _LITERALS = {0x74: b"true", 0x66: b"false", 0x6E: b"null"}
 
 Step = Callable[["_Scanner", int], None]
@@ -267,33 +273,66 @@ def _in_literal(s: _Scanner, c: int) -> None:
         s.step = _end_value
 
 
+# States that loop on a run of digits, and states that pass over white space unchanged.
+_NUMBER_DIGITS = frozenset((_one, _dot0, _exp0))
+_SPACE_STATES = frozenset(
+    (_begin_value, _begin_value_or_empty, _begin_string_or_empty, _begin_string, _end_top)
+)
+
+#: A callback :func:`run` offers the scanner to at the start of a value or key: it returns the
+#: index to continue from (having set the state for it), or ``i`` to let the scanner step.
+FastForward = Callable[["_Scanner", int], int]
+
+
+def run(
+    s: _Scanner, i: int, fast: FastForward | None = None, fast_states: frozenset[Step] = frozenset()
+) -> None:
+    """Step ``s`` from index ``i`` to the end of its data, or until it finds an error.
+
+    ``fast`` is called instead of stepping whenever the state is one of ``fast_states``.
+    """
+    data = s.data
+    n = len(data)
+    while i < n:
+        step = s.step
+        if step is _in_string:
+            i = _STRING_RUN.match(data, i).end()  # type: ignore[union-attr]  # matches the empty run
+            if i == n:
+                break
+        elif step in _NUMBER_DIGITS or step in _SPACE_STATES or (step is _end_value and s.stack):
+            run_ = (_SPACE_RUN if step not in _NUMBER_DIGITS else _DIGIT_RUN).match(data, i)
+            if run_ is not None:
+                i = run_.end()
+                if i == n:
+                    break
+        if fast is not None and step in fast_states:
+            moved = fast(s, i)
+            if s.err is not None:
+                return
+            if moved != i or s.step is not step:
+                i = moved
+                continue
+        s.pos = i
+        s.step(s, data[i])
+        if s.err is not None:
+            return
+        i += 1
+    if not s.end_top:
+        s.pos = n
+        s.step(s, 0x20)  # Go's scanner.eof feeds one space
+        if s.err is None and not s.end_top:
+            s.err = ("unexpected end of JSON input", n)
+
+
 def scan(data: bytes, *, check_numbers: bool) -> tuple[tuple[str, int] | None, str | None]:
-    """Run Go's ``checkValid`` over ``data``.
+    """Run Go's ``checkValid`` over ``data``, every byte through the scanner's states.
 
     Returns ``(syntax error, huge number)``: the syntax error is Go's ``(message, offset)`` (the
     offset counts the bytes read, the bad one included) or None; with ``check_numbers`` the huge
     number is the text of the first number literal a float64 cannot hold, or None.
     """
     s = _Scanner(data, check_numbers)
-    n = len(data)
-    i = 0
-    while i < n:
-        if s.step is _in_string:
-            run = _PLAIN_STRING_BYTES.match(data, i)
-            if run is not None:
-                i = run.end()
-                if i == n:
-                    break
-        s.pos = i
-        s.step(s, data[i])
-        if s.err is not None:
-            return s.err, None
-        i += 1
-    if not s.end_top:
-        s.pos = n
-        s.step(s, 0x20)  # Go's scanner.eof feeds one space
-        if s.err is not None:
-            return s.err, None
-        if not s.end_top:
-            return ("unexpected end of JSON input", n), None
+    run(s, 0)
+    if s.err is not None:
+        return s.err, None
     return None, s.huge_number

@@ -16,7 +16,8 @@ Reproducing both byte for byte needs Go's rules, which differ from Python's ``js
 * every error carries Go's message: syntax errors come from Go's scanner (:mod:`._jsonscan`),
   type errors read ``json: cannot unmarshal array into Go value of type map[string]interface {}``.
 
-Python's C decoder does the decoding; Go's scanner only runs to explain a document it refused.
+Python's C decoder does the decoding; when it refuses a document, :mod:`._jsonlocate` finds Go's
+error (with the C decoder's help, so a large document costs no more than decoding it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
-from kfp_triggers.golang import _jsonscan, fmt
+from kfp_triggers.golang import _jsonlocate, fmt
 from kfp_triggers.golang.fmt import decode_utf8
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "format_float",
     "kind",
     "marshal",
+    "syntax_error",
     "type_error",
     "unmarshal",
     "unmarshal_object",
@@ -212,11 +214,22 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def unmarshal(data: bytes | str, *, numbers: Numbers = "float64") -> Any:
+def syntax_error(data: bytes) -> JsonSyntaxError | None:
+    """Go's ``checkValid``: the syntax error ``json.Unmarshal`` would report first, or None.
+
+    It costs about what decoding costs, so a caller that only needs the verdict on a document
+    likely to be invalid can ask this first and decode (with ``valid=True``) only when it is None.
+    """
+    found = _jsonlocate.syntax_error(data)
+    return JsonSyntaxError(*found) if found is not None else None
+
+
+def unmarshal(data: bytes | str, *, numbers: Numbers = "float64", valid: bool = False) -> Any:
     """Decode a document as ``json.Unmarshal`` into ``interface{}`` does.
 
     ``data`` is the document's bytes, or text (whose lone surrogates each become one U+FFFD).
-    ``numbers`` says how numbers decode (see :data:`Numbers`).
+    ``numbers`` says how numbers decode (see :data:`Numbers`). ``valid`` says the caller has
+    already found no syntax error with :func:`syntax_error` (an error is then not looked for again).
 
     Raises:
         JsonSyntaxError: the document is not JSON (Go's message and offset).
@@ -232,7 +245,7 @@ def unmarshal(data: bytes | str, *, numbers: Numbers = "float64") -> Any:
         value = json.loads(text, parse_int=parse_int, parse_float=number, parse_constant=_constant)
     except (ValueError, RecursionError) as exc:
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-        raise _explain(raw, numbers != "exact", exc) from None
+        raise _explain(raw, numbers != "exact", exc, valid) from None
     if ("\\u" in text and _SURROGATE_ESCAPE.search(text) is not None) or (
         isinstance(data, str) and not _encodable(text)
     ):
@@ -240,13 +253,21 @@ def unmarshal(data: bytes | str, *, numbers: Numbers = "float64") -> Any:
     return value
 
 
-def _explain(raw: bytes, check_numbers: bool, exc: Exception) -> GoJsonError:
-    """Go's error for a document Python's decoder refused."""
-    syntax, huge = _jsonscan.scan(raw, check_numbers=check_numbers)
+def _explain(raw: bytes, check_numbers: bool, exc: Exception, valid: bool) -> GoJsonError:
+    """Go's error for a document Python's decoder refused (in the order Go checks).
+
+    Go checks the whole document's syntax first, then decodes it and reports the first number a
+    float64 cannot hold; the decoder here refused either at that number (``_RefusedError``), at a
+    syntax error, or at the depth Python's recursion allows. ``valid`` says the syntax is known
+    to be valid already (see :func:`syntax_error`).
+    """
+    syntax = None if valid else syntax_error(raw)
     if syntax is not None:
-        return JsonSyntaxError(*syntax)
-    if huge is not None:
-        return type_error(f"number {huge}", "float64")
+        return syntax
+    if check_numbers:
+        huge = str(exc) if isinstance(exc, _RefusedError) else _jsonlocate.first_huge_number(raw)
+        if huge is not None:
+            return type_error(f"number {huge}", "float64")
     if isinstance(exc, RecursionError):
         return NestingError("json: document nested too deeply to decode")
     return GoJsonError(f"json: {exc}")  # a document Go accepts but Python refused: not expected
@@ -301,7 +322,7 @@ _TOP_KIND[ord("n")] = "null"
 
 
 def unmarshal_object(
-    data: bytes | str, go_type: str = MAP, *, numbers: Numbers = "float64"
+    data: bytes | str, go_type: str = MAP, *, numbers: Numbers = "float64", valid: bool = False
 ) -> dict[str, Any]:
     """Decode a document as ``json.Unmarshal`` into a Go map does: ``null`` gives an empty map.
 
@@ -310,7 +331,7 @@ def unmarshal_object(
             mismatch without reading the value, so a huge number inside it is no error).
     """
     try:
-        value = unmarshal(data, numbers=numbers)
+        value = unmarshal(data, numbers=numbers, valid=valid)
     except (UnmarshalTypeError, NestingError):
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
         stripped = raw.lstrip(b" \t\r\n")
