@@ -103,6 +103,16 @@ def _jsonish(value: Any) -> Any:
     return value
 
 
+def _decode(body: bytes) -> dict[str, Any] | CelBodyError:
+    """The body decoded as CEL sees it, or the error that stops every trigger of its event."""
+    if not body:
+        return {}
+    try:
+        return gojson.unmarshal_object(body)
+    except gojson.GoJsonError as exc:
+        return CelBodyError(f"failed to parse the body as JSON: {exc}")
+
+
 class CelEnvironment:
     """Tekton's CEL environment with one backend, an expression cache and a body cache."""
 
@@ -110,7 +120,7 @@ class CelEnvironment:
         self.secrets = secrets
         self.backend: Backend = _make_backend(backend, secrets)
         self._compiled: dict[str, CompiledExpression] = {}
-        self._bodies: OrderedDict[int, tuple[bytes, dict[str, Any]]] = OrderedDict()
+        self._bodies: OrderedDict[bytes, dict[str, Any] | CelBodyError] = OrderedDict()
         self._last_plain: tuple[bytes, Headers, str, Activation] | None = None
         self._lock = threading.Lock()
 
@@ -138,25 +148,27 @@ class CelEnvironment:
         return None
 
     def decode_body(self, body: bytes) -> dict[str, Any]:
-        """The body as CEL's ``body``: a JSON object (empty body: ``{}``), decoded once per bytes object."""
-        key = id(body)
+        """The body as CEL's ``body``: a JSON object (empty body: ``{}``), decoded once per event.
+
+        Every trigger of an event gets the same decoded value, or the same error: a body is
+        decoded (or found to be no JSON object) once, not once per trigger. The cache is keyed
+        by the bytes themselves (a bytes object hashes once), so a body rebuilt with the same
+        content, as a form body is for each trigger, is found too. Sharing is safe because
+        nothing downstream modifies the value: evaluation reads it, and results are built anew.
+        """
         with self._lock:
-            cached = self._bodies.get(key)
-            if cached is not None and cached[0] is body:
-                self._bodies.move_to_end(key)
-                return cached[1]
-        if not body:
-            decoded: dict[str, Any] = {}
-        else:
-            try:
-                decoded = gojson.unmarshal_object(body)
-            except gojson.GoJsonError as exc:
-                raise CelBodyError(f"failed to parse the body as JSON: {exc}") from None
-        with self._lock:
-            self._bodies[key] = (body, decoded)
-            while len(self._bodies) > _BODY_CACHE_SIZE:
-                self._bodies.popitem(last=False)
-        return decoded
+            cached = self._bodies.get(body)
+            if cached is not None:
+                self._bodies.move_to_end(body)
+        if cached is None:
+            cached = _decode(body)
+            with self._lock:
+                self._bodies[body] = cached
+                while len(self._bodies) > _BODY_CACHE_SIZE:
+                    self._bodies.popitem(last=False)
+        if isinstance(cached, CelBodyError):
+            raise CelBodyError(str(cached))
+        return cached
 
     def activation(
         self, body: bytes, header: Headers, extensions: Mapping[str, Any], request_url: str
