@@ -237,3 +237,14 @@ def test_compare_secret_ref_is_printed_with_go_quoting(backend: str, secrets: Fi
 def test_compare_secret_without_any_store(backend: str) -> None:
     with pytest.raises(CelEvalError, match="failed to find secret"):
         evaluate(backend, "'x'.compareSecret('token', 'test-secret')", BODY)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_compare_secret_refuses_an_empty_secret_instead_of_matching_an_empty_value(
+    backend: str, tmp_path: Path
+) -> None:
+    """An empty secret file would let a request without the header (an empty value) through."""
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "empty").write_bytes(b"")
+    with pytest.raises(CelEvalError, match='secrets "hooks" key "empty" is empty'):
+        evaluate(backend, "''.compareSecret('empty', 'hooks')", BODY, secrets=FileSecrets(tmp_path))

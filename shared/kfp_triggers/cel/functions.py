@@ -22,7 +22,7 @@ from kfp_triggers.errors import SecretError
 from kfp_triggers.golang import fmt as gofmt
 from kfp_triggers.golang import json as gojson
 from kfp_triggers.headers import canonical_header_key
-from kfp_triggers.secrets import SecretStore
+from kfp_triggers.secrets import SecretStore, verification_secret
 
 _canonical = functools.lru_cache(maxsize=512)(canonical_header_key)
 
@@ -86,7 +86,7 @@ def compare_secret(secrets: SecretStore | None) -> Callable[..., bool]:
         try:
             if secrets is None:
                 raise SecretError(f'secrets "{name}" not found (no secrets directory configured)')
-            secret = secrets.get(name, key)
+            secret = verification_secret(secrets, name, key)  # an empty secret would match anyone
         except SecretError as exc:
             raise EvalError(f"failed to find secret '{ref}' in compareSecret: {exc}") from None
         return hmac.compare_digest(secret, value.encode("utf-8", "surrogatepass"))
