@@ -16,7 +16,7 @@ IMAGE ?= kfp-triggers:dev
 KNATIVE ?= infra/knative
 
 .PHONY: help venv run serve send test test-fast lint typecheck check clean
-.PHONY: bench bundle deploy-gcp image deploy-knative infra-check
+.PHONY: bench chaos bundle deploy-gcp image deploy-knative infra-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -58,6 +58,15 @@ check: lint typecheck test ## everything CI cares about
 
 bench: $(STAMP) ## run the benchmarks (about 2 minutes); report on stdout, JSON in build/bench/latest.json
 	$(BIN)/python bench/run.py
+
+CHAOS_EVENTS ?= 300
+CHAOS_REDELIVERIES ?= 3
+CHAOS_KILLS ?= 2
+CHAOS_STORE ?= firestore
+
+chaos: $(STAMP) ## chaos run of the emulator chain (minutes); exit 1 on a lost event, a duplicate run or a dead letter for a created run; JSON in build/chaos/latest.json
+	$(BIN)/python bench/chaos.py --events $(CHAOS_EVENTS) --redeliveries $(CHAOS_REDELIVERIES) \
+		--kills $(CHAOS_KILLS) --store $(CHAOS_STORE) --json build/chaos/latest.json
 
 bundle: $(STAMP) ## write one deployable source directory per stage (CONFIG=listener dir)
 	$(BIN)/python infra/bundle.py --out $(BUNDLE_OUT) --config $(CONFIG)
