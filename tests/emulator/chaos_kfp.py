@@ -9,7 +9,8 @@ published API), with three changes the harness needs:
   end without a scheduler's ticks;
 * every request the launch stage makes (``GET /runs``, ``POST /runs``, experiments, terminations,
   not the status stage's reads of one run) passes a *hook* before and after it is served, which the
-  harness uses to SIGKILL the launch function at exactly that point of a launch.
+  harness uses to SIGKILL the launch function at exactly that point of a launch. A request whose
+  sender was killed before it was served is not served at all (its effect never happens).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from tests.launchers.contract_server import ContractServer, Seen, running
 from tests.launchers.test_kfp_rest_contract import FakeKfp
 
 #: Called with ``"before"`` or ``"after"``, the request's number among launch requests, and
-#: ``METHOD path`` of the request.
-LaunchHook = Callable[[str, int, str], None]
+#: ``METHOD path`` of the request; it returns True when it killed the sender.
+LaunchHook = Callable[[str, int, str], bool]
 
 _STATUS_READ = re.compile(rf"{API}/runs/[^/:]+")
 _FOOTER = re.compile(rf"kfp-triggers: event (?P<event>\S+), (?P<marker>{MARKER_PREFIX}[0-9a-f]+)\Z")
@@ -74,8 +75,8 @@ class ChaosKfp(FakeKfp):
             self.launch_requests += 1
             number = self.launch_requests
         hook = self.hook
-        if hook is not None:
-            hook("before", number, seen.target)
+        if hook is not None and hook("before", number, seen.target):
+            return 503, {"error": "the client is gone", "code": 14, "message": "unavailable"}
         answer = super().__call__(seen)
         if hook is not None:
             hook("after", number, seen.target)

@@ -86,7 +86,7 @@ class _LaunchKiller:
         self._matched = 0
         self._lock = threading.Lock()
 
-    def __call__(self, phase: str, number: int, target: str) -> None:
+    def __call__(self, phase: str, number: int, target: str) -> bool:
         moment = f"{phase} {target}"
         if self.only is None:
             due = self.points.get(number) == phase
@@ -98,6 +98,7 @@ class _LaunchKiller:
             due = False
         if due:
             self.chain.kill("launch", f"{moment}, launch request {number}")
+        return due
 
     def pending(self) -> int:
         """Planned kills that have not happened (the chain finished first)."""
