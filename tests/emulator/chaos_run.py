@@ -147,6 +147,25 @@ def _store(plan: ChaosPlan, url: str, hosts: EmulatorHosts) -> Store:
     return store_from_url(url)
 
 
+def _function_settings(
+    plan: ChaosPlan, hosts: EmulatorHosts, project: str, store_url: str, kfp_url: str
+) -> dict[str, str]:
+    """Every function's ``KFPT_*`` settings: the example listener, Pub/Sub, the store, the KFP launcher."""
+    return {
+        "KFPT_CONFIG": str(EXAMPLE),
+        "KFPT_SECRETS_DIR": str(EXAMPLE / "secrets"),
+        "KFPT_TRANSPORT": "pubsub",
+        "PUBSUB_EMULATOR_HOST": hosts.pubsub,
+        "KFPT_PUBSUB_PROJECT": project,
+        "KFPT_STORE": store_url,
+        "KFPT_LAUNCHER": "kfp",
+        "KFPT_KFP_HOST": kfp_url,
+        "KFPT_STAGE_TIMEOUT_S": str(plan.stage_timeout_s),
+        **({"FIRESTORE_EMULATOR_HOST": hosts.firestore} if hosts.firestore else {}),
+        **plan.function_env,
+    }
+
+
 def run_chaos(plan: ChaosPlan, hosts: EmulatorHosts, workdir: Path) -> ChaosReport:
     """Run ``plan`` against the emulators at ``hosts``; scratch files go to ``workdir``."""
     if plan.store == "firestore" and hosts.firestore is None:
@@ -157,19 +176,7 @@ def run_chaos(plan: ChaosPlan, hosts: EmulatorHosts, workdir: Path) -> ChaosRepo
     project = unique_project("kfpt-chaos")
     store_url = f"firestore://{project}" if plan.store == "firestore" else f"sqlite:///{workdir / 'state.db'}"
     with running_kfp() as (server, kfp):
-        settings = {
-            "KFPT_CONFIG": str(EXAMPLE),
-            "KFPT_SECRETS_DIR": str(EXAMPLE / "secrets"),
-            "KFPT_TRANSPORT": "pubsub",
-            "PUBSUB_EMULATOR_HOST": hosts.pubsub,
-            "KFPT_PUBSUB_PROJECT": project,
-            "KFPT_STORE": store_url,
-            "KFPT_LAUNCHER": "kfp",
-            "KFPT_KFP_HOST": server.base_url,
-            "KFPT_STAGE_TIMEOUT_S": str(plan.stage_timeout_s),
-            **({"FIRESTORE_EMULATOR_HOST": hosts.firestore} if hosts.firestore else {}),
-            **plan.function_env,
-        }
+        settings = _function_settings(plan, hosts, project, store_url, server.base_url)
         killable = tuple(
             s for s, n in (("launch", plan.launch_kills), ("intercept", plan.intercept_kills)) if n
         )
@@ -182,10 +189,10 @@ def run_chaos(plan: ChaosPlan, hosts: EmulatorHosts, workdir: Path) -> ChaosRepo
             plan.max_delivery_attempts,
             ack_deadline_s=min(600, max(10, plan.stage_timeout_s)),  # as the Terraform module sets it
         )
+        killer = _launch_killer(plan, chain, rng)
+        timers = _intercept_kill_timers(plan, chain, rng)
         try:
-            killer = _launch_killer(plan, chain, rng)
             kfp.hook = killer
-            timers = _intercept_kill_timers(plan, chain, rng)
             for timer in timers:
                 timer.start()
             schedule = DeliveryPlan(
@@ -196,9 +203,11 @@ def run_chaos(plan: ChaosPlan, hosts: EmulatorHosts, workdir: Path) -> ChaosRepo
             for timer in timers:
                 timer.join()
             quiet = _wait_quiet(chain, server, plan.quiet_period_s, plan.settle_limit_s)
-            kfp.hook = None
             letters = chain.dead_letters()
         finally:
+            kfp.hook = None
+            for timer in timers:
+                timer.cancel()
             chain.stop()
         store = _store(plan, store_url, hosts)
         try:
