@@ -67,6 +67,7 @@ class Settings:
     github_api_url: str = "https://api.github.com/"
     github_enterprise_hosts: tuple[str, ...] = ()
     stage_timeout_s: float = 60.0
+    message_key_secret: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -85,6 +86,7 @@ class Settings:
             retention_days=float(get("KFPT_RETENTION_DAYS", str(cls.retention_days))),
             github_api_url=get("KFPT_GITHUB_API_URL", cls.github_api_url),
             stage_timeout_s=float(get("KFPT_STAGE_TIMEOUT_S", str(cls.stage_timeout_s))),
+            message_key_secret=get("KFPT_MESSAGE_KEY_SECRET", "").strip(),
             github_enterprise_hosts=tuple(
                 h.strip() for h in environ.get("KFPT_GITHUB_ENTERPRISE_HOSTS", "").split(",") if h.strip()
             ),
@@ -176,12 +178,33 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         retention_s=retention_s,
         lease_s=lease_s,
         claim_wait_s=claim_wait_s,
+        message_key=_message_key(settings, secrets),
     )
     if any(name.startswith(NOTIFIER_SETTINGS_PREFIX) and value for name, value in env.items()):
         # Configured notifiers are built now: a bad setting must fail the stage loudly (500,
         # redelivery) rather than at the first state change, where it would be given up on.
         _ = context.notifiers
     return context
+
+
+def _message_key(settings: Settings, secrets: FileSecrets) -> bytes | None:
+    """The key stages sign their messages with (``KFPT_MESSAGE_KEY_SECRET``), read at start.
+
+    Raises:
+        SettingError: the setting is not ``<secretName>/<key>``, or the secret is missing or empty.
+    """
+    reference = settings.message_key_secret
+    if not reference:
+        return None
+    name, _, key = reference.partition("/")
+    if not name or not key or "/" in key:
+        raise SettingError(f"KFPT_MESSAGE_KEY_SECRET must be <secretName>/<key>, not {reference!r}")
+    from kfp_triggers.secrets import verification_secret
+
+    try:
+        return verification_secret(secrets, name, key)
+    except KfptError as exc:
+        raise SettingError(f"KFPT_MESSAGE_KEY_SECRET: {exc}") from None
 
 
 def _enterprise_hosts(settings: Settings) -> frozenset[str]:
@@ -253,6 +276,10 @@ def handle_event(
         return None
     with log_context(stage=stage, eventID=inner.get(EVENT_ID_EXTENSION), traceparent=traceparent_of(inner)):
         try:
+            if current.message_key is not None:
+                from kfp_triggers.messageauth import verify
+
+                verify(inner, current.message_key)  # a refusal is permanent: logged and dropped
             if _too_old(inner, limit, current.clock()):
                 log.error("dropping %s %s: older than %.0f s", inner["type"], inner["id"], limit)
                 return None

@@ -121,9 +121,7 @@ def _start_ticker(ctx: StageContext, every_s: float) -> Callable[[], None]:
         while not stop.wait(every_s):
             tick = StatusTick(tick_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"))
             try:
-                ctx.publisher.publish(
-                    TOPIC_RUNS, event_for(tick, source=f"{ctx.source}/ticker", traceparent=None)
-                )
+                ctx.publish(TOPIC_RUNS, event_for(tick, source=f"{ctx.source}/ticker", traceparent=None))
             except Exception as exc:  # keep ticking: one failed publish must not stop run tracking
                 log.warning("status tick not published: %s", exc)
 

@@ -69,14 +69,16 @@ class Chain:
 
 
 def start_chain(tmp_path: Path, config: Path, environ: Mapping[str, str]) -> Chain:
-    settings = Settings(
-        config=str(config),
-        secrets_dir=str(config / "secrets"),
-        store=f"sqlite:///{tmp_path}/state.db",
-        output_root=str(tmp_path / "runs"),
-    )
+    full = {
+        "KFPT_CONFIG": str(config),
+        "KFPT_SECRETS_DIR": str(config / "secrets"),
+        "KFPT_STORE": f"sqlite:///{tmp_path}/state.db",
+        "KFPT_LOCAL_OUTPUT_ROOT": str(tmp_path / "runs"),
+        "KFPT_LAUNCHER": "local",
+        **environ,
+    }
     bus = MemoryBus()
-    ctx = build_context(settings, bus, {"KFPT_LAUNCHER": "local", **environ})
+    ctx = build_context(Settings.from_env(full), bus, full)
     for stage, topic in STAGE_TOPICS.items():
         bus.subscribe(topic, functools.partial(handle_event, stage, ctx=ctx))
     return Chain(ctx)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, TypeVar
 from kfp_triggers.errors import KfptError
 
 if TYPE_CHECKING:
+    from cloudevents.http import CloudEvent
+
     from kfp_triggers.config import Configuration, EventListener, ResolvedTrigger
     from kfp_triggers.launchers.base import Launcher
     from kfp_triggers.notifiers import Notifier
@@ -54,6 +56,7 @@ class StageContext:
 
     ``publisher`` carries stage outputs; ``source`` names this deployment in CloudEvent ``source``.
     ``lease_s`` and ``claim_wait_s`` govern launch claims (see :mod:`kfp_triggers.stages.lease`).
+    With a ``message_key``, what the stages publish is signed (see :mod:`kfp_triggers.messageauth`).
     """
 
     config: Configuration
@@ -71,6 +74,7 @@ class StageContext:
     clock: Callable[[], datetime] = utc_now
     source: str = "//kfp-triggers"
     notifiers_factory: Callable[[], list[Notifier]] = _no_notifiers
+    message_key: bytes | None = field(default=None, repr=False)
     _last_purge: datetime | None = None
     _processor: EventProcessor | None = None
     _notifiers: list[Notifier] | None = None
@@ -108,6 +112,14 @@ class StageContext:
     def launcher(self) -> Launcher:
         """The launcher, created on first use (only launch and status need it)."""
         return self._once("_launcher", self.launcher_factory)
+
+    def publish(self, topic: str, event: CloudEvent) -> str:
+        """Hand ``event`` to the transport, signed with the message key when there is one."""
+        if self.message_key is not None:
+            from kfp_triggers.messageauth import sign
+
+            sign(event, self.message_key)
+        return self.publisher.publish(topic, event)
 
     def expiry(self) -> datetime | None:
         """When a journal entry or completed ledger record written now may be forgotten."""

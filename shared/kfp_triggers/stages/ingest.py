@@ -110,7 +110,7 @@ def _hand_on(ctx: StageContext, listener: EventListener, request: RawRequest, ev
             traceparent=first(request.headers, "Traceparent"),
             validate=False,  # every field was built above from the request itself
         )
-        ctx.publisher.publish(topic_for(received.TYPE), event)
+        ctx.publish(topic_for(received.TYPE), event)
     except MessageTooLargeError as exc:
         log.error("event %s for listener %s refused: %s", event_id, listener.name, exc)
         return HttpAnswer.json(413, {"error": str(exc), "eventID": event_id})

@@ -206,7 +206,7 @@ def _hand_on(
     transport failures raise, so the input is delivered again.
     """
     try:
-        ctx.publisher.publish(
+        ctx.publish(
             topic_for(payload.TYPE),
             event_for(payload, source=f"{ctx.source}/{stage}", traceparent=traceparent_of(parent)),
         )

@@ -90,7 +90,7 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
         run = _launch_once(ctx, requested, key, spec)
         if run is None:
             continue
-        ctx.publisher.publish(
+        ctx.publish(
             topic_for(run.TYPE),
             event_for(run, source=f"{ctx.source}/launch", traceparent=traceparent_of(event)),
         )
@@ -274,7 +274,7 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
         change = _poll(ctx, run)
         if change is None:
             continue
-        ctx.publisher.publish(
+        ctx.publish(
             topic_for(change.TYPE),
             event_for(change, source=f"{ctx.source}/status", traceparent=traceparent_of(event)),
         )
