@@ -135,6 +135,8 @@ locals {
     KFPT_RETENTION_DAYS = tostring(var.retention_days)
     KFPT_TOPIC_PREFIX   = var.prefix
     KFPT_MAX_BODY_BYTES = tostring(var.max_body_bytes)
+    # Every stage signs what it publishes and checks what it receives (kfp_triggers.messageauth).
+    KFPT_MESSAGE_KEY_SECRET = var.message_key_secret != null ? "${local.message_key.name}/${local.message_key.key}" : null
   }
 
   # The memory each stage needs at its worst: a baseline of 64 Mi per instance, and per request
@@ -164,6 +166,7 @@ locals {
   # file <secrets dir>/<github_token.name>/<github_token.key>, which KFPT_GITHUB_TOKEN_SECRET names.
   # Both are unset (so the notifier is off) without github_token_secret.
   github_token = { name = "github-token", key = "token" }
+  message_key  = { name = "message-key", key = "key" }
   notifier_env = {
     KFPT_GITHUB_TOKEN_SECRET = var.github_token_secret != null ? "${local.github_token.name}/${local.github_token.key}" : null
     KFPT_GITHUB_API_URL      = var.github_token_secret != null ? var.github_api_url : null
@@ -192,8 +195,15 @@ locals {
     project_id = data.google_project.this.number
     versions   = tomap({ (local.github_token.key) = "latest" })
   }] : []
+  message_key_volumes = var.message_key_secret != null ? [{
+    name       = local.message_key.name
+    secret     = var.message_key_secret
+    project_id = data.google_project.this.number
+    versions   = tomap({ (local.message_key.key) = "latest" })
+  }] : []
   stage_secrets = {
     for stage, s in local.stages : stage => concat(
+      local.message_key_volumes,
       stage == "intercept" ? local.webhook_volumes : [],
       stage == "ingest" ? [for v in local.webhook_volumes : v if contains(var.verify_at_ingest_secrets, v.name)] : [],
       s.uses_launcher ? local.kfp_token_volumes : [],

@@ -135,6 +135,17 @@ variable "github_token_secret" {
   }
 }
 
+variable "message_key_secret" {
+  description = "Secret Manager secret id holding the key every stage signs its messages with and checks its inputs against (KFPT_MESSAGE_KEY_SECRET; 32 random bytes or more, for example `openssl rand -base64 48`). It is mounted on all five functions at /secrets/message-key/key, and each function's service account may read it. Null (the default) leaves messages unsigned: IAM alone then decides who may reach a stage."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.message_key_secret == null || can(regex("^[A-Za-z0-9_-]{1,255}$", var.message_key_secret))
+    error_message = "message_key_secret must be a Secret Manager secret id (letters, digits, _ and -), not a resource name or a version."
+  }
+}
+
 variable "github_api_url" {
   description = "KFPT_GITHUB_API_URL of the status function, for GitHub Enterprise Server: its REST API root, https://<host>/api/v3/. Null uses https://api.github.com/. Only set together with github_token_secret."
   type        = string
