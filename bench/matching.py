@@ -313,16 +313,16 @@ def _timed(fn: Callable[[Any], Any], items: list[Any]) -> tuple[list[float], lis
 
 def worker(events: int, naive_events: int, warmup: int) -> dict[str, Any]:
     """Measure engine and naive matching with the backend ``KFPT_CEL_BACKEND`` selects."""
+    from kfp_triggers.app.validation import load
     from kfp_triggers.cel import Activation
     from kfp_triggers.cel.backend import parse_and_check
     from kfp_triggers.cel.environment import CompiledExpression
     from kfp_triggers.cel.gojson import loads_object
-    from kfp_triggers.headers import headers_from_pairs
-    from kfp_triggers.interceptors.protocol import InterceptorServices
     from kfp_triggers.interceptors.resolve import InterceptorFactory
-    from kfp_triggers.processing import EventProcessor
-    from kfp_triggers.request import RawRequest
-    from kfp_triggers.validation import load
+    from kfp_triggers.tekton.headers import headers_from_pairs
+    from kfp_triggers.tekton.interceptor_protocol import InterceptorServices
+    from kfp_triggers.tekton.processing import EventProcessor
+    from kfp_triggers.tekton.request import RawRequest
 
     specs = trigger_specs()
     with tempfile.TemporaryDirectory(prefix="kfpt-bench-") as tmp:

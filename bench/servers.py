@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from bench.common import ROOT, child_env, free_port
 
 if TYPE_CHECKING:
-    from kfp_triggers.events import CloudEvent, HttpRequestData
+    from kfp_triggers.wire.events import CloudEvent, HttpRequestData
 
 EXAMPLE = ROOT / "examples" / "github-push"
 PUSH_REQUEST = EXAMPLE / "requests" / "push.http"
@@ -84,7 +84,7 @@ class HttpRequest:
 
 def push_request() -> HttpRequest:
     """The signed sample GitHub push of the example listener, headers and body as recorded."""
-    from kfp_triggers.request import read_http_request
+    from kfp_triggers.tekton.request import read_http_request
 
     raw = read_http_request(PUSH_REQUEST)
     headers = tuple((name, ", ".join(values)) for name, values in raw.headers.items())
@@ -92,7 +92,7 @@ def push_request() -> HttpRequest:
 
 
 def _binary_event_request(event: CloudEvent) -> HttpRequest:
-    from kfp_triggers.events import to_http_binary
+    from kfp_triggers.wire.events import to_http_binary
 
     headers, body = to_http_binary(event)
     return HttpRequest("POST", "/", tuple(headers.items()), body)
@@ -100,8 +100,8 @@ def _binary_event_request(event: CloudEvent) -> HttpRequest:
 
 def _push_data() -> HttpRequestData:
     """The sample push as the stages carry a request."""
-    from kfp_triggers.events import HttpRequestData
-    from kfp_triggers.headers import headers_from_pairs
+    from kfp_triggers.tekton.headers import headers_from_pairs
+    from kfp_triggers.wire.events import HttpRequestData
 
     push = push_request()
     return HttpRequestData(push.method, push.path, headers_from_pairs(push.headers), push.body)
@@ -111,7 +111,7 @@ def received_event_request(event_id: str = "bench-0001") -> HttpRequest:
     """An ``event.received`` CloudEvent in binary mode carrying the sample push (intercept's input)."""
     from datetime import UTC, datetime
 
-    from kfp_triggers.events import EventReceived, ObjectRef, event_for
+    from kfp_triggers.wire.events import EventReceived, ObjectRef, event_for
 
     received = EventReceived(
         event_id=event_id,
@@ -124,7 +124,7 @@ def received_event_request(event_id: str = "bench-0001") -> HttpRequest:
 
 def matched_event_request(event_id: str = "bench-0001") -> HttpRequest:
     """A binary-mode ``trigger.matched`` CloudEvent for the example's main-branch trigger (render's input)."""
-    from kfp_triggers.events import ObjectRef, TriggerMatched, event_for
+    from kfp_triggers.wire.events import ObjectRef, TriggerMatched, event_for
 
     matched = TriggerMatched(
         event_id=event_id,

@@ -105,7 +105,7 @@ def _engine() -> Any:
     shared = str(ROOT / "shared")
     if shared not in sys.path:
         sys.path.insert(0, shared)
-    from kfp_triggers import validation
+    from kfp_triggers.app import validation
 
     return validation
 

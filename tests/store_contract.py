@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.store import (
+from kfp_triggers.adapters.store import (
     ClaimStatus,
     LeaseLostError,
     RunNotFoundError,

@@ -7,7 +7,7 @@ The request is answered by the engine's ingest edge, the code ``kfp-triggers ser
 import flask
 import functions_framework
 
-from kfp_triggers.edge import answer
+from kfp_triggers.app.edge import answer
 
 
 @functions_framework.http

@@ -6,8 +6,8 @@ environment variables. A retryable failure raises (the platform redelivers); any
 
 import functions_framework
 
-from kfp_triggers.events import CloudEvent
-from kfp_triggers.runtime import handle_event
+from kfp_triggers.app.runtime import handle_event
+from kfp_triggers.wire.events import CloudEvent
 
 
 @functions_framework.cloud_event

@@ -20,7 +20,7 @@ resource "google_firestore_database" "store" {
 }
 
 locals {
-  # kfp_triggers.store.firestore.LEDGER and EVENTS, and the field their expiry is written to.
+  # kfp_triggers.adapters.store.firestore.LEDGER and EVENTS, and the field their expiry is written to.
   ledger_collection = "kfpt_ledger"
   events_collection = "kfpt_events"
   ttl_field         = "expireAt"

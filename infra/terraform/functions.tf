@@ -50,7 +50,7 @@ locals {
   # Where secrets are mounted: <secrets dir>/<secretName>/<key>, the layout the engine reads.
   secrets_dir = "/secrets"
 
-  # The stages. input_topic/output_topic follow kfp_triggers.eventtypes.HOPS, each topic carrying
+  # The stages. input_topic/output_topic follow kfp_triggers.wire.eventtypes.HOPS, each topic carrying
   # this deployment's prefix (KFPT_TOPIC_PREFIX, below); uses_store marks the
   # stages that read or write the journal, ledger and runs; uses_launcher the ones that talk to
   # the pipeline backend; uses_notifiers the one that reports run states back (GitHub statuses).
@@ -125,7 +125,7 @@ locals {
     }
   }
 
-  # Settings every function gets (see kfp_triggers.runtime.Settings and the factories).
+  # Settings every function gets (see kfp_triggers.app.runtime.Settings and the factories).
   common_env = {
     KFPT_TRANSPORT      = "pubsub"
     KFPT_PUBSUB_PROJECT = var.project
@@ -135,7 +135,7 @@ locals {
     KFPT_RETENTION_DAYS = tostring(var.retention_days)
     KFPT_TOPIC_PREFIX   = var.prefix
     KFPT_MAX_BODY_BYTES = tostring(var.max_body_bytes)
-    # Every stage signs what it publishes and checks what it receives (kfp_triggers.messageauth).
+    # Every stage signs what it publishes and checks what it receives (kfp_triggers.wire.messageauth).
     KFPT_MESSAGE_KEY_SECRET = var.message_key_secret != null ? "${local.message_key.name}/${local.message_key.key}" : null
   }
 
@@ -162,7 +162,7 @@ locals {
     KFPT_VERTEX_SERVICE_ACCOUNT = var.launcher == "vertex" ? var.vertex_service_account : null
   }
 
-  # GitHub commit statuses, posted by the status stage (kfp_triggers.notifiers): the token is the
+  # GitHub commit statuses, posted by the status stage (kfp_triggers.adapters.notifiers): the token is the
   # file <secrets dir>/<github_token.name>/<github_token.key>, which KFPT_GITHUB_TOKEN_SECRET names.
   # Both are unset (so the notifier is off) without github_token_secret.
   github_token = { name = "github-token", key = "token" }

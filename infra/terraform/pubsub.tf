@@ -1,6 +1,6 @@
 # Topics between the stages, one dead-letter topic per topic, and a pull subscription on each
 # dead-letter topic so dead letters are kept (Pub/Sub drops messages published on a topic without
-# subscriptions). The names and event types are the engine's (kfp_triggers.eventtypes), with this
+# subscriptions). The names and event types are the engine's (kfp_triggers.wire.eventtypes), with this
 # deployment's prefix (var.prefix, passed to the functions as KFPT_TOPIC_PREFIX) so several
 # deployments can share a project; the tests check that they agree.
 #
@@ -21,15 +21,15 @@
 # decodes its raw push envelope as well as the Eventarc form.
 
 locals {
-  # Every stage-input topic in chain order (kfp_triggers.eventtypes.TOPICS, whose names are
+  # Every stage-input topic in chain order (kfp_triggers.wire.eventtypes.TOPICS, whose names are
   # "kfpt-" and these), under this deployment's prefix.
   topic_names = ["events", "matched", "launch", "runs", "run-states"]
   topics      = [for name in local.topic_names : "${var.prefix}-${name}"]
 
-  # kfp_triggers.eventtypes.DEAD_LETTER_SUFFIX
+  # kfp_triggers.wire.eventtypes.DEAD_LETTER_SUFFIX
   dead_letter_suffix = "-dead-letter"
 
-  # The tick shares the status stage's input topic (kfp_triggers.eventtypes.STATUS_TICK).
+  # The tick shares the status stage's input topic (kfp_triggers.wire.eventtypes.STATUS_TICK).
   status_tick_type  = "dev.kfptriggers.status.tick.v1"
   status_tick_topic = "${var.prefix}-runs"
 }

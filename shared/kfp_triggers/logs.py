@@ -90,7 +90,7 @@ class CloudLoggingFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
     def _trace_fields(self, traceparent: str) -> dict[str, object]:
-        from kfp_triggers.tracecontext import is_valid_traceparent, parse_traceparent
+        from kfp_triggers.wire.tracecontext import is_valid_traceparent, parse_traceparent
 
         if not is_valid_traceparent(traceparent):
             return {}

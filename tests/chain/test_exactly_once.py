@@ -19,22 +19,22 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.events import CloudEvent, ObjectRef, RunCreated, RunRequested, event_for
-from kfp_triggers.interceptors.protocol import InterceptorServices
+from kfp_triggers.adapters.launchers.base import LaunchedRun, LaunchRequest, RunState, RunStatus
+from kfp_triggers.adapters.launchers.local import LocalLauncher
+from kfp_triggers.adapters.store.base import Store
+from kfp_triggers.adapters.store.firestore import FirestoreStore
+from kfp_triggers.adapters.store.sqlite import SqliteStore
+from kfp_triggers.adapters.transports.memory import MemoryBus
+from kfp_triggers.app.validation import load
 from kfp_triggers.interceptors.resolve import InterceptorFactory
-from kfp_triggers.launchers.base import LaunchedRun, LaunchRequest, RunState, RunStatus
-from kfp_triggers.launchers.local import LocalLauncher
-from kfp_triggers.processing import EventProcessor
-from kfp_triggers.request import read_http_request
-from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.secretstore import FileSecrets
 from kfp_triggers.stages import StageContext, launch
 from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
 from kfp_triggers.stages.runs import LaunchInProgressError
-from kfp_triggers.store.base import Store
-from kfp_triggers.store.firestore import FirestoreStore
-from kfp_triggers.store.sqlite import SqliteStore
-from kfp_triggers.transports.memory import MemoryBus
-from kfp_triggers.validation import load
+from kfp_triggers.tekton.interceptor_protocol import InterceptorServices
+from kfp_triggers.tekton.processing import EventProcessor
+from kfp_triggers.tekton.request import read_http_request
+from kfp_triggers.wire.events import CloudEvent, ObjectRef, RunCreated, RunRequested, event_for
 from tests.conftest import EXAMPLES
 from tests.emulator.firestore_fixture import firestore_emulator  # noqa: F401 - a fixture
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.runtime import Settings
-from kfp_triggers.serve import Server, send_request, start, wait_for
+from kfp_triggers.app.runtime import Settings
+from kfp_triggers.app.serve import Server, send_request, start, wait_for
 from tests.conftest import EXAMPLES, run_cli
 
 EXAMPLE = EXAMPLES / "github-push"

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.runtime import Settings
-from kfp_triggers.serve import Server, start, wait_for
-from kfp_triggers.wsgi_server import ServerLimits
+from kfp_triggers.app.runtime import Settings
+from kfp_triggers.app.serve import Server, start, wait_for
+from kfp_triggers.app.wsgi_server import ServerLimits
 from tests.conftest import EXAMPLES
 
 EXAMPLE = EXAMPLES / "github-push"

@@ -27,9 +27,14 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers import events as ev
-from kfp_triggers.eventtypes import HOPS
-from kfp_triggers.transports.pubsub import publisher_client, subscriber_client, subscription_path, topic_path
+from kfp_triggers.adapters.transports.pubsub import (
+    publisher_client,
+    subscriber_client,
+    subscription_path,
+    topic_path,
+)
+from kfp_triggers.wire import events as ev
+from kfp_triggers.wire.eventtypes import HOPS
 from tests.emulator.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kfp_triggers import events as ev
+from kfp_triggers.adapters.transports.pubsub import ensure_topology, subscriber_client, subscription_path
 from kfp_triggers.errors import InvalidRequestError
-from kfp_triggers.eventtypes import TOPICS, dead_letter_topic
-from kfp_triggers.transports.pubsub import ensure_topology, subscriber_client, subscription_path
+from kfp_triggers.wire import events as ev
+from kfp_triggers.wire.eventtypes import TOPICS, dead_letter_topic
 from tests.emulator.chain_support import (
     ENTRY_POINTS,
     INPUT_TOPICS,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kfp_triggers.launchers.kfp_rest import API, MARKER_PREFIX
+from kfp_triggers.adapters.launchers.kfp_rest import API, MARKER_PREFIX
 from tests.launchers.contract_server import ContractServer, Seen, running
 from tests.launchers.test_kfp_rest_contract import FakeKfp
 

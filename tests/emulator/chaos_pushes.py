@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from kfp_triggers.serve import send_request
+from kfp_triggers.app.serve import send_request
 from tests.emulator.chain_support import EXAMPLE
 
 SENDER_THREADS = 16

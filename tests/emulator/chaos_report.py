@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from kfp_triggers import events as ev
+from kfp_triggers.adapters.launchers.kfp_rest import idempotency_marker
 from kfp_triggers.errors import InvalidRequestError
-from kfp_triggers.launchers.kfp_rest import idempotency_marker
+from kfp_triggers.wire import events as ev
 from tests.emulator.chaos_chain import Kill
 from tests.emulator.chaos_kfp import CreatedRun
 

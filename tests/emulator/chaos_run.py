@@ -17,9 +17,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kfp_triggers.launchers.kfp_rest import idempotency_marker
-from kfp_triggers.store import store_from_url
-from kfp_triggers.store.base import Store
+from kfp_triggers.adapters.launchers.kfp_rest import idempotency_marker
+from kfp_triggers.adapters.store import store_from_url
+from kfp_triggers.adapters.store.base import Store
 from tests.emulator.chain_support import EXAMPLE, unique_project
 from tests.emulator.chaos_chain import ChaosChain
 from tests.emulator.chaos_emulators import EmulatorHosts
@@ -141,7 +141,7 @@ def _wait_quiet(chain: ChaosChain, kfp: ContractServer, quiet_s: float, limit_s:
 
 def _store(plan: ChaosPlan, url: str, hosts: EmulatorHosts) -> Store:
     if plan.store == "firestore":
-        from kfp_triggers.store.firestore import FirestoreStore
+        from kfp_triggers.adapters.store.firestore import FirestoreStore
 
         return FirestoreStore(url.removeprefix("firestore://"), emulator_host=hosts.firestore)
     return store_from_url(url)

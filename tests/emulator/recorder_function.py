@@ -15,7 +15,7 @@ from typing import Any
 
 import functions_framework
 
-from kfp_triggers import events
+from kfp_triggers.wire import events
 
 
 @functions_framework.cloud_event

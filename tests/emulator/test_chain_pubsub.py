@@ -18,8 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from kfp_triggers import events as ev
-from kfp_triggers.eventtypes import (
+from kfp_triggers.adapters.store import store_from_url
+from kfp_triggers.adapters.store.base import RunRecord, Store
+from kfp_triggers.adapters.transports.pubsub import ensure_topology
+from kfp_triggers.app.serve import send_request
+from kfp_triggers.wire import events as ev
+from kfp_triggers.wire.eventtypes import (
     TOPIC_EVENTS,
     TOPIC_LAUNCH,
     TOPIC_MATCHED,
@@ -28,10 +32,6 @@ from kfp_triggers.eventtypes import (
     TOPICS,
     dead_letter_topic,
 )
-from kfp_triggers.serve import send_request
-from kfp_triggers.store import store_from_url
-from kfp_triggers.store.base import RunRecord, Store
-from kfp_triggers.transports.pubsub import ensure_topology
 from tests.emulator.chain_support import (
     ENTRY_POINTS,
     EXAMPLE,

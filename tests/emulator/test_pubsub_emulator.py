@@ -17,11 +17,16 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers import events as ev
-from kfp_triggers.eventdata import EventReceived, HttpRequestData, ObjectRef
-from kfp_triggers.transports import TransportError
-from kfp_triggers.transports.base import MAX_PUBLISH_BYTES, MessageTooLargeError
-from kfp_triggers.transports.pubsub import PubSubPublisher, ensure_topology, subscriber_client, topic_path
+from kfp_triggers.adapters.transports import TransportError
+from kfp_triggers.adapters.transports.base import MAX_PUBLISH_BYTES, MessageTooLargeError
+from kfp_triggers.adapters.transports.pubsub import (
+    PubSubPublisher,
+    ensure_topology,
+    subscriber_client,
+    topic_path,
+)
+from kfp_triggers.wire import events as ev
+from kfp_triggers.wire.eventdata import EventReceived, HttpRequestData, ObjectRef
 from tests.emulator.support import PROJECT, free_port
 
 pytestmark = pytest.mark.emulator

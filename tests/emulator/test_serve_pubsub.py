@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kfp_triggers.runtime import Settings
-from kfp_triggers.serve import send_request, start, wait_for
+from kfp_triggers.app.runtime import Settings
+from kfp_triggers.app.serve import send_request, start, wait_for
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.emulator

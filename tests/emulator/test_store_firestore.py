@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from kfp_triggers.store import StoreError, store_from_url
-from kfp_triggers.store._firestore_rest import FirestoreClient
-from kfp_triggers.store.firestore import FirestoreStore
+from kfp_triggers.adapters.store import StoreError, store_from_url
+from kfp_triggers.adapters.store._firestore_rest import FirestoreClient
+from kfp_triggers.adapters.store.firestore import FirestoreStore
 from tests.emulator.firestore_fixture import firestore_emulator  # noqa: F401 - a fixture
 from tests.store_contract import REQUEST, StoreContract, StoreFactory, at, make_run
 
@@ -95,7 +95,7 @@ def test_a_body_too_large_for_a_document_is_left_out_of_the_journal(
     import base64
     import hashlib
 
-    from kfp_triggers.operations import replay
+    from kfp_triggers.app.operations import replay
 
     body = b'{"blob": "' + b"x" * 1_500_000 + b'"}'
     request = dict(REQUEST, bodyBase64=base64.b64encode(body).decode())

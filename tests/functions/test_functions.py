@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 from functions_framework import create_app
 
-from kfp_triggers import runtime
-from kfp_triggers.events import (
+from kfp_triggers.adapters.transports.memory import MemoryBus
+from kfp_triggers.app import runtime
+from kfp_triggers.tekton.request import read_http_request
+from kfp_triggers.wire.events import (
     EVENT_RECEIVED,
     TRIGGER_MATCHED,
     CloudEvent,
@@ -28,8 +30,6 @@ from kfp_triggers.events import (
     to_http_binary,
     to_pubsub_message,
 )
-from kfp_triggers.request import read_http_request
-from kfp_triggers.transports.memory import MemoryBus
 from tests.conftest import EXAMPLES, ROOT
 from tests.emulator.support import free_port
 
@@ -378,7 +378,7 @@ def test_a_knative_ping_is_a_status_tick(caplog: pytest.LogCaptureFixture) -> No
         "Content-Type": "application/json",
     }
     client = _client("status", "collect_status", "cloudevent")
-    with caplog.at_level("ERROR", logger="kfp_triggers.runtime"):
+    with caplog.at_level("ERROR", logger="kfp_triggers.app.runtime"):
         assert client.post("/", data=b'{"tickAt": null}', headers=headers).status_code == 200
         assert [r for r in caplog.records if "giving up" in r.getMessage()] == []
         # The same ping handed to another stage is not ours: acknowledged with an error log, not retried.

@@ -19,8 +19,8 @@ import pytest
 
 from kfp_triggers import logs
 from kfp_triggers.errors import SettingError
-from kfp_triggers.events import EventReceived, HttpRequestData, ObjectRef, event_for, to_http_binary
-from kfp_triggers.request import read_http_request
+from kfp_triggers.tekton.request import read_http_request
+from kfp_triggers.wire.events import EventReceived, HttpRequestData, ObjectRef, event_for, to_http_binary
 from tests.conftest import EXAMPLES, ROOT
 
 EXAMPLE = EXAMPLES / "github-push"

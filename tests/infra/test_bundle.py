@@ -427,7 +427,7 @@ def _imported_from_bundle(server: Server) -> bool:
 
 
 def test_ingest_bundle_answers_live_and_accepts_a_signed_push(servers: dict[str, Server]) -> None:
-    from kfp_triggers.request import read_http_request
+    from kfp_triggers.tekton.request import read_http_request
 
     ingest = servers["ingest"]
     assert ingest.request("/live") == (200, b"ok")
@@ -462,9 +462,9 @@ def test_event_bundles_answer_a_malformed_event_without_crashing(
 
 
 def test_intercept_bundle_runs_the_real_interceptor_chain(servers: dict[str, Server]) -> None:
-    from kfp_triggers.events import EventReceived, HttpRequestData, ObjectRef, event_for, to_http_binary
-    from kfp_triggers.request import read_http_request
-    from kfp_triggers.store import store_from_url
+    from kfp_triggers.adapters.store import store_from_url
+    from kfp_triggers.tekton.request import read_http_request
+    from kfp_triggers.wire.events import EventReceived, HttpRequestData, ObjectRef, event_for, to_http_binary
 
     raw = read_http_request(PUSH)
     event_id = "bundle-intercept-1"
@@ -494,7 +494,7 @@ def test_status_bundle_takes_a_scheduler_tick_as_a_push_subscription_delivers_it
     servers: dict[str, Server],
 ) -> None:
     """The raw push envelope, at the /projects/<p>/topics/<t> path the Terraform subscription uses."""
-    from kfp_triggers.events import CLOUDEVENTS_JSON, STATUS_TICK
+    from kfp_triggers.wire.events import CLOUDEVENTS_JSON, STATUS_TICK
 
     tick = {
         "specversion": "1.0",

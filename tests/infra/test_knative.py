@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from kfp_triggers.eventtypes import HOPS, STATUS_TICK
-from kfp_triggers.notifiers import GitHubStatusNotifier, notifiers_from_env
-from kfp_triggers.notifiers.factory import secret_token
-from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.adapters.notifiers import GitHubStatusNotifier, notifiers_from_env
+from kfp_triggers.adapters.notifiers.factory import secret_token
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.wire.eventtypes import HOPS, STATUS_TICK
 from tests.infra.conftest import INFRA, KNATIVE, engine_settings, read, require_tool, tool_env
 from tests.infra.test_bundle import ENTRY_POINTS
 

@@ -14,8 +14,13 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.events import CLOUDEVENTS_JSON, StatusTick, decode_stage_input, read_data
-from kfp_triggers.eventtypes import (
+from kfp_triggers.adapters.notifiers import GitHubStatusNotifier, notifiers_from_env
+from kfp_triggers.adapters.notifiers.factory import secret_token
+from kfp_triggers.adapters.store.firestore import EVENTS, LEDGER
+from kfp_triggers.adapters.transports.pubsub import topic_prefix_from_env
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.wire.events import CLOUDEVENTS_JSON, StatusTick, decode_stage_input, read_data
+from kfp_triggers.wire.eventtypes import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_PREFIX,
     HOPS,
@@ -24,11 +29,6 @@ from kfp_triggers.eventtypes import (
     prefixed,
     topic_for,
 )
-from kfp_triggers.notifiers import GitHubStatusNotifier, notifiers_from_env
-from kfp_triggers.notifiers.factory import secret_token
-from kfp_triggers.secrets import FileSecrets
-from kfp_triggers.store.firestore import EVENTS, LEDGER
-from kfp_triggers.transports.pubsub import topic_prefix_from_env
 from tests.infra import hcl
 from tests.infra.conftest import TERRAFORM, engine_settings, require_tool, tool_env
 from tests.infra.test_bundle import ENTRY_POINTS, load_bundle_module

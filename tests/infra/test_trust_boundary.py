@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kfp_triggers.eventtypes import HOPS
-from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.wire.eventtypes import HOPS
 from tests.conftest import ROOT
 from tests.infra import hcl
 from tests.infra.conftest import KNATIVE, TERRAFORM
@@ -224,8 +224,8 @@ _MEASURE = textwrap.dedent(
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     os.environ["KFPT_SINK_URL"] = f"http://127.0.0.1:{server.server_port}/"
-    from kfp_triggers.request import RawRequest
-    from kfp_triggers.runtime import context, handle_http
+    from kfp_triggers.tekton.request import RawRequest
+    from kfp_triggers.app.runtime import context, handle_http
 
     ctx = context()
     size = int(sys.argv[1])

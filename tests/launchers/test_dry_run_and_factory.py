@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
+from kfp_triggers.adapters.launchers import LaunchRejected, LaunchRequest, RunSpec, RunState
+from kfp_triggers.adapters.launchers.base import ParameterError
+from kfp_triggers.adapters.launchers.dry_run import DryRunLauncher
+from kfp_triggers.adapters.launchers.factory import launcher_from_env, token_file_reader
+from kfp_triggers.adapters.launchers.kfp_rest import KfpRestLauncher
+from kfp_triggers.adapters.launchers.local import LocalLauncher
+from kfp_triggers.adapters.launchers.vertex import VertexLauncher
 from kfp_triggers.errors import ConfigError
-from kfp_triggers.launchers import LaunchRejected, LaunchRequest, RunSpec, RunState
-from kfp_triggers.launchers.base import ParameterError
-from kfp_triggers.launchers.dry_run import DryRunLauncher
-from kfp_triggers.launchers.factory import launcher_from_env, token_file_reader
-from kfp_triggers.launchers.kfp_rest import KfpRestLauncher
-from kfp_triggers.launchers.local import LocalLauncher
-from kfp_triggers.launchers.vertex import VertexLauncher
 
 TRAIN = Path(__file__).resolve().parents[2] / "examples" / "pipelines" / "train.yaml"
 

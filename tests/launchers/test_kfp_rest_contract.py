@@ -21,8 +21,14 @@ from typing import Any
 import pytest
 import yaml
 
-from kfp_triggers.launchers import LaunchRejected, LaunchRequest, LaunchUnavailable, RunSpec, RunState
-from kfp_triggers.launchers.kfp_rest import KfpRestLauncher
+from kfp_triggers.adapters.launchers import (
+    LaunchRejected,
+    LaunchRequest,
+    LaunchUnavailable,
+    RunSpec,
+    RunState,
+)
+from kfp_triggers.adapters.launchers.kfp_rest import KfpRestLauncher
 from tests.launchers.contract_server import (
     ContractServer,
     ContractViolation,

@@ -17,10 +17,10 @@ import pytest
 from kfp import compiler, dsl
 from kfp.dsl import Dataset, Input, Output
 
-from kfp_triggers.launchers import LaunchRejected, LaunchRequest, RunSpec, RunState
-from kfp_triggers.launchers._runrecord import write_json
-from kfp_triggers.launchers.base import ParameterError
-from kfp_triggers.launchers.local import LocalLauncher
+from kfp_triggers.adapters.launchers import LaunchRejected, LaunchRequest, RunSpec, RunState
+from kfp_triggers.adapters.launchers._runrecord import write_json
+from kfp_triggers.adapters.launchers.base import ParameterError
+from kfp_triggers.adapters.launchers.local import LocalLauncher
 
 IMAGE = "python:3.11"
 Packages = dict[str, Path]
@@ -143,7 +143,7 @@ def test_success_reaches_succeeded_with_outputs_on_disk(
         [
             sys.executable,
             "-c",
-            "import sys; from kfp_triggers.launchers.local import LocalLauncher as L; "
+            "import sys; from kfp_triggers.adapters.launchers.local import LocalLauncher as L; "
             "print(L(sys.argv[1]).get_state(sys.argv[2]).state)",
             str(launcher.output_root),
             launched.run_id,

@@ -17,8 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
-from kfp_triggers.launchers import LaunchRejected, LaunchRequest, LaunchUnavailable, RunSpec, RunState
-from kfp_triggers.launchers.vertex import VertexLauncher, job_id_for, vertex_labels
+from kfp_triggers.adapters.launchers import (
+    LaunchRejected,
+    LaunchRequest,
+    LaunchUnavailable,
+    RunSpec,
+    RunState,
+)
+from kfp_triggers.adapters.launchers.vertex import VertexLauncher, job_id_for, vertex_labels
 from tests.launchers.contract_server import (
     ContractServer,
     ContractViolation,

@@ -2,7 +2,7 @@
 
 Attack tests drive ingest as a sender would (raw requests through the engine's ingest stage) and
 let the in-process bus deliver to intercept, render, launch and status with the deployed wiring
-(:func:`kfp_triggers.runtime.build_context`, :func:`kfp_triggers.runtime.handle_event`).
+(:func:`kfp_triggers.app.runtime.build_context`, :func:`kfp_triggers.app.runtime.handle_event`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kfp_triggers.events import StatusTick, event_for
-from kfp_triggers.request import RawRequest
-from kfp_triggers.runtime import Settings, build_context, handle_event
-from kfp_triggers.serve import STAGE_TOPICS
+from kfp_triggers.adapters.store.base import RunRecord
+from kfp_triggers.adapters.transports.memory import MemoryBus
+from kfp_triggers.app.runtime import Settings, build_context, handle_event
+from kfp_triggers.app.serve import STAGE_TOPICS
 from kfp_triggers.stages import StageContext
 from kfp_triggers.stages.ingest import HttpAnswer, ingest
-from kfp_triggers.store.base import RunRecord
-from kfp_triggers.transports.memory import MemoryBus
+from kfp_triggers.tekton.request import RawRequest
+from kfp_triggers.wire.events import StatusTick, event_for
 from tests.conftest import EXAMPLES
 
 SECRET = (EXAMPLES / "github-push" / "secrets" / "github-webhook" / "secret").read_bytes()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kfp_triggers.events import read_data
-from kfp_triggers.eventtypes import TRIGGER_MATCHED
-from kfp_triggers.transports.memory import MemoryBus
+from kfp_triggers.adapters.transports.memory import MemoryBus
+from kfp_triggers.wire.events import read_data
+from kfp_triggers.wire.eventtypes import TRIGGER_MATCHED
 from tests.security.chain_harness import Chain, copy_example, start_chain
 
 TOKEN = "gl-webhook-s3cret-do-not-keep"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 
-from kfp_triggers.eventids import event_id_for
-from kfp_triggers.headers import canonical_header_key
+from kfp_triggers.golang.textproto import canonical_header_key
+from kfp_triggers.tekton.eventids import event_id_for
 
 
 def headers(**values: str) -> dict[str, list[str]]:

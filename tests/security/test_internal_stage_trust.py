@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.events import ObjectRef, RunRequested, event_for
-from kfp_triggers.processing import render_template
-from kfp_triggers.runtime import handle_event
+from kfp_triggers.app.runtime import handle_event
 from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
+from kfp_triggers.tekton.processing import render_template
+from kfp_triggers.wire.events import ObjectRef, RunRequested, event_for
 from tests.security.chain_harness import Chain, copy_example, start_chain
 
 LISTENER = ObjectRef("default", "github-push")

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from kfp_triggers import events as ev
-from kfp_triggers.events import ObjectRef, RunRequested, StatusTick, event_for
-from kfp_triggers.messageauth import UnauthenticMessageError, sign, verify
-from kfp_triggers.processing import render_template
-from kfp_triggers.runtime import handle_event
+from kfp_triggers.app.runtime import handle_event
 from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
+from kfp_triggers.tekton.processing import render_template
+from kfp_triggers.wire import events as ev
+from kfp_triggers.wire.events import ObjectRef, RunRequested, StatusTick, event_for
+from kfp_triggers.wire.messageauth import UnauthenticMessageError, sign, verify
 from tests.security.chain_harness import Chain, copy_example, github_headers, start_chain
 
 KEY = b"0123456789abcdef0123456789abcdef"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kfp_triggers.cel import CelEnvironment, available_backends
-from kfp_triggers.secrets import SecretStore
+from kfp_triggers.secretstore import SecretStore
 
 CEL_EXPR_AVAILABLE = "cel-expr" in available_backends()
 

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.bindings import (
+from kfp_triggers.errors import BindingError
+from kfp_triggers.tekton.bindings import (
     evaluate_expression,
     event_data,
     expression_problems,
     find_expressions,
     resolve_params,
 )
-from kfp_triggers.errors import BindingError
 
 HEADERS = {"X-Github-Event": ["push"], "Two": ["a", "b"], "Content-Type": ["application/json"]}
 

@@ -11,7 +11,7 @@ import pytest
 from kfp_triggers.cel import CelBodyError, CelEnvironment, CelValue, available_backends, cel_eval
 from kfp_triggers.cel.values import CelType, Duration, Timestamp, Uint
 from kfp_triggers.errors import CelCompileError, CelError, CelEvalError
-from kfp_triggers.request import RawRequest
+from kfp_triggers.tekton.request import RawRequest
 from tests.unit.cel_support import BACKENDS
 
 

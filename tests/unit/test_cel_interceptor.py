@@ -12,8 +12,8 @@ import pytest
 
 from kfp_triggers.cel.sjson import SjsonError, set_path
 from kfp_triggers.interceptors.cel import CelInterceptor, decode_params
-from kfp_triggers.interceptors.protocol import InterceptorRequest, StatusCode, TriggerContext
-from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, StatusCode, TriggerContext
 from tests.unit.cel_support import BACKENDS, environment
 
 HEADER = {"Content-Type": ["application/json"], "X-Test": ["test-value"], "X-Secret-Token": ["secrettoken"]}

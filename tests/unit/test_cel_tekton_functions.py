@@ -11,7 +11,7 @@ import pytest
 
 from kfp_triggers.errors import CelEvalError
 from kfp_triggers.golang.fmt import quote
-from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.secretstore import FileSecrets
 from tests.unit.cel_support import BACKENDS, evaluate
 
 SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers import events as ev
 from kfp_triggers.errors import InvalidRequestError
-from kfp_triggers.eventdata import (
+from kfp_triggers.wire import events as ev
+from kfp_triggers.wire.eventdata import (
     DATA_CLASSES,
     EventReceived,
     HttpRequestData,
@@ -23,7 +23,7 @@ from kfp_triggers.eventdata import (
     expect_data,
     parse_event_data,
 )
-from kfp_triggers.eventtypes import (
+from kfp_triggers.wire.eventtypes import (
     ALL_TOPICS,
     EVENT_RECEIVED,
     EVENT_TYPES,
@@ -33,7 +33,7 @@ from kfp_triggers.eventtypes import (
     TRIGGER_MATCHED,
     topic_for,
 )
-from kfp_triggers.tracecontext import (
+from kfp_triggers.wire.tracecontext import (
     child_traceparent,
     is_valid_traceparent,
     new_traceparent,
@@ -495,7 +495,7 @@ def test_anything_else_is_rejected_with_the_expected_shapes(given: Any, message:
 
 
 def test_events_module_re_exports_the_contract() -> None:
-    from kfp_triggers import eventdata, eventtypes, tracecontext
+    from kfp_triggers.wire import eventdata, eventtypes, tracecontext
 
     assert ev.TriggerMatched is eventdata.TriggerMatched
     assert ev.EVENT_RECEIVED == eventtypes.EVENT_RECEIVED and ev.HOPS is eventtypes.HOPS
@@ -504,6 +504,6 @@ def test_events_module_re_exports_the_contract() -> None:
 
 
 def test_event_received_writes_the_same_payload_as_the_generic_writer() -> None:
-    from kfp_triggers.eventdata import _Payload
+    from kfp_triggers.wire.eventdata import _Payload
 
     assert SAMPLES[0].to_data() == _Payload.to_data(SAMPLES[0])

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers import fastjson, payload
+from kfp_triggers.golang import fastjson
 from kfp_triggers.golang import json as gojson
+from kfp_triggers.tekton import payload
 
 DOCUMENTS_TO_WRITE: list[Any] = [
     {"a": 1, "b": [True, False, None], "c": {"d": 2.5, "e": -0.0}},

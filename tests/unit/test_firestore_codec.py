@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.store import StoreError, StoreUnavailableError
-from kfp_triggers.store._firestore_rest import (
+from kfp_triggers.adapters.store import StoreError, StoreUnavailableError
+from kfp_triggers.adapters.store._firestore_rest import (
     ConflictError,
     FirestoreClient,
     decode_value,
@@ -155,7 +155,8 @@ def test_nothing_listening_is_unavailable() -> None:
 def test_importing_the_stores_loads_no_google_library() -> None:
     probe = (
         "import sys; before = set(sys.modules); "
-        "import kfp_triggers.store, kfp_triggers.store.firestore, kfp_triggers.store.sqlite; "
+        "import kfp_triggers.adapters.store, kfp_triggers.adapters.store.firestore, "
+        "kfp_triggers.adapters.store.sqlite; "
         "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in ('google', 'grpc')))"
     )
     command = [sys.executable, "-c", probe]

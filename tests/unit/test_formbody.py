@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kfp_triggers.formbody import form_as_json_body, parse_query
+from kfp_triggers.tekton.formbody import form_as_json_body, parse_query
 
 
 @pytest.mark.parametrize(

@@ -27,10 +27,7 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.config import InterceptorSpec
-from kfp_triggers.eventdata import ObjectRef
-from kfp_triggers.eventdata import RunState as RunStatePayload
-from kfp_triggers.notifiers import (
+from kfp_triggers.adapters.notifiers import (
     GitHubStatusNotifier,
     InvalidNotifierSettingError,
     NotifierError,
@@ -38,10 +35,13 @@ from kfp_triggers.notifiers import (
     RunStateChange,
     notifiers_from_env,
 )
-from kfp_triggers.origin import origin_of
-from kfp_triggers.request import read_http_request
-from kfp_triggers.secrets import FileSecrets
-from kfp_triggers.store.base import RunRecord
+from kfp_triggers.adapters.store.base import RunRecord
+from kfp_triggers.config import InterceptorSpec
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.tekton.origin import origin_of
+from kfp_triggers.tekton.request import read_http_request
+from kfp_triggers.wire.eventdata import ObjectRef
+from kfp_triggers.wire.eventdata import RunState as RunStatePayload
 
 ROOT = Path(__file__).resolve().parents[2]
 PUSH_REQUEST = ROOT / "examples/github-push/requests/push.http"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from kfp_triggers.headers import (
+from kfp_triggers.tekton.headers import (
     canonical_header_key,
     canonicalise,
     first,
@@ -117,7 +117,7 @@ def test_the_server_consumed_headers_are_left_out_as_go_leaves_them_out() -> Non
 
 
 def test_credentials_are_redacted_whatever_the_names_case() -> None:
-    from kfp_triggers.headers import without_credentials
+    from kfp_triggers.tekton.headers import without_credentials
 
     headers = {
         "x-gitlab-token": ["t1", "t2"],

@@ -20,8 +20,8 @@ from kfp_triggers.cel import CelEnvironment
 from kfp_triggers.golang import _jsonlocate, _jsonscan
 from kfp_triggers.golang import json as gojson
 from kfp_triggers.interceptors.cel import CelInterceptor
-from kfp_triggers.interceptors.protocol import InterceptorRequest, TriggerContext
-from kfp_triggers.payload import payload_problem
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, TriggerContext
+from kfp_triggers.tekton.payload import payload_problem
 
 MIB = 1024 * 1024
 

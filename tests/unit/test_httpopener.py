@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from kfp_triggers.httpopener import credential_keeping_opener, no_redirect_opener
+from kfp_triggers.adapters.httpopener import credential_keeping_opener, no_redirect_opener
 from tests.unit.local_http import Reply, local_server
 
 
@@ -48,8 +48,8 @@ def test_the_post_opener_follows_no_redirect() -> None:
 
 def test_the_firestore_client_does_not_follow_a_redirect_with_its_token() -> None:
     """Contract test: Firestore's REST API never redirects; one that does is an error, not a detour."""
-    from kfp_triggers.store import StoreError
-    from kfp_triggers.store._firestore_rest import FirestoreClient
+    from kfp_triggers.adapters.store import StoreError
+    from kfp_triggers.adapters.store._firestore_rest import FirestoreClient
 
     with local_server() as api:
         host = api.base_url.removeprefix("http://")
@@ -63,7 +63,7 @@ def test_the_firestore_client_does_not_follow_a_redirect_with_its_token() -> Non
 
 
 def test_credentials_never_follow_a_redirect_from_https_to_plain_http() -> None:
-    from kfp_triggers.httpopener import _same_site
+    from kfp_triggers.adapters.httpopener import _same_site
 
     assert _same_site("https://ghe.example.com/api/v3/x", "https://ghe.example.com/api/v3/y")
     assert _same_site("https://example.com/a", "https://api.example.com/b")

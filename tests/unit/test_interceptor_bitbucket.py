@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from kfp_triggers.interceptors.bitbucket import BitbucketInterceptor
-from kfp_triggers.interceptors.protocol import InterceptorRequest, InterceptorServices, StatusCode
-from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, InterceptorServices, StatusCode
 
 SECRET = b"bb-hook-secret"
 REF = {"secretName": "bitbucket", "secretKey": "secret"}

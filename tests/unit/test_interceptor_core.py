@@ -8,12 +8,12 @@ from kfp_triggers.interceptors.bitbucket import BitbucketInterceptor
 from kfp_triggers.interceptors.core import CORE_INTERCEPTORS, core_interceptor
 from kfp_triggers.interceptors.github import GitHubInterceptor
 from kfp_triggers.interceptors.gitlab import GitLabInterceptor
-from kfp_triggers.interceptors.protocol import (
+from kfp_triggers.interceptors.slack import SlackInterceptor
+from kfp_triggers.tekton.interceptor_protocol import (
     InterceptorRequest,
     InterceptorResponse,
     InterceptorServices,
 )
-from kfp_triggers.interceptors.slack import SlackInterceptor
 
 
 class _FakeCel:

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from kfp_triggers.interceptors.github import FORM_ENCODING_REFUSED, GitHubInterceptor
-from kfp_triggers.interceptors.protocol import (
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.tekton.interceptor_protocol import (
     InterceptorRequest,
     InterceptorResponse,
     InterceptorServices,
     StatusCode,
 )
-from kfp_triggers.secrets import FileSecrets
 
 SECRET = b"s3cr3t-webhook-key"
 BODY = b'{"action":"opened","number":7,"repository":{"full_name":"acme/widgets"}}'

@@ -16,8 +16,8 @@ import pytest
 
 from kfp_triggers.interceptors.github import GitHubInterceptor
 from kfp_triggers.interceptors.github_api import api_base_url
-from kfp_triggers.interceptors.protocol import InterceptorRequest, InterceptorServices, StatusCode
-from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, InterceptorServices, StatusCode
 from tests.unit.local_http import LocalServer, Reply, local_server
 
 PAT = "ghp_example_token"

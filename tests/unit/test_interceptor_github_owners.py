@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from kfp_triggers.interceptors.github import OK_TO_TEST, GitHubInterceptor
-from kfp_triggers.interceptors.protocol import InterceptorRequest, InterceptorServices, StatusCode
-from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, InterceptorServices, StatusCode
 from tests.unit.local_http import LocalServer, Reply, local_server
 
 PAT = "ghp_owner_token"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from kfp_triggers.interceptors.gitlab import GitLabInterceptor
-from kfp_triggers.interceptors.protocol import InterceptorRequest, InterceptorServices, StatusCode
-from kfp_triggers.secrets import FileSecrets
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, InterceptorServices, StatusCode
 
 REF = {"secretName": "gitlab", "secretKey": "token"}
 FP, IA = StatusCode.FAILED_PRECONDITION, StatusCode.INVALID_ARGUMENT

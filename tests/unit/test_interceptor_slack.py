@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.interceptors.protocol import InterceptorRequest, StatusCode
 from kfp_triggers.interceptors.slack import MISSING_HEADER, SlackInterceptor
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, StatusCode
 
 FORM = "application/x-www-form-urlencoded"
 SLASH = json.dumps(

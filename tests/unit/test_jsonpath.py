@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kfp_triggers.golang.json import unmarshal
-from kfp_triggers.jsonpath import GoInt, GoStruct, GoUint8, JsonPathError, compile_path
+from kfp_triggers.tekton.jsonpath import GoInt, GoStruct, GoUint8, JsonPathError, compile_path
 
 # Decoded as Go decodes into interface{}: every number is a float64.
 DOC: Any = unmarshal(

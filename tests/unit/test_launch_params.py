@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.launchers.base import LaunchRejected, ParameterError, RunSpec
-from kfp_triggers.launchers.params import (
+from kfp_triggers.adapters.launchers.base import LaunchRejected, ParameterError, RunSpec
+from kfp_triggers.adapters.launchers.params import (
     PipelineDoc,
     coerce_parameters,
     coerce_value,
@@ -226,10 +226,10 @@ def test_launcher_modules_import_no_heavy_sdk() -> None:
     code = (
         "import sys\n"
         "before = set(sys.modules)\n"
-        "import kfp_triggers.launchers.base, kfp_triggers.launchers.params\n"
-        "import kfp_triggers.launchers.local, kfp_triggers.launchers.local_runner\n"
-        "import kfp_triggers.launchers.kfp_rest, kfp_triggers.launchers.vertex\n"
-        "import kfp_triggers.launchers.dry_run, kfp_triggers.launchers.factory\n"
+        "import kfp_triggers.adapters.launchers.base, kfp_triggers.adapters.launchers.params\n"
+        "import kfp_triggers.adapters.launchers.local, kfp_triggers.adapters.launchers.local_runner\n"
+        "import kfp_triggers.adapters.launchers.kfp_rest, kfp_triggers.adapters.launchers.vertex\n"
+        "import kfp_triggers.adapters.launchers.dry_run, kfp_triggers.adapters.launchers.factory\n"
         "new = set(sys.modules) - before\n"
         "print(sorted(m for m in new if m.split('.')[0] in ('kfp', 'google', 'kfp_server_api')))"
     )

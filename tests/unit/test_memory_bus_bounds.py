@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kfp_triggers.events import CloudEvent
-from kfp_triggers.transports.base import TransportError
-from kfp_triggers.transports.memory import MemoryBus
+from kfp_triggers.adapters.transports.base import TransportError
+from kfp_triggers.adapters.transports.memory import MemoryBus
+from kfp_triggers.wire.events import CloudEvent
 
 TOPIC = "kfpt-events"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kfp_triggers.payload import invalid_body_message, payload_problem
+from kfp_triggers.tekton.payload import invalid_body_message, payload_problem
 
 
 @pytest.mark.parametrize(

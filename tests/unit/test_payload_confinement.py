@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
+from kfp_triggers.adapters.launchers import LaunchRejected, RunSpec
+from kfp_triggers.adapters.launchers._runspec import parse_run
+from kfp_triggers.adapters.launchers.base import InvalidRunSpec
 from kfp_triggers.config import Template, check_config
 from kfp_triggers.config.pipelines import package_roots
-from kfp_triggers.launchers import LaunchRejected, RunSpec
-from kfp_triggers.launchers._runspec import parse_run
-from kfp_triggers.launchers.base import InvalidRunSpec
-from kfp_triggers.templates import render_resources
+from kfp_triggers.tekton.templates import render_resources
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TRAIN = EXAMPLES / "pipelines" / "train.yaml"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kfp_triggers import processingevents
+from kfp_triggers.adapters import processingevents
 from kfp_triggers.config import EventListener
 from tests.unit.local_http import Reply, local_server
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kfp_triggers.errors import InvalidRequestError
-from kfp_triggers.interceptors.protocol import (
+from kfp_triggers.tekton.interceptor_protocol import (
     InterceptorRequest,
     InterceptorResponse,
     Status,

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from kfp_triggers.errors import InterceptorError
-from kfp_triggers.interceptors.protocol import InterceptorRequest, StatusCode, TriggerContext
 from kfp_triggers.interceptors.remote import (
     LegacyWebhookInterceptor,
     RemoteInterceptor,
@@ -27,6 +26,7 @@ from kfp_triggers.interceptors.remote import (
     merge_extensions,
     webhook_url,
 )
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, StatusCode, TriggerContext
 from tests.unit.local_http import Reply, local_server
 
 REQUEST = InterceptorRequest(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kfp_triggers.errors import InvalidRequestError
-from kfp_triggers.request import parse_http_request
+from kfp_triggers.tekton.request import parse_http_request
 
 
 def test_crlf_request_keeps_exact_body() -> None:

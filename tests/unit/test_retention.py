@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from kfp_triggers.adapters.store.sqlite import SqliteStore
+from kfp_triggers.adapters.transports.memory import MemoryBus
+from kfp_triggers.app.runtime import Settings, build_context
 from kfp_triggers.errors import SettingError
-from kfp_triggers.runtime import Settings, build_context
 from kfp_triggers.stages.context import StageContext
-from kfp_triggers.store.sqlite import SqliteStore
-from kfp_triggers.transports.memory import MemoryBus
 from tests.conftest import EXAMPLES
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -75,7 +75,7 @@ def test_purge_runs_at_most_once_per_period(tmp_path: Path) -> None:
 
 
 def test_events_show_redacts_credentials_but_replay_reads_them(tmp_path: Path) -> None:
-    from kfp_triggers.operations import show_event
+    from kfp_triggers.app.operations import show_event
 
     store = SqliteStore(tmp_path / "state.db")
     try:

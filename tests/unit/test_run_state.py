@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kfp_triggers.launchers import RunState, is_terminal, normalise_state
+from kfp_triggers.adapters.launchers import RunState, is_terminal, normalise_state
 
 # The enum of v2beta1RuntimeState in KFP's run.swagger.json, plus the old proto's spelling.
 KFP_STATES = {

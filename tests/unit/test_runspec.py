@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.launchers import LaunchRejected, LaunchRequest, RunSpec
-from kfp_triggers.launchers.base import InvalidRunSpec, VersionReference
+from kfp_triggers.adapters.launchers import LaunchRejected, LaunchRequest, RunSpec
+from kfp_triggers.adapters.launchers.base import InvalidRunSpec, VersionReference
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

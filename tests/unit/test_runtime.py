@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from kfp_triggers import logs
+from kfp_triggers.adapters.transports.memory import MemoryBus
+from kfp_triggers.app.runtime import Settings, build_context, handle_event
 from kfp_triggers.errors import KfptError
-from kfp_triggers.eventdata import RunCreated
-from kfp_triggers.events import event_for
-from kfp_triggers.runtime import Settings, build_context, handle_event
 from kfp_triggers.stages.context import StageContext
-from kfp_triggers.transports.memory import MemoryBus
+from kfp_triggers.wire.eventdata import RunCreated
+from kfp_triggers.wire.events import event_for
 from tests.conftest import EXAMPLES
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -85,8 +85,8 @@ def test_a_listener_can_choose_the_status_of_an_accepted_webhook(
     """Slack and some brokers redeliver anything but 200; Tekton always answers 202."""
     import shutil
 
-    from kfp_triggers.request import read_http_request
-    from kfp_triggers.runtime import handle_http
+    from kfp_triggers.app.runtime import handle_http
+    from kfp_triggers.tekton.request import read_http_request
 
     config = tmp_path / "config"
     shutil.copytree(EXAMPLES / "github-push", config)

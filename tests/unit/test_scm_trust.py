@@ -24,26 +24,26 @@ from typing import Any
 
 import pytest
 
+from kfp_triggers.adapters.transports.memory import MemoryBus
+from kfp_triggers.app.validation import load
 from kfp_triggers.config import InterceptorSpec
 from kfp_triggers.interceptors.bitbucket import BitbucketInterceptor
 from kfp_triggers.interceptors.github import GitHubInterceptor
 from kfp_triggers.interceptors.gitlab import GitLabInterceptor
-from kfp_triggers.interceptors.protocol import (
+from kfp_triggers.interceptors.resolve import InterceptorFactory
+from kfp_triggers.interceptors.signature import SignatureError, sign, validate_signature
+from kfp_triggers.secretstore import FileSecrets
+from kfp_triggers.stages.context import StageContext
+from kfp_triggers.stages.edge_auth import NOT_AUTHENTIC
+from kfp_triggers.stages.ingest import ingest
+from kfp_triggers.tekton.interceptor_protocol import (
     InterceptorRequest,
     InterceptorResponse,
     InterceptorServices,
     StatusCode,
 )
-from kfp_triggers.interceptors.resolve import InterceptorFactory
-from kfp_triggers.interceptors.signature import SignatureError, sign, validate_signature
-from kfp_triggers.processing import EventProcessor
-from kfp_triggers.request import RawRequest
-from kfp_triggers.secrets import FileSecrets
-from kfp_triggers.stages.context import StageContext
-from kfp_triggers.stages.edge_auth import NOT_AUTHENTIC
-from kfp_triggers.stages.ingest import ingest
-from kfp_triggers.transports.memory import MemoryBus
-from kfp_triggers.validation import load
+from kfp_triggers.tekton.processing import EventProcessor
+from kfp_triggers.tekton.request import RawRequest
 from tests.unit.local_http import LocalServer, Reply, local_server
 
 PAT = "ghp_trusted_token_1234"

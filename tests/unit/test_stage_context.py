@@ -6,8 +6,8 @@ import threading
 import time
 from typing import Any
 
+from kfp_triggers.adapters.transports.memory import MemoryBus
 from kfp_triggers.stages.context import StageContext
-from kfp_triggers.transports.memory import MemoryBus
 
 
 class CountingFactory:

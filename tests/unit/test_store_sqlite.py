@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kfp_triggers.store import InvalidStoreUrlError, store_from_url
-from kfp_triggers.store.sqlite import SCHEMA_VERSION, SqliteStore
+from kfp_triggers.adapters.store import InvalidStoreUrlError, store_from_url
+from kfp_triggers.adapters.store.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.store_contract import StoreContract, StoreFactory, at, make_run
 
 
@@ -217,7 +217,7 @@ def test_many_stores_opening_a_new_file_at_once_all_work(tmp_path: Path) -> None
 def test_a_database_that_cannot_use_wal_keeps_its_mode() -> None:
     import threading as _threading
 
-    from kfp_triggers.store._sqlite_db import _use_wal
+    from kfp_triggers.adapters.store._sqlite_db import _use_wal
 
     conn = sqlite3.connect(":memory:")
     try:

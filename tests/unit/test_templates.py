@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.bindings import event_data, resolve_params
 from kfp_triggers.errors import TemplateError
-from kfp_triggers.templates import (
+from kfp_triggers.tekton.bindings import event_data, resolve_params
+from kfp_triggers.tekton.templates import (
     param_references,
     render_resources,
     unbound_references,

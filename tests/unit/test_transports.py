@@ -15,19 +15,24 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers import events as ev
-from kfp_triggers.eventdata import ObjectRef, RunCreated, RunState
-from kfp_triggers.eventtypes import RUN_CREATED, prefixed
-from kfp_triggers.transports import Publisher, TransportConfigError, TransportError, publisher_from_env
-from kfp_triggers.transports.base import MAX_PUBLISH_BYTES, MessageTooLargeError
-from kfp_triggers.transports.http import HttpSinkPublisher
-from kfp_triggers.transports.memory import MemoryBus
-from kfp_triggers.transports.pubsub import (
+from kfp_triggers.adapters.transports import (
+    Publisher,
+    TransportConfigError,
+    TransportError,
+    publisher_from_env,
+)
+from kfp_triggers.adapters.transports.base import MAX_PUBLISH_BYTES, MessageTooLargeError
+from kfp_triggers.adapters.transports.http import HttpSinkPublisher
+from kfp_triggers.adapters.transports.memory import MemoryBus
+from kfp_triggers.adapters.transports.pubsub import (
     PubSubPublisher,
     subscription_path,
     topic_path,
     topic_prefix_from_env,
 )
+from kfp_triggers.wire import events as ev
+from kfp_triggers.wire.eventdata import ObjectRef, RunCreated, RunState
+from kfp_triggers.wire.eventtypes import RUN_CREATED, prefixed
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -461,9 +466,9 @@ def test_pubsub_paths() -> None:
 def test_choosing_pubsub_does_not_import_google_cloud_until_publishing() -> None:
     code = (
         "import sys\n"
-        "from kfp_triggers.transports import publisher_from_env\n"
+        "from kfp_triggers.adapters.transports import publisher_from_env\n"
         "p = publisher_from_env({'KFPT_TRANSPORT': 'pubsub', 'GOOGLE_CLOUD_PROJECT': 'p'})\n"
-        "import kfp_triggers.events\n"
+        "import kfp_triggers.wire.events\n"
         "heavy = ('google.cloud.pubsub', 'google.api_core', 'grpc')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )

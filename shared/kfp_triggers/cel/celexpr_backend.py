@@ -32,7 +32,7 @@ from kfp_triggers.cel.backend import Checked
 from kfp_triggers.cel.celpy_backend import InterpretedProgram, fail
 from kfp_triggers.cel.routing import routing_reason
 from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint
-from kfp_triggers.secrets import SecretStore
+from kfp_triggers.secretstore import SecretStore
 
 _MAP_STRING_DYN = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
 _VARIABLES = {

@@ -18,7 +18,7 @@ from kfp_triggers.cel.backend import Checked
 from kfp_triggers.cel.values import EvalError
 from kfp_triggers.errors import CelEvalError
 from kfp_triggers.golang.fmt import quote
-from kfp_triggers.secrets import SecretStore
+from kfp_triggers.secretstore import SecretStore
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from kfp_triggers.cel.celpy_backend import CelPyBackend
 from kfp_triggers.cel.values import CelValue
 from kfp_triggers.errors import CelCompileError, CelError, CelEvalError
 from kfp_triggers.golang import json as gojson
-from kfp_triggers.headers import Headers
-from kfp_triggers.request import RawRequest
-from kfp_triggers.secrets import SecretStore
+from kfp_triggers.secretstore import SecretStore
+from kfp_triggers.tekton.headers import Headers
+from kfp_triggers.tekton.request import RawRequest
 
 BACKEND_ENV = "KFPT_CEL_BACKEND"
 _BODY_CACHE_SIZE = 16

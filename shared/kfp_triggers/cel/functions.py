@@ -21,8 +21,8 @@ from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uin
 from kfp_triggers.errors import SecretError
 from kfp_triggers.golang import fmt as gofmt
 from kfp_triggers.golang import json as gojson
-from kfp_triggers.headers import canonical_header_key
-from kfp_triggers.secrets import SecretStore, verification_secret
+from kfp_triggers.golang.textproto import canonical_header_key
+from kfp_triggers.secretstore import SecretStore, verification_secret
 
 _canonical = functools.lru_cache(maxsize=512)(canonical_header_key)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from kfp_triggers.cel import access, convert, ext_misc, ext_strings, formatting, functions, stdlib
 from kfp_triggers.cel.values import no_such_overload
-from kfp_triggers.secrets import SecretStore
+from kfp_triggers.secretstore import SecretStore
 
 Impl = Callable[..., Any]
 

@@ -20,7 +20,7 @@ from kfp_triggers.config.models import (
     WebhookSpec,
 )
 from kfp_triggers.config.yamlsource import LList, LMap, plain
-from kfp_triggers.headers import canonical_header_key
+from kfp_triggers.golang.textproto import canonical_header_key
 
 _ENTRY_KEYS = ("name", "ref", "params", "webhook")
 _SIGNED = ("github", "gitlab", "bitbucket")

@@ -18,7 +18,6 @@ so webhooks behave normally.
 from __future__ import annotations
 
 from kfp_triggers.errors import SecretError
-from kfp_triggers.headers import canonicalise, first
 from kfp_triggers.interceptors.params import (
     SCM_PARAMS,
     SecretRef,
@@ -27,14 +26,15 @@ from kfp_triggers.interceptors.params import (
     parse_params,
     secret_failure,
 )
-from kfp_triggers.interceptors.protocol import (
+from kfp_triggers.interceptors.signature import SignatureError, validate_signature
+from kfp_triggers.secretstore import verification_secret
+from kfp_triggers.tekton.headers import canonicalise, first
+from kfp_triggers.tekton.interceptor_protocol import (
     InterceptorRequest,
     InterceptorResponse,
     InterceptorServices,
     StatusCode,
 )
-from kfp_triggers.interceptors.signature import SignatureError, validate_signature
-from kfp_triggers.secrets import verification_secret
 
 
 class BitbucketInterceptor:

@@ -19,7 +19,7 @@ from kfp_triggers.cel.functions import to_struct_json
 from kfp_triggers.cel.sjson import SjsonError, set_path
 from kfp_triggers.cel.values import CelType, CelValue, Duration, Timestamp, Uint
 from kfp_triggers.errors import CelError
-from kfp_triggers.interceptors.protocol import InterceptorRequest, InterceptorResponse, StatusCode
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, InterceptorResponse, StatusCode
 
 _UNPARSEABLE = "failed to unmarshal extensions into map: invalid character '}' looking for beginning of value"
 _KIND = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from kfp_triggers.interceptors.bitbucket import BitbucketInterceptor
 from kfp_triggers.interceptors.github import GitHubInterceptor
 from kfp_triggers.interceptors.gitlab import GitLabInterceptor
-from kfp_triggers.interceptors.protocol import Interceptor, InterceptorServices
 from kfp_triggers.interceptors.slack import SlackInterceptor
+from kfp_triggers.tekton.interceptor_protocol import Interceptor, InterceptorServices
 
 CORE_INTERCEPTORS = ("cel", "github", "gitlab", "bitbucket", "slack")
 

@@ -36,7 +36,6 @@ import yaml
 from kfp_triggers.errors import SecretError
 from kfp_triggers.golang.fmt import format_v
 from kfp_triggers.golang.json import GoJsonError, unmarshal_object
-from kfp_triggers.headers import canonicalise, first
 from kfp_triggers.interceptors.github_api import (
     ENTERPRISE_HOST_HEADER,
     ApiRoots,
@@ -57,14 +56,15 @@ from kfp_triggers.interceptors.params import (
     secret_failure,
     struct,
 )
-from kfp_triggers.interceptors.protocol import (
+from kfp_triggers.interceptors.signature import SignatureError, validate_signature
+from kfp_triggers.secretstore import verification_secret
+from kfp_triggers.tekton.headers import canonicalise, first
+from kfp_triggers.tekton.interceptor_protocol import (
     InterceptorRequest,
     InterceptorResponse,
     InterceptorServices,
     StatusCode,
 )
-from kfp_triggers.interceptors.signature import SignatureError, validate_signature
-from kfp_triggers.secrets import verification_secret
 
 FORM_ENCODING_REFUSED = "form parameter encoding not supported, please change the hook to send JSON payloads"
 OK_TO_TEST = re.compile(r"(?:\A|\n)/ok-to-test(?:\r\n|\r|\n|\Z)")

@@ -31,10 +31,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from kfp_triggers.adapters.httpopener import credential_keeping_opener
 from kfp_triggers.golang.fmt import quote
 from kfp_triggers.golang.json import GoJsonError, kind, type_error, unmarshal
-from kfp_triggers.headers import Headers, first, headers_from_pairs
-from kfp_triggers.httpopener import credential_keeping_opener
+from kfp_triggers.tekton.headers import Headers, first, headers_from_pairs
 
 ACCEPT = "application/vnd.github.v3+json"
 USER_AGENT = "kfp-triggers"

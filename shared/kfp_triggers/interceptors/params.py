@@ -17,7 +17,7 @@ from typing import Any
 
 from kfp_triggers.errors import SecretError
 from kfp_triggers.golang.json import kind, type_error
-from kfp_triggers.interceptors.protocol import InterceptorResponse, InterceptorServices, StatusCode
+from kfp_triggers.tekton.interceptor_protocol import InterceptorResponse, InterceptorServices, StatusCode
 
 
 @dataclass(frozen=True)

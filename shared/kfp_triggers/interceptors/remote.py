@@ -27,8 +27,9 @@ from typing import Any, Protocol
 from kfp_triggers.errors import InterceptorError, InvalidRequestError
 from kfp_triggers.golang.fmt import quote
 from kfp_triggers.golang.json import GoJsonError, marshal, unmarshal
-from kfp_triggers.headers import Headers, canonical_header_key, headers_from_pairs
-from kfp_triggers.interceptors.protocol import InterceptorRequest, InterceptorResponse
+from kfp_triggers.golang.textproto import canonical_header_key
+from kfp_triggers.tekton.headers import Headers, headers_from_pairs
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, InterceptorResponse
 
 WEBHOOK_URL_HEADER = "Eventlistener-Request-Url"
 # Headers the HTTP client itself writes; copies from the incoming request are not forwarded.

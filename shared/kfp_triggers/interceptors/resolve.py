@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from kfp_triggers.config import CORE_INTERCEPTORS, InterceptorSpec
 from kfp_triggers.errors import InterceptorError
-from kfp_triggers.interceptors.protocol import Interceptor, InterceptorServices
+from kfp_triggers.tekton.interceptor_protocol import Interceptor, InterceptorServices
 
 if TYPE_CHECKING:
     from kfp_triggers.cel import CelEnvironment

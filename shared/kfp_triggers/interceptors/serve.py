@@ -12,8 +12,8 @@ from kfp_triggers.cel import CelEnvironment
 from kfp_triggers.errors import InvalidRequestError
 from kfp_triggers.interceptors.cel import CelInterceptor
 from kfp_triggers.interceptors.core import CORE_INTERCEPTORS, core_interceptor
-from kfp_triggers.interceptors.protocol import InterceptorRequest, InterceptorServices
-from kfp_triggers.secrets import SecretStore
+from kfp_triggers.secretstore import SecretStore
+from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, InterceptorServices
 
 
 def answer(name: str, data: bytes, *, secrets: SecretStore, github_api_url: str) -> dict[str, Any]:

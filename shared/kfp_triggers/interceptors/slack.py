@@ -16,9 +16,9 @@ from typing import Any
 
 from kfp_triggers.golang.fmt import format_v
 from kfp_triggers.golang.json import GoJsonError, kind, type_error, unmarshal_object
-from kfp_triggers.headers import canonicalise, first
 from kfp_triggers.interceptors.params import STRINGS, parse_params, struct
-from kfp_triggers.interceptors.protocol import (
+from kfp_triggers.tekton.headers import canonicalise, first
+from kfp_triggers.tekton.interceptor_protocol import (
     InterceptorRequest,
     InterceptorResponse,
     InterceptorServices,

@@ -17,12 +17,12 @@ from kfp_triggers.errors import KfptError
 if TYPE_CHECKING:
     from cloudevents.http import CloudEvent
 
+    from kfp_triggers.adapters.launchers.base import Launcher
+    from kfp_triggers.adapters.notifiers import Notifier
+    from kfp_triggers.adapters.store.base import Store
+    from kfp_triggers.adapters.transports.base import Publisher
     from kfp_triggers.config import Configuration, EventListener, ResolvedTrigger
-    from kfp_triggers.launchers.base import Launcher
-    from kfp_triggers.notifiers import Notifier
-    from kfp_triggers.processing import EventProcessor
-    from kfp_triggers.store.base import Store
-    from kfp_triggers.transports.base import Publisher
+    from kfp_triggers.tekton.processing import EventProcessor
 
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ class StageContext:
 
     ``publisher`` carries stage outputs; ``source`` names this deployment in CloudEvent ``source``.
     ``lease_s`` and ``claim_wait_s`` govern launch claims (see :mod:`kfp_triggers.stages.lease`).
-    With a ``message_key``, what the stages publish is signed (see :mod:`kfp_triggers.messageauth`).
+    With a ``message_key``, what the stages publish is signed (see :mod:`kfp_triggers.wire.messageauth`).
     """
 
     config: Configuration
@@ -116,7 +116,7 @@ class StageContext:
     def publish(self, topic: str, event: CloudEvent) -> str:
         """Hand ``event`` to the transport, signed with the message key when there is one."""
         if self.message_key is not None:
-            from kfp_triggers.messageauth import sign
+            from kfp_triggers.wire.messageauth import sign
 
             sign(event, self.message_key)
         return self.publisher.publish(topic, event)

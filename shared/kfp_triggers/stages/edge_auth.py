@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from kfp_triggers.config import EventListener, InterceptorSpec
 from kfp_triggers.config.parse_triggers import VERIFY_AT_INGEST_ANNOTATION
 from kfp_triggers.errors import KfptError
-from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
+from kfp_triggers.tekton.request import RawRequest
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def refusal_reasons(ctx: StageContext, listener: EventListener, request: RawRequ
 
     For logs and operators only: the reasons name the interceptors and secrets involved.
     """
-    from kfp_triggers.interceptors.protocol import InterceptorRequest, TriggerContext
+    from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, TriggerContext
 
     reasons: list[str] = []
     for spec in _signature_checks(ctx, listener):

@@ -5,7 +5,7 @@ The request is checked (size, the listener's payload validation) and published a
 acknowledged the publish does ingest answer ``202`` with Tekton's body; if the hand-off fails it
 answers ``503`` so the sender retries, where Tekton would have answered 202 and lost the event.
 
-The eventID is the id the sender defines for one delivery (see :mod:`kfp_triggers.eventids`), so a
+The eventID is the id the sender defines for one delivery (see :mod:`kfp_triggers.tekton.eventids`), so a
 redelivery of the same webhook is recognised downstream and launches nothing new.
 """
 
@@ -15,18 +15,18 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from kfp_triggers import fastjson
+from kfp_triggers.adapters.transports.base import MessageTooLargeError
 from kfp_triggers.config import EventListener
 from kfp_triggers.errors import KfptError
-from kfp_triggers.eventids import event_id_for
-from kfp_triggers.events import EventReceived, HttpRequestData, ObjectRef, event_for, topic_for
-from kfp_triggers.headers import first
+from kfp_triggers.golang import fastjson
 from kfp_triggers.logs import log_context
-from kfp_triggers.payload import invalid_body_message, payload_problem
-from kfp_triggers.request import RawRequest
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.edge_auth import authentication_failure, wants_edge_auth
-from kfp_triggers.transports.base import MessageTooLargeError
+from kfp_triggers.tekton.eventids import event_id_for
+from kfp_triggers.tekton.headers import first
+from kfp_triggers.tekton.payload import invalid_body_message, payload_problem
+from kfp_triggers.tekton.request import RawRequest
+from kfp_triggers.wire.events import EventReceived, HttpRequestData, ObjectRef, event_for, topic_for
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from kfp_triggers.errors import KfptError
 
 if TYPE_CHECKING:
-    from kfp_triggers.store.base import IdempotencyLedger
+    from kfp_triggers.adapters.store.base import IdempotencyLedger
 
 log = logging.getLogger(__name__)
 

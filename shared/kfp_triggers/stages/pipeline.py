@@ -1,6 +1,6 @@
 """Intercept and render: from an incoming event to run requests, one per accepted trigger.
 
-Intercept runs every trigger's interceptor chain (Tekton semantics, see :mod:`kfp_triggers.chain`)
+Intercept runs every trigger's interceptor chain (Tekton semantics, see :mod:`kfp_triggers.tekton.chain`)
 and publishes one ``trigger.matched`` per accepted trigger; render binds params and renders the
 template, publishing ``run.requested`` with an idempotency key derived from (listener, trigger,
 eventID). Every decision and every render goes to the journal. Both are safe to run again on a
@@ -17,11 +17,16 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
-from kfp_triggers import processingevents
-from kfp_triggers.chain import ChainOutcome
+from kfp_triggers.adapters import processingevents
+from kfp_triggers.adapters.transports.base import MessageTooLargeError
 from kfp_triggers.config import EventListener, InterceptorSpec
 from kfp_triggers.errors import KfptError
-from kfp_triggers.events import (
+from kfp_triggers.stages.context import StageContext
+from kfp_triggers.tekton.chain import ChainOutcome
+from kfp_triggers.tekton.headers import without_credentials
+from kfp_triggers.tekton.origin import origin_of, secret_headers, signs_body
+from kfp_triggers.tekton.request import RawRequest
+from kfp_triggers.wire.events import (
     EventReceived,
     HttpRequestData,
     ObjectRef,
@@ -31,11 +36,6 @@ from kfp_triggers.events import (
     topic_for,
     traceparent_of,
 )
-from kfp_triggers.headers import without_credentials
-from kfp_triggers.origin import origin_of, secret_headers, signs_body
-from kfp_triggers.request import RawRequest
-from kfp_triggers.stages.context import StageContext
-from kfp_triggers.transports.base import MessageTooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
     claims the eventID of another one is handled as an event of its own and never replaces it.
 
     A listener with ``cloudEventURI`` is told, as Tekton tells it, that processing started and is
-    done (or failed for good); see :mod:`kfp_triggers.processingevents`.
+    done (or failed for good); see :mod:`kfp_triggers.adapters.processingevents`.
     """
     listener = ctx.listener(received.listener.namespace, received.listener.name)
     secrets = secret_headers(_listener_specs(ctx, listener))

@@ -24,10 +24,16 @@ from typing import Any
 
 from cloudevents.http import CloudEvent
 
+from kfp_triggers.adapters.launchers.base import LaunchedRun, LaunchRejected, LaunchRequest, RunSpec
+from kfp_triggers.adapters.store.base import Claim, ClaimStatus, LeaseLostError, RunRecord
 from kfp_triggers.config import EventListener, ResolvedTrigger
 from kfp_triggers.config.pipelines import package_roots
 from kfp_triggers.errors import KfptError
-from kfp_triggers.events import (
+from kfp_triggers.stages.context import StageContext
+from kfp_triggers.stages.lease import LeaseKeeper, invocation_owner
+from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
+from kfp_triggers.tekton.processing import LABEL_EVENT_ID, LABEL_LISTENER, LABEL_TRIGGER, render_template
+from kfp_triggers.wire.events import (
     ObjectRef,
     RunCreated,
     RunRequested,
@@ -37,12 +43,6 @@ from kfp_triggers.events import (
     topic_for,
     traceparent_of,
 )
-from kfp_triggers.launchers.base import LaunchedRun, LaunchRejected, LaunchRequest, RunSpec
-from kfp_triggers.processing import LABEL_EVENT_ID, LABEL_LISTENER, LABEL_TRIGGER, render_template
-from kfp_triggers.stages.context import StageContext
-from kfp_triggers.stages.lease import LeaseKeeper, invocation_owner
-from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
-from kfp_triggers.store.base import Claim, ClaimStatus, LeaseLostError, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
 
 
 def _send_successful(ctx: StageContext, listener: EventListener, event_id: str) -> None:
-    from kfp_triggers import processingevents
+    from kfp_triggers.adapters import processingevents
 
     record = ctx.store.get_event(event_id)
     headers = record.request.get("headers") if record is not None and record.request else None
@@ -323,7 +323,7 @@ def _notify(ctx: StageContext, run: RunRecord, state: str, previous: str | None)
     """Tell every notifier; a permanent failure is logged, a retryable one propagates."""
     if not ctx.notifiers:
         return
-    from kfp_triggers.notifiers import RunStateChange
+    from kfp_triggers.adapters.notifiers import RunStateChange
 
     change = RunStateChange.from_run(run, state, previous)
     for notifier in ctx.notifiers:

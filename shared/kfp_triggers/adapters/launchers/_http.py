@@ -1,0 +1,129 @@
+"""A small JSON-over-HTTP client on the standard library, mapping failures to launch errors.
+
+The KFP and Vertex launchers speak REST directly rather than through kfp.Client or the Google SDK:
+no heavy imports in the launch and status functions, and no exact ``requests``/``urllib3`` pins
+fighting other packages in a function bundle. Failures map to what the caller should do:
+
+* 2xx with a JSON body: returned; 2xx with something else: :class:`LaunchUnavailable`.
+* 3xx: :class:`LaunchRejected` (redirects are not followed: a redirect to a login page means
+  an authenticating proxy sits in front of the API and a token is missing).
+* 408 and 429: :class:`LaunchUnavailable` (retry later); any other 4xx: :class:`LaunchRejected`.
+* 5xx, timeouts, refused or reset connections: :class:`LaunchUnavailable`.
+
+Error messages carry the method, the URL path and the server's own message, never a header.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kfp_triggers.adapters.httpopener import no_redirect_opener
+from kfp_triggers.adapters.launchers.base import LaunchRejected, LaunchUnavailable
+
+USER_AGENT = "kfp-triggers"
+_RETRYABLE_4XX = frozenset({408, 429})
+_MAX_MESSAGE = 300
+
+TokenProvider = Callable[[], str | None]
+
+
+_OPENER = no_redirect_opener()
+
+
+def _server_message(raw: bytes) -> str:
+    """The human part of an error body: Google's ``error.message``, grpc-gateway's ``message``."""
+    text = raw.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:_MAX_MESSAGE]
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])[:_MAX_MESSAGE]
+        for key in ("message", "error"):
+            if isinstance(data.get(key), str) and data[key]:
+                return str(data[key])[:_MAX_MESSAGE]
+    return text[:_MAX_MESSAGE]
+
+
+def _where(location: str | None) -> str:
+    if not location:
+        return "elsewhere"
+    parts = urllib.parse.urlsplit(location)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def request_json(
+    method: str,
+    url: str,
+    *,
+    body: Mapping[str, Any] | None = None,
+    token: str | None = None,
+    timeout_s: float,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Send one request and return the JSON object answered.
+
+    Raises:
+        LaunchRejected: 3xx, or a 4xx other than 408/429 (``status`` holds the code).
+        LaunchUnavailable: 5xx, 408, 429, timeouts, connection errors, a non-JSON 2xx body.
+    """
+    path = urllib.parse.urlsplit(url).path
+    what = f"{method} {path}"
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Accept", "application/json")
+    req.add_header("User-Agent", USER_AGENT)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
+    try:
+        with _OPENER.open(req, timeout=timeout_s) as resp:
+            raw = resp.read()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        code = exc.code
+        try:
+            message = _server_message(exc.read())
+        except (OSError, http.client.HTTPException):
+            message = ""
+        finally:
+            exc.close()
+        text = f"{what}: HTTP {code} {exc.reason}" + (f": {message}" if message else "")
+        if 300 <= code < 400:
+            raise LaunchRejected(
+                f"{what}: redirected (HTTP {code}) to {_where(exc.headers.get('Location'))}; "
+                "is an authenticating proxy in front of the API (a token missing)?",
+                status=code,
+            ) from None
+        if 400 <= code < 500 and code not in _RETRYABLE_4XX:
+            raise LaunchRejected(text, status=code) from None
+        raise LaunchUnavailable(text, status=code) from None
+    except TimeoutError as exc:
+        raise LaunchUnavailable(f"{what}: no answer within {timeout_s:g} s") from exc
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, TimeoutError):
+            raise LaunchUnavailable(f"{what}: no answer within {timeout_s:g} s") from exc
+        raise LaunchUnavailable(f"{what}: cannot connect: {reason}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise LaunchUnavailable(f"{what}: connection failed: {exc!r}") from exc
+    if not raw.strip():
+        return {}
+    try:
+        answer = json.loads(raw)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise LaunchUnavailable(f"{what}: HTTP {status} with a body that is not a JSON object")
+    return answer

@@ -1,0 +1,375 @@
+"""The store on Firestore (native mode), spoken over REST with the standard library only.
+
+Document layout (document ids are the raw ids when they are plain, else ``~`` + base64url):
+
+* ``kfpt_events/{eventId}``: ``eventID``, ``listener``, ``receivedAt`` (timestamp), ``request``
+  (without its body, replaced by ``bodyOmitted: {bytes, sha256}``, when over 512 KiB),
+  ``bodySha256``, ``configVersion``, ``expireAt`` (a TTL policy may use it), and ``triggers``: a map
+  from trigger name to ``{decision, render, launch}`` maps. The request fields are written once,
+  by a conditional commit, and never replaced (a conflicting request gets a document of its own);
+  each stage overwrites only its own trigger map through an update mask, so a redelivered stage
+  replaces its record and concurrent stages never overwrite each other.
+* ``kfpt_bodies/{sha256(listener, body digest)}``: ``listener``, ``digest``, ``eventID`` (the first
+  event with that body), ``expireAt``.
+* ``kfpt_ledger/{key}``: ``key``, ``status`` (``IN_PROGRESS``/``COMPLETED``), ``owner``,
+  ``leaseExpiresAt``, ``attempt``, ``result``, ``expireAt`` (a TTL policy may use it).
+* ``kfpt_runs/{runId}``: ``runID``, ``eventID``, ``listener``, ``trigger``, ``backend``, ``state``,
+  ``terminal`` (bool), ``createdAt``, ``updatedAt``, ``runURL``, ``idempotencyKey``, ``details``.
+
+Opaque JSON payloads (request, decisions, extensions, params, resources, details, result) are stored
+as JSON text: Firestore forbids arrays directly inside arrays and caps nesting depth, and arbitrary
+webhook bodies break both rules. Read-modify-writes (ledger claims, run-state compare-and-set, run
+upserts) are conditional commits: ``currentDocument.exists=false`` to create, ``updateTime`` to change
+what was read; a failed precondition re-reads and decides again. Filtered listings use equality
+filters only and sort on the client, so no composite index has to be deployed first.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from kfp_triggers.adapters.store import _firestore_docs as docs
+from kfp_triggers.adapters.store import _rules
+from kfp_triggers.adapters.store._firestore_rest import (
+    ConflictError,
+    FirestoreClient,
+    decode_fields,
+    encode_fields,
+    field_path,
+)
+from kfp_triggers.adapters.store._time import utc
+from kfp_triggers.adapters.store.base import (
+    TERMINAL_STATES,
+    Claim,
+    EventRecord,
+    EventSummary,
+    RunNotFoundError,
+    RunRecord,
+    StoreError,
+    StoreUnavailableError,
+)
+
+EVENTS = "kfpt_events"
+BODIES = "kfpt_bodies"
+LEDGER = "kfpt_ledger"
+RUNS = "kfpt_runs"
+_MAX_ATTEMPTS = 25
+# A document holds at most 1 MiB; the request shares its event's document with the triggers' records.
+JOURNAL_REQUEST_LIMIT = 512 * 1024
+_SUMMARY_FIELDS = ("eventID", "listener", "receivedAt", "configVersion", "triggers")
+
+T = TypeVar("T")
+
+
+class _Op(enum.Enum):
+    DELETE = "delete"
+
+
+Write = dict[str, Any] | Literal[_Op.DELETE] | None
+"""What a compare-and-set decides: new fields, a deletion, or nothing to write."""
+
+
+class FirestoreStore:
+    """A :class:`~kfp_triggers.adapters.store.base.Store` in a Firestore database.
+
+    ``emulator_host`` (default: ``FIRESTORE_EMULATOR_HOST``) points it at an emulator, which takes
+    the ``owner`` token; otherwise it authenticates with Application Default Credentials or the
+    metadata server.
+    """
+
+    def __init__(
+        self,
+        project: str,
+        database: str = "(default)",
+        emulator_host: str | None = None,
+        *,
+        timeout_s: float = 10.0,
+    ) -> None:
+        host = emulator_host or os.environ.get("FIRESTORE_EMULATOR_HOST") or None
+        self.project, self.database, self.emulator_host = project, database, host
+        self._client = FirestoreClient(project, database, host, timeout_s=timeout_s)
+
+    def purge(self, now: datetime, unstamped_before: datetime | None = None) -> int:
+        """Nothing to do: TTL policies on ``expireAt`` (see infra/terraform) delete expired documents."""
+        return 0
+
+    def close(self) -> None:
+        """Nothing to release: every request opens and closes its own connection."""
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _patch(self, name: str, fields: dict[str, Any], paths: list[str]) -> None:
+        """Overwrite exactly ``paths`` of a document (creating it if needed), unconditionally."""
+        update = {"name": name, "fields": encode_fields(fields)}
+        self._client.commit([{"update": update, "updateMask": {"fieldPaths": paths}}])
+
+    def _cas(self, name: str, decide: Callable[[dict[str, Any] | None], tuple[T, Write]]) -> T:
+        """Read a document, let ``decide`` answer and pick a write, commit it only if unchanged."""
+        for _ in range(_MAX_ATTEMPTS):
+            doc = self._client.get(name)
+            result, write = decide(None if doc is None else decode_fields(doc.get("fields", {})))
+            if write is None:
+                return result
+            current = {"exists": False} if doc is None else {"updateTime": doc["updateTime"]}
+            if write is _Op.DELETE:
+                op: dict[str, Any] = {"delete": name}
+            else:
+                op = {"update": {"name": name, "fields": encode_fields(write)}}
+            try:
+                self._client.commit([{**op, "currentDocument": current}])
+            except ConflictError:
+                continue
+            return result
+        raise StoreUnavailableError(f"too much contention on {name}; retry later")
+
+    def _query(
+        self,
+        collection: str,
+        filters: list[dict[str, Any]],
+        order: str,
+        limit: int,
+        select: tuple[str, ...] = (),
+    ) -> list[dict[str, Any]]:
+        """Documents of ``collection``: newest ``limit`` by ``order`` when unfiltered, else all matches."""
+        query: dict[str, Any] = {"from": [{"collectionId": collection}]}
+        if select:
+            query["select"] = {"fields": [{"fieldPath": f} for f in select]}
+        if len(filters) == 1:
+            query["where"] = filters[0]
+        elif filters:
+            query["where"] = {"compositeFilter": {"op": "AND", "filters": filters}}
+        else:
+            query["orderBy"] = [
+                {"field": {"fieldPath": order}, "direction": "DESCENDING"},
+                {"field": {"fieldPath": "__name__"}, "direction": "DESCENDING"},
+            ]
+            query["limit"] = limit
+        return [decode_fields(doc.get("fields", {})) for doc in self._client.run_query(query)]
+
+    # -- journal -----------------------------------------------------------------------------
+
+    def record_event(
+        self,
+        event_id: str,
+        listener: str,
+        received_at: datetime,
+        request: dict[str, Any],
+        config_version: str | None,
+        *,
+        expires_at: datetime | None = None,
+    ) -> str:
+        """Write the request fields once (see :meth:`EventJournal.record_event`); the id kept under.
+
+        A document that holds only trigger records (a later stage journalled before this one, or
+        the request's retention ran out) gets the request fields added, its triggers kept.
+        """
+        digest = _rules.request_digest(request)
+        fields = {
+            "eventID": event_id,
+            "listener": listener,
+            "receivedAt": utc(received_at),
+            "request": _rules.journal_request(request, JOURNAL_REQUEST_LIMIT),
+            "bodySha256": digest,
+            "configVersion": config_version,
+            "expireAt": utc(expires_at) if expires_at is not None else None,
+        }
+        for candidate in (event_id, _rules.conflict_event_id(event_id, listener, digest)):
+
+            def decide(stored: dict[str, Any] | None, candidate: str = candidate) -> tuple[bool, Write]:
+                if stored is None or not stored.get("request"):
+                    return True, {**(stored or {}), **fields, "eventID": candidate}
+                stored_digest = stored.get("bodySha256") or _rules.request_digest(
+                    _rules.loads(stored.get("request")) or {}
+                )
+                return _rules.same_request(stored.get("listener"), stored_digest, listener, digest), None
+
+            if self._cas(self._client.name(EVENTS, candidate), decide):
+                return candidate
+        raise StoreError(f"event {event_id!r}: its conflict id is held by yet another request")
+
+    def first_event_with_body(
+        self, listener: str, digest: str, event_id: str, now: datetime, *, expires_at: datetime | None = None
+    ) -> str:
+        """The first event of ``listener`` with this body digest (see :class:`EventJournal`)."""
+        fields = {
+            "listener": listener,
+            "digest": digest,
+            "eventID": event_id,
+            "expireAt": utc(expires_at) if expires_at is not None else None,
+        }
+
+        def decide(stored: dict[str, Any] | None) -> tuple[str, Write]:
+            expired = (
+                stored is not None and stored.get("expireAt") is not None and stored["expireAt"] <= utc(now)
+            )
+            if stored is None or expired:
+                return event_id, fields
+            return str(stored.get("eventID")), None
+
+        return self._cas(self._client.name(BODIES, _rules.body_key(listener, digest)), decide)
+
+    def _patch_trigger(self, event_id: str, trigger: str, stage: str, part: dict[str, Any]) -> None:
+        fields = {"eventID": event_id, "triggers": {trigger: {stage: part}}}
+        paths = ["eventID", field_path("triggers", trigger, stage)]
+        self._patch(self._client.name(EVENTS, event_id), fields, paths)
+
+    def record_decision(
+        self,
+        event_id: str,
+        trigger: str,
+        group: str | None,
+        decisions: list[dict[str, Any]],
+        accepted: bool,
+        extensions: dict[str, Any],
+        error: str | None,
+    ) -> None:
+        """Overwrite ``triggers.<trigger>.decision``."""
+        part = {
+            "group": group,
+            "accepted": accepted,
+            "decisions": _rules.dumps(decisions),
+            "extensions": _rules.dumps(extensions),
+            "error": error,
+        }
+        self._patch_trigger(event_id, trigger, "decision", part)
+
+    def record_render(
+        self,
+        event_id: str,
+        trigger: str,
+        params: dict[str, Any],
+        resources: list[dict[str, Any]],
+        idempotency_key: str | None,
+        error: str | None,
+    ) -> None:
+        """Overwrite ``triggers.<trigger>.render``."""
+        part = {
+            "params": _rules.dumps(params),
+            "resources": _rules.dumps(resources),
+            "idempotencyKey": idempotency_key,
+            "error": error,
+        }
+        self._patch_trigger(event_id, trigger, "render", part)
+
+    def record_launch(
+        self,
+        event_id: str,
+        trigger: str,
+        idempotency_key: str | None,
+        run_id: str | None,
+        backend: str | None,
+        error: str | None,
+    ) -> None:
+        """Overwrite ``triggers.<trigger>.launch``."""
+        part = {"idempotencyKey": idempotency_key, "runID": run_id, "backend": backend, "error": error}
+        self._patch_trigger(event_id, trigger, "launch", part)
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        """The event document, with the current state of the runs it led to."""
+        doc = self._client.get(self._client.name(EVENTS, event_id))
+        if doc is None:
+            return None
+        fields = decode_fields(doc.get("fields", {}))
+        run_ids = [run_id for p in (fields.get("triggers") or {}).values() if (run_id := docs.run_of(p))]
+        runs = self._client.batch_get([self._client.name(RUNS, r) for r in run_ids])
+        states = {
+            str(f.get("runID")): str(f.get("state"))
+            for f in (decode_fields(d.get("fields", {})) for d in runs.values())
+        }
+        return docs.event_record(event_id, fields, states)
+
+    def list_events(self, limit: int, listener: str | None = None) -> list[EventSummary]:
+        """Newest events first (by ``receivedAt``)."""
+        filters = [] if listener is None else [docs.equal("listener", listener)]
+        found = self._query(EVENTS, filters, "receivedAt", limit, _SUMMARY_FIELDS)
+        events = [docs.event_record(str(f.get("eventID")), f, {}) for f in found if f.get("receivedAt")]
+        events.sort(key=lambda e: (e.received_at, e.event_id), reverse=True)
+        return [EventSummary.of(event) for event in events[:limit]]
+
+    # -- ledger ------------------------------------------------------------------------------
+
+    def claim(self, key: str, owner: str, lease_s: float, now: datetime) -> Claim:
+        """Claim ``key`` with a conditional commit (see :meth:`IdempotencyLedger.claim`)."""
+
+        def decide(fields: dict[str, Any] | None) -> tuple[Claim, Write]:
+            claim, write = _rules.decide_claim(docs.ledger_entry(key, fields), key, owner, lease_s, now)
+            return claim, None if write is None else docs.ledger_fields(write)
+
+        return self._cas(self._client.name(LEDGER, key), decide)
+
+    def complete(
+        self, key: str, owner: str, result: dict[str, Any], *, expires_at: datetime | None = None
+    ) -> None:
+        """Mark ``key`` completed by ``owner`` with ``result``."""
+
+        def decide(fields: dict[str, Any] | None) -> tuple[None, Write]:
+            entry = _rules.completed_entry(docs.ledger_entry(key, fields), key, owner, result, expires_at)
+            return None, docs.ledger_fields(entry)
+
+        self._cas(self._client.name(LEDGER, key), decide)
+
+    def adopt(
+        self, key: str, owner: str, result: dict[str, Any], *, expires_at: datetime | None = None
+    ) -> Claim:
+        """Complete ``key`` for a run found on the backend (see :meth:`IdempotencyLedger.adopt`)."""
+
+        def decide(fields: dict[str, Any] | None) -> tuple[Claim, Write]:
+            claim, write = _rules.adopted(docs.ledger_entry(key, fields), key, owner, result, expires_at)
+            return claim, None if write is None else docs.ledger_fields(write)
+
+        return self._cas(self._client.name(LEDGER, key), decide)
+
+    def release(self, key: str, owner: str) -> None:
+        """Delete ``owner``'s in-progress claim on ``key``."""
+
+        def decide(fields: dict[str, Any] | None) -> tuple[None, Write]:
+            return None, _Op.DELETE if _rules.may_release(
+                docs.ledger_entry(key, fields), key, owner
+            ) else None
+
+        self._cas(self._client.name(LEDGER, key), decide)
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def upsert_run(self, run: RunRecord) -> None:
+        """Insert or replace ``run`` (keeping the stored ``createdAt`` if there is one)."""
+
+        def decide(fields: dict[str, Any] | None) -> tuple[None, Write]:
+            created = run.created_at if fields is None else fields["createdAt"]
+            return None, docs.run_fields(run, created)
+
+        self._cas(self._client.name(RUNS, run.run_id), decide)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """One run, or ``None``."""
+        doc = self._client.get(self._client.name(RUNS, run_id))
+        return None if doc is None else docs.run_record(decode_fields(doc.get("fields", {})))
+
+    def list_runs(
+        self, limit: int, state: str | None = None, non_terminal_only: bool = False
+    ) -> list[RunRecord]:
+        """Newest runs first (by ``createdAt``)."""
+        filters = [] if state is None else [docs.equal("state", state)]
+        if non_terminal_only:
+            filters.append(docs.equal("terminal", False))
+        runs = [docs.run_record(fields) for fields in self._query(RUNS, filters, "createdAt", limit)]
+        runs.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
+        return runs[:limit]
+
+    def record_state(self, run_id: str, state: str, at: datetime) -> str | None:
+        """Compare-and-set the run's state; the previous state on a change, else ``None``."""
+
+        def decide(fields: dict[str, Any] | None) -> tuple[str | None, Write]:
+            if fields is None:
+                raise RunNotFoundError(f"no run {run_id!r}")
+            current = docs.run_record(fields)
+            if not _rules.state_changes(current, state, at):
+                return None, None
+            changed = {**fields, "state": state, "terminal": state in TERMINAL_STATES, "updatedAt": utc(at)}
+            return current.state, changed
+
+        return self._cas(self._client.name(RUNS, run_id), decide)

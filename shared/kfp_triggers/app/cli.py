@@ -1,0 +1,313 @@
+"""The ``kfp-triggers`` command line.
+
+Every command prints JSON on stdout. On failure it prints ``{"error": "..."}`` and exits 1, so
+scripts can rely on the exit status and still read a reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kfp_triggers.errors import ConfigError, KfptError, Problem
+from kfp_triggers.secretstore import FileSecrets, NoSecrets, SecretStore
+
+
+class CommandError(Exception):
+    """A command failed in a way the user should read about."""
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kfp-triggers`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        result = args.handler(args)
+    except CommandError as exc:
+        return _fail(str(exc), **exc.extra)
+    except ConfigError as exc:
+        _print_problems(exc.problems)
+        return _fail(str(exc), problems=[_problem_json(p) for p in exc.problems])
+    except KfptError as exc:
+        return _fail(str(exc))
+    if result is not None:
+        _emit(result)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kfp-triggers",
+        description="Tekton Triggers semantics for Kubeflow Pipelines runs.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="load and check configurations; list every problem")
+    p.add_argument("paths", nargs="+", type=Path, help="YAML files or directories")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("simulate", help="run one raw HTTP request through intercept + bind + render")
+    p.add_argument("-c", "--config", required=True, type=Path, action="append", help="config file or dir")
+    p.add_argument("-r", "--request", required=True, type=Path, help="raw HTTP/1.1 request file")
+    _secrets_arg(p)
+    p.add_argument("--listener", help="EventListener name (needed when the config has several)")
+    p.add_argument("--event-id", help="fix the event id (default: a random UUID)")
+    p.add_argument("--uid", help="fix the $(uid) value (default: a random UUID per trigger)")
+    p.set_defaults(handler=cmd_simulate)
+
+    p = sub.add_parser("binding-eval", help="resolve a TriggerBinding against a request")
+    p.add_argument("-b", "--binding", required=True, type=Path, help="YAML file with a TriggerBinding")
+    p.add_argument("-r", "--request", required=True, type=Path, help="raw HTTP/1.1 request file")
+    p.add_argument("--extensions", type=Path, help="JSON file with extensions")
+    p.add_argument("--template", type=Path, help="YAML file with a TriggerTemplate (its defaults apply)")
+    p.add_argument("--event-id", help="value of $(context.eventID) (default: a random UUID)")
+    p.set_defaults(handler=cmd_binding_eval)
+
+    p = sub.add_parser("cel-eval", help="evaluate a CEL expression in Tekton's CEL environment")
+    p.add_argument("-e", "--expression", required=True, help="the expression, or a file holding it")
+    p.add_argument("-r", "--request", required=True, type=Path, help="raw HTTP/1.1 request file")
+    _secrets_arg(p)
+    p.set_defaults(handler=cmd_cel_eval)
+
+    p = sub.add_parser("interceptor", help="answer one InterceptorRequest (stdin) as a core interceptor")
+    p.add_argument("name", help="cel, github, gitlab, bitbucket or slack")
+    _secrets_arg(p)
+    p.add_argument("--github-api-url", default="https://api.github.com/", help="GitHub REST API base URL")
+    p.set_defaults(handler=cmd_interceptor)
+
+    p = sub.add_parser("serve", help="run the whole chain in one process (ingest over HTTP)")
+    p.add_argument("-c", "--config", help="config file or dir (default: KFPT_CONFIG or ./config)")
+    _secrets_arg(p)
+    p.add_argument("--store", help="store URL (default: KFPT_STORE or sqlite:///.kfpt/state.db)")
+    p.add_argument("--launcher", help="local, kfp, vertex or dry-run (default: KFPT_LAUNCHER or local)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--tick", type=float, default=2.0, help="seconds between status polls")
+    p.add_argument("--send", type=Path, help="once up, POST this raw HTTP request file to the server")
+    p.add_argument("--exit-when-done", action="store_true", help="with --send: stop once its runs finish")
+    p.add_argument("--timeout", type=float, default=300.0, help="with --exit-when-done: give up after this")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("send", help="POST a raw HTTP request file to a listener URL")
+    p.add_argument("request", type=Path)
+    p.add_argument("--url", default="http://127.0.0.1:8080/")
+    p.set_defaults(handler=cmd_send)
+
+    for noun in ("events", "runs"):
+        p = sub.add_parser(noun, help=f"read the {'journal' if noun == 'events' else 'runs'} in the store")
+        verbs = p.add_subparsers(title="verbs", metavar="VERB")
+        lst = verbs.add_parser("list")
+        lst.add_argument("--limit", type=int, default=50)
+        lst.add_argument("--listener" if noun == "events" else "--state")
+        show = verbs.add_parser("show")
+        show.add_argument("id")
+        for q in (lst, show):
+            q.add_argument("--store", help="store URL (default: KFPT_STORE)")
+            q.add_argument("--output", choices=["table", "json"], default="table")
+        lst.set_defaults(handler=cmd_list, noun=noun)
+        show.set_defaults(handler=cmd_show, noun=noun)
+
+    p = sub.add_parser("replay", help="re-run a journalled event against the current configuration")
+    p.add_argument("event_id")
+    p.add_argument("-c", "--config", type=Path, action="append", help="config (default: KFPT_CONFIG)")
+    _secrets_arg(p)
+    p.add_argument("--store", help="store URL (default: KFPT_STORE)")
+    p.add_argument("--dry-run", action="store_true", help="only show what would differ")
+    p.set_defaults(handler=cmd_replay)
+    return parser
+
+
+def _secrets_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--secrets-dir", type=Path, help="directory laid out <secretName>/<key>")
+
+
+def _secrets(directory: Path | None) -> SecretStore:
+    return FileSecrets(directory) if directory is not None else NoSecrets()
+
+
+def cmd_validate(args: argparse.Namespace) -> dict[str, Any]:
+    """Check configurations; problems are printed to stderr as ``file:line: severity: message``."""
+    from kfp_triggers.app.validation import check
+
+    config, problems = check(args.paths)
+    _print_problems(problems)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or config is None:
+        raise CommandError(
+            f"{len(errors)} error(s) in the configuration",
+            problems=[_problem_json(p) for p in problems],
+        )
+    return {
+        "valid": True,
+        "listeners": sorted(f"{ns}/{name}" if ns else name for ns, name in config.listeners),
+        "warnings": [_problem_json(p) for p in problems],
+    }
+
+
+def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
+    """Run a request through a listener without launching anything."""
+    from kfp_triggers.app.simulation import simulate
+
+    return simulate(
+        config_paths=args.config,
+        request_path=args.request,
+        secrets=_secrets(args.secrets_dir),
+        listener_name=args.listener,
+        event_id=args.event_id or str(uuid.uuid4()),
+        uid=args.uid,
+    )
+
+
+def cmd_binding_eval(args: argparse.Namespace) -> dict[str, str]:
+    """Resolve one binding's params against a request."""
+    from kfp_triggers.app.simulation import binding_eval
+
+    extensions: dict[str, Any] = {}
+    if args.extensions is not None:
+        extensions = _read_json_object(args.extensions)
+    return binding_eval(
+        binding_path=args.binding,
+        request_path=args.request,
+        extensions=extensions,
+        template_path=args.template,
+        event_id=args.event_id or str(uuid.uuid4()),
+    )
+
+
+def cmd_cel_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate one CEL expression against a request."""
+    from kfp_triggers.cel import cel_eval
+    from kfp_triggers.tekton.request import read_http_request
+
+    expression = args.expression
+    candidate = Path(expression)
+    if "\n" not in expression and len(expression) < 4096 and candidate.is_file():
+        expression = candidate.read_text(encoding="utf-8").strip()
+    return cel_eval(expression, read_http_request(args.request), _secrets(args.secrets_dir))
+
+
+def cmd_interceptor(args: argparse.Namespace) -> dict[str, Any]:
+    """Read an InterceptorRequest on stdin and answer it."""
+    from kfp_triggers.interceptors.serve import answer
+
+    return answer(
+        args.name,
+        sys.stdin.buffer.read(),
+        secrets=_secrets(args.secrets_dir),
+        github_api_url=args.github_api_url,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    """Serve until interrupted (or until the sent request's runs finish)."""
+    import logging
+
+    from kfp_triggers.app.operations import settings_with
+    from kfp_triggers.app.serve import run_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings, environ = settings_with(
+        {
+            "KFPT_CONFIG": args.config,
+            "KFPT_SECRETS_DIR": str(args.secrets_dir) if args.secrets_dir else None,
+            "KFPT_STORE": args.store,
+            "KFPT_LAUNCHER": args.launcher,
+        }
+    )
+    code = run_server(
+        settings, environ, host=args.host, port=args.port, tick_s=args.tick, send=args.send,
+        exit_when_done=args.exit_when_done, timeout_s=args.timeout,
+    )  # fmt: skip
+    raise SystemExit(code)
+
+
+def cmd_send(args: argparse.Namespace) -> dict[str, Any]:
+    """POST a request file and show the answer."""
+    from kfp_triggers.app.serve import send_request
+
+    status, body = send_request(args.url, args.request)
+    try:
+        answer: Any = json.loads(body)
+    except ValueError:
+        answer = body.decode(errors="replace")
+    if status >= 400:
+        raise CommandError(f"the listener answered {status}", status=status, body=answer)
+    return {"status": status, "body": answer}
+
+
+def cmd_list(args: argparse.Namespace) -> Any:
+    """events list / runs list."""
+    from kfp_triggers.app import operations as ops
+
+    store = ops.open_store(args.store)
+    if args.noun == "runs":
+        rows = ops.list_runs(store, args.limit, args.state)
+        columns = ["runID", "state", "trigger", "eventID", "backend", "updatedAt"]
+    else:
+        rows = ops.list_events(store, args.limit, args.listener)
+        columns = ["eventID", "listener", "receivedAt", "accepted", "rejected", "runIDs", "errors"]
+    if args.output == "json":
+        return rows
+    ops.print_table(rows, columns)
+    return None
+
+
+def cmd_show(args: argparse.Namespace) -> Any:
+    """events show / runs show (always JSON: the whole story does not fit a table)."""
+    from kfp_triggers.app import operations as ops
+
+    store = ops.open_store(args.store)
+    return ops.show_run(store, args.id) if args.noun == "runs" else ops.show_event(store, args.id)
+
+
+def cmd_replay(args: argparse.Namespace) -> dict[str, Any]:
+    """Replay one journalled event."""
+    import os
+
+    from kfp_triggers.app import operations as ops
+
+    config = args.config or [Path(os.environ.get("KFPT_CONFIG") or "config")]
+    secrets = args.secrets_dir or Path(os.environ.get("KFPT_SECRETS_DIR") or "secrets")
+    return ops.replay(ops.open_store(args.store), args.event_id, config, secrets, dry_run=args.dry_run)
+
+
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise CommandError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CommandError(f"{path}: extensions must be a JSON object")
+    return data
+
+
+def _problem_json(p: Problem) -> dict[str, Any]:
+    return {"file": p.file, "line": p.line, "severity": p.severity, "message": p.message}
+
+
+def _print_problems(problems: Sequence[Problem]) -> None:
+    for p in problems:
+        print(str(p), file=sys.stderr)
+
+
+def _emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def _fail(message: str, **extra: Any) -> int:
+    _emit({"error": message, **extra})
+    return 1

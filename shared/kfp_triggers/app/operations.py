@@ -1,0 +1,202 @@
+"""Operator commands: serve the chain, send a request, read the journal and the runs, replay.
+
+The CLI parses arguments; these functions do the work and return JSON-ready values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import sys
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from kfp_triggers.adapters.store import store_from_url
+from kfp_triggers.adapters.store.base import EventRecord, EventSummary, Store
+from kfp_triggers.app.runtime import Settings
+from kfp_triggers.errors import InvalidRequestError
+
+
+def open_store(url: str | None) -> Store:
+    """The store named by ``url``, else ``KFPT_STORE``, else the embedded SQLite file."""
+    return store_from_url(url or os.environ.get("KFPT_STORE") or Settings.store)
+
+
+def list_runs(store: Store, limit: int, state: str | None) -> list[dict[str, Any]]:
+    """``runs list``: newest first."""
+    return [r.to_json() for r in store.list_runs(limit, state=state)]
+
+
+def show_run(store: Store, run_id: str) -> dict[str, Any]:
+    """``runs show``: one run with the trigger decisions that led to it."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise InvalidRequestError(f"no run {run_id!r} in the store")
+    return run.to_json()
+
+
+def list_events(store: Store, limit: int, listener: str | None) -> list[dict[str, Any]]:
+    """``events list``: newest first, with accepted and rejected triggers and resulting runs."""
+    return [_summary_json(e) for e in store.list_events(limit, listener=listener)]
+
+
+def _shown(request: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The journalled request with its credential headers redacted (replay reads the store itself)."""
+    if request is None or not isinstance(request.get("headers"), dict):
+        return request
+    from kfp_triggers.tekton.headers import without_credentials
+
+    return {**request, "headers": without_credentials(request["headers"])}
+
+
+def show_event(store: Store, event_id: str) -> dict[str, Any]:
+    """``events show``: the whole story of one event."""
+    record = store.get_event(event_id)
+    if record is None:
+        raise InvalidRequestError(f"no event {event_id!r} in the journal")
+    return event_json(record)
+
+
+def event_json(record: EventRecord) -> dict[str, Any]:
+    """An event record as JSON: request, per-trigger decisions, params, resources, runs and states."""
+    triggers = []
+    for t in record.triggers:
+        item = dataclasses.asdict(t)
+        triggers.append({_camel(k): v for k, v in item.items()})
+    return {
+        "eventID": record.event_id,
+        "listener": record.listener,
+        "receivedAt": _time(record.received_at),
+        "configVersion": record.config_version,
+        "request": _shown(record.request),
+        "triggers": triggers,
+    }
+
+
+def _summary_json(summary: EventSummary) -> dict[str, Any]:
+    return {
+        "eventID": summary.event_id,
+        "listener": summary.listener,
+        "receivedAt": _time(summary.received_at),
+        "configVersion": summary.config_version,
+        "accepted": list(summary.accepted),
+        "rejected": list(summary.rejected),
+        "runIDs": list(summary.run_ids),
+        "errors": summary.errors,
+    }
+
+
+def replay(
+    store: Store, event_id: str, config_paths: list[Path], secrets_dir: Path | None, *, dry_run: bool
+) -> dict[str, Any]:
+    """Re-run a journalled event against the current configuration and say what differs.
+
+    With ``dry_run`` nothing is launched. Otherwise the event goes through the chain again under
+    its original eventID, so a trigger that already launched a run launches nothing new (same
+    idempotency key) while a trigger the configuration now accepts launches its run.
+    """
+    from kfp_triggers.app.validation import load
+    from kfp_triggers.interceptors.resolve import InterceptorFactory
+    from kfp_triggers.secretstore import FileSecrets, NoSecrets
+    from kfp_triggers.tekton.interceptor_protocol import InterceptorServices
+    from kfp_triggers.tekton.processing import EventProcessor
+    from kfp_triggers.tekton.request import RawRequest
+    from kfp_triggers.wire.events import HttpRequestData
+
+    record = store.get_event(event_id)
+    if record is None or record.request is None or record.listener is None:
+        raise InvalidRequestError(f"no journalled request for event {event_id!r}")
+    omitted = record.request.get("bodyOmitted")
+    if omitted:
+        raise InvalidRequestError(
+            f"event {event_id!r} cannot be replayed: its {omitted.get('bytes')}-byte body was too large "
+            "for the store's journal and was not kept"
+        )
+    data = HttpRequestData.from_data(record.request)
+    request = RawRequest(data.method, data.url, data.headers, data.body)
+    config = load(config_paths)
+    namespace, _, name = record.listener.rpartition("/")
+    listener = config.listener(f"{namespace}/{name}" if namespace else name)
+    secrets = FileSecrets(secrets_dir) if secrets_dir else NoSecrets()
+    processor = EventProcessor(config, InterceptorFactory(InterceptorServices(secrets=secrets)))
+    outcomes = processor.process(listener, request, event_id, uid=lambda: str(uuid.uuid4()))
+    before = {t.trigger: t for t in record.triggers}
+    diff = []
+    for outcome in outcomes:
+        old = before.get(outcome.trigger.name)
+        was = bool(old and old.accepted and not old.error)
+        entry: dict[str, Any] = {"trigger": outcome.trigger.name, "before": was, "now": outcome.accepted}
+        if old is not None and old.params is not None and outcome.accepted and old.params != outcome.params:
+            entry["params"] = {
+                k: {"before": old.params.get(k), "now": outcome.params.get(k)}
+                for k in sorted(set(old.params) | set(outcome.params))
+                if old.params.get(k) != outcome.params.get(k)
+            }
+        diff.append(entry)
+    result: dict[str, Any] = {
+        "eventID": event_id,
+        "configVersion": {"before": record.config_version, "now": config.version},
+        "triggers": diff,
+        "dryRun": dry_run,
+    }
+    if not dry_run:
+        result["ingest"] = _rerun(request, event_id)
+    return result
+
+
+def _rerun(request: Any, event_id: str) -> str:
+    """Push the request through the configured chain under its original eventID."""
+    from kfp_triggers.adapters.transports.memory import MemoryBus
+    from kfp_triggers.app.runtime import context, handle_event
+    from kfp_triggers.app.serve import STAGE_TOPICS
+    from kfp_triggers.stages.ingest import ingest
+
+    ctx = context()
+    if isinstance(ctx.publisher, MemoryBus):  # run the whole chain here, synchronously
+        for stage, topic in STAGE_TOPICS.items():
+            ctx.publisher.subscribe(topic, functools.partial(handle_event, stage, ctx=ctx))
+    answer = ingest(ctx, request, event_id=event_id)
+    return f"HTTP {answer.status}: {answer.body.decode(errors='replace').strip()}"
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """A plain aligned table on stdout, for humans."""
+    if not rows:
+        print("(none)")
+        return
+    cells = [
+        [str(r.get(c, "")) if not isinstance(r.get(c), list) else ",".join(map(str, r[c])) for c in columns]
+        for r in rows
+    ]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def settings_with(overrides: Mapping[str, str | None]) -> tuple[Settings, dict[str, str]]:
+    """Settings from the environment with CLI flags taking precedence."""
+    environ = dict(os.environ)
+    for key, value in overrides.items():
+        if value is not None:
+            environ[key] = value
+    return Settings.from_env(environ), environ
+
+
+def dump(obj: Any) -> None:
+    """Write JSON to stdout."""
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")

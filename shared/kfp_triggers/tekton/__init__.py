@@ -1,0 +1,1 @@
+"""Tekton Triggers' semantics: the request, interceptor chains, bindings, templates, JSONPath, origins."""

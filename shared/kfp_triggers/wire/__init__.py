@@ -1,0 +1,1 @@
+"""The wire between the stages: event types, payloads, the CloudEvent envelope, trace context, signatures."""
