@@ -11,8 +11,14 @@ the stage to every line written while it is active.
 
 Settings: ``KFPT_LOG_FORMAT`` (``json``, or ``text`` for people; default ``json`` when
 ``K_SERVICE`` says we run on Cloud Run or Knative, else ``text``) and ``KFPT_LOG_LEVEL``
-(default ``INFO``). Nothing is installed when the process already has root handlers (a test
-runner, ``LOG_EXECUTION_ID`` in functions-framework, an application's own set-up).
+(default ``INFO``).
+
+JSON lines go through a handler on the ``kfp_triggers`` logger itself, which does not pass its
+records on to the root logger: whatever the process set up at the root (functions-framework installs
+a root handler when ``LOG_EXECUTION_ID`` is set, a platform may install its own), our lines keep
+their severity, trace and eventID, written once. With ``LOG_EXECUTION_ID`` they are written through
+functions-framework's execution-id stream, which adds the ``execution_id`` label to each. Text lines
+for people go to the root logger, and only when nothing is set up there yet (a test runner, say).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import TextIO, cast
 
 from kfp_triggers.errors import SettingError
 
@@ -41,6 +48,8 @@ _TRACE = "logging.googleapis.com/trace"
 _SPAN = "logging.googleapis.com/spanId"
 _SAMPLED = "logging.googleapis.com/trace_sampled"
 ENGINE_LOGGER = "kfp_triggers"
+_TRUTHY = ("y", "yes", "t", "true", "on", "1")
+"""The values functions-framework reads as ``LOG_EXECUTION_ID`` on."""
 
 
 class log_context:  # noqa: N801 - used like a function: ``with log_context(eventID=...):``
@@ -100,7 +109,7 @@ class CloudLoggingFormatter(logging.Formatter):
 
 
 def configure(environ: Mapping[str, str]) -> logging.Handler | None:
-    """Install the handler the settings ask for, unless logging is set up already; returns it.
+    """Install the handler the settings ask for; returns it (``None``: text, and the root is set up).
 
     Raises:
         SettingError: ``KFPT_LOG_FORMAT`` or ``KFPT_LOG_LEVEL`` is not a known value.
@@ -112,16 +121,41 @@ def configure(environ: Mapping[str, str]) -> logging.Handler | None:
     level = logging.getLevelName(level_name)
     if not isinstance(level, int):
         raise SettingError(f"KFPT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {level_name!r}")
+    if kind == "json":
+        return _json_handler(environ, level)
     root = logging.getLogger()
     if root.handlers:
         return None
     handler = logging.StreamHandler(sys.stdout)
-    if kind == "json":
-        project = environ.get("KFPT_PUBSUB_PROJECT") or environ.get("GOOGLE_CLOUD_PROJECT") or None
-        handler.setFormatter(CloudLoggingFormatter(project))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     # Only our loggers go down to the level asked for; other libraries keep the root's WARNING.
     logging.getLogger(ENGINE_LOGGER).setLevel(level)
     return handler
+
+
+def _json_handler(environ: Mapping[str, str], level: int) -> logging.Handler:
+    """Our JSON handler on the engine's logger (installed once), records kept from the root's handlers."""
+    engine = logging.getLogger(ENGINE_LOGGER)
+    engine.setLevel(level)
+    for existing in engine.handlers:
+        if isinstance(existing.formatter, CloudLoggingFormatter):
+            return existing
+    handler = logging.StreamHandler(_stream(environ))
+    project = environ.get("KFPT_PUBSUB_PROJECT") or environ.get("GOOGLE_CLOUD_PROJECT") or None
+    handler.setFormatter(CloudLoggingFormatter(project))
+    engine.addHandler(handler)
+    engine.propagate = False  # the root's handlers would write each record a second time
+    return handler
+
+
+def _stream(environ: Mapping[str, str]) -> TextIO:
+    """stdout, or functions-framework's execution-id stream when it labels lines with execution ids."""
+    if environ.get("LOG_EXECUTION_ID") not in _TRUTHY:
+        return sys.stdout
+    try:
+        from functions_framework.execution_id import logging_stream
+    except ImportError:  # not under functions-framework: nothing adds execution ids
+        return sys.stdout
+    # A proxy to the current request's stream, the one functions-framework's own handler writes to.
+    return cast(TextIO, logging_stream)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -73,9 +74,35 @@ def test_bad_log_settings_are_refused(environ: dict[str, str], message: str) -> 
         logs.configure(environ)
 
 
-def test_nothing_is_installed_over_an_existing_logging_set_up() -> None:
+def test_text_logging_is_not_installed_over_an_existing_set_up() -> None:
     assert logging.getLogger().handlers  # the test runner's
-    assert logs.configure({"K_SERVICE": "kfpt-intercept"}) is None
+    assert logs.configure({}) is None
+
+
+def test_json_lines_do_not_depend_on_what_the_root_logger_has(capsys: pytest.CaptureFixture[str]) -> None:
+    """A root handler installed first (functions-framework's, a platform's) neither swallows our
+    fields nor writes our records a second time."""
+    root_lines = io.StringIO()
+    root_handler = logging.StreamHandler(root_lines)
+    logging.getLogger().addHandler(root_handler)
+    engine = logging.getLogger(logs.ENGINE_LOGGER)
+    saved = (engine.level, engine.propagate, list(engine.handlers))
+    try:
+        handler = logs.configure({"K_SERVICE": "kfpt-intercept", "KFPT_PUBSUB_PROJECT": "proj"})
+        assert handler is not None and handler in engine.handlers
+        assert logs.configure({"K_SERVICE": "kfpt-intercept"}) is handler  # installed once
+        with logs.log_context(stage="render", eventID="ev-9", traceparent=PARENT):
+            logging.getLogger("kfp_triggers.stages.pipeline").info("rendered")
+    finally:
+        logging.getLogger().removeHandler(root_handler)
+        engine.setLevel(saved[0])
+        engine.propagate = saved[1]
+        engine.handlers[:] = saved[2]
+    [line] = capsys.readouterr().out.splitlines()
+    entry = json.loads(line)
+    assert (entry["severity"], entry["stage"], entry["eventID"]) == ("INFO", "render", "ev-9")
+    assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    assert root_lines.getvalue() == ""
 
 
 def _free_port() -> int:
@@ -85,9 +112,10 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def intercept_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The intercept function under functions-framework as Cloud Run starts it (``K_SERVICE`` set)."""
+@pytest.fixture(params=["", "true"], ids=["plain", "LOG_EXECUTION_ID"])
+def intercept_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path, bool]]:
+    """The intercept function under functions-framework as Cloud Run starts it (``K_SERVICE`` set),
+    with and without functions-framework's execution-id logging, which installs a root handler."""
     port = _free_port()
     out = tmp_path / "stdout.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KFPT_")}
@@ -98,6 +126,7 @@ def intercept_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         KFPT_SECRETS_DIR=str(EXAMPLE / "secrets"),
         KFPT_TRANSPORT="memory",
         KFPT_STORE=f"sqlite:///{tmp_path / 'state.db'}",
+        LOG_EXECUTION_ID=request.param,
     )
     command = [
         str(Path(sys.executable).with_name("functions-framework")),
@@ -116,16 +145,16 @@ def intercept_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"functions-framework did not start: {out.read_text()}")
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/", out
+        yield f"http://127.0.0.1:{port}/", out, bool(request.param)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
 def test_a_deployed_stage_logs_json_lines_tied_to_the_event_and_its_trace(
-    intercept_server: tuple[str, Path],
+    intercept_server: tuple[str, Path, bool],
 ) -> None:
-    url, out = intercept_server
+    url, out, execution_ids = intercept_server
     push = read_http_request(EXAMPLE / "requests" / "push.http")
     received = EventReceived(
         "delivery-logs-1",
@@ -158,3 +187,8 @@ def test_a_deployed_stage_logs_json_lines_tied_to_the_event_and_its_trace(
     # The event carries a child span of PARENT: same trace, its own span.
     assert entry["logging.googleapis.com/trace"] == "projects/proj/traces/4bf92f3577b34da6a3ce929d0e0e4736"
     assert len(entry["logging.googleapis.com/spanId"]) == 16
+    if execution_ids:
+        # functions-framework's execution-id stream labelled our line and kept every field of it.
+        assert entry["logging.googleapis.com/labels"]["execution_id"]
+    else:
+        assert "logging.googleapis.com/labels" not in entry
