@@ -1,8 +1,9 @@
-"""A small JSON-over-HTTP client on the standard library, mapping failures to launch errors.
+"""JSON over HTTP for the KFP and Vertex launchers, mapping failures to launch errors.
 
 The KFP and Vertex launchers speak REST directly rather than through kfp.Client or the Google SDK:
-no heavy imports in the launch and status functions, and no exact ``requests``/``urllib3`` pins
-fighting other packages in a function bundle. Failures map to what the caller should do:
+no heavy imports in the launch and status functions. Calls go through the engine's pooled client
+(:mod:`kfp_triggers.adapters.http`), so a launch and its status polls reuse one connection.
+Failures map to what the caller should do:
 
 * 2xx with a JSON body: returned; 2xx with something else: :class:`LaunchUnavailable`.
 * 3xx: :class:`LaunchRejected` (redirects are not followed: a redirect to a login page means
@@ -15,15 +16,18 @@ Error messages carry the method, the URL path and the server's own message, neve
 
 from __future__ import annotations
 
-import http.client
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kfp_triggers.adapters.httpopener import no_redirect_opener
+from kfp_triggers.adapters.http import (
+    AnswerTimeoutError,
+    ConnectError,
+    HttpClient,
+    NoAnswerError,
+    default_client,
+)
 from kfp_triggers.adapters.launchers.base import LaunchRejected, LaunchUnavailable
 
 USER_AGENT = "kfp-triggers"
@@ -31,9 +35,6 @@ _RETRYABLE_4XX = frozenset({408, 429})
 _MAX_MESSAGE = 300
 
 TokenProvider = Callable[[], str | None]
-
-
-_OPENER = no_redirect_opener()
 
 
 def _server_message(raw: bytes) -> str:
@@ -68,8 +69,9 @@ def request_json(
     token: str | None = None,
     timeout_s: float,
     headers: Mapping[str, str] | None = None,
+    client: HttpClient | None = None,
 ) -> dict[str, Any]:
-    """Send one request and return the JSON object answered.
+    """Send one request (through ``client``, the shared one by default); return the JSON object answered.
 
     Raises:
         LaunchRejected: 3xx, or a 4xx other than 408/429 (``status`` holds the code).
@@ -78,52 +80,41 @@ def request_json(
     path = urllib.parse.urlsplit(url).path
     what = f"{method} {path}"
     data = None if body is None else json.dumps(body).encode("utf-8")
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("Accept", "application/json")
-    req.add_header("User-Agent", USER_AGENT)
+    sent = {"Accept": "application/json", "User-Agent": USER_AGENT}
     if data is not None:
-        req.add_header("Content-Type", "application/json")
+        sent["Content-Type"] = "application/json"
     if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    for name, value in (headers or {}).items():
-        req.add_header(name, value)
+        sent["Authorization"] = f"Bearer {token}"
+    sent.update(headers or {})
     try:
-        with _OPENER.open(req, timeout=timeout_s) as resp:
-            raw = resp.read()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        code = exc.code
-        try:
-            message = _server_message(exc.read())
-        except (OSError, http.client.HTTPException):
-            message = ""
-        finally:
-            exc.close()
-        text = f"{what}: HTTP {code} {exc.reason}" + (f": {message}" if message else "")
+        answer = (client or default_client()).request(
+            method, url, headers=sent, body=data, timeout_s=timeout_s
+        )
+    except AnswerTimeoutError as exc:
+        raise LaunchUnavailable(f"{what}: no answer within {timeout_s:g} s") from exc
+    except ConnectError as exc:
+        raise LaunchUnavailable(f"{what}: cannot connect: {exc.reason}") from exc
+    except NoAnswerError as exc:
+        raise LaunchUnavailable(f"{what}: connection failed: {exc.reason}") from exc
+    code, raw = answer.status, answer.body
+    if not 200 <= code < 300:
+        message = _server_message(raw)
+        text = f"{what}: HTTP {code} {answer.reason}" + (f": {message}" if message else "")
         if 300 <= code < 400:
             raise LaunchRejected(
-                f"{what}: redirected (HTTP {code}) to {_where(exc.headers.get('Location'))}; "
+                f"{what}: redirected (HTTP {code}) to {_where(answer.header('Location'))}; "
                 "is an authenticating proxy in front of the API (a token missing)?",
                 status=code,
-            ) from None
+            )
         if 400 <= code < 500 and code not in _RETRYABLE_4XX:
-            raise LaunchRejected(text, status=code) from None
-        raise LaunchUnavailable(text, status=code) from None
-    except TimeoutError as exc:
-        raise LaunchUnavailable(f"{what}: no answer within {timeout_s:g} s") from exc
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
-            raise LaunchUnavailable(f"{what}: no answer within {timeout_s:g} s") from exc
-        raise LaunchUnavailable(f"{what}: cannot connect: {reason}") from exc
-    except (OSError, http.client.HTTPException) as exc:
-        raise LaunchUnavailable(f"{what}: connection failed: {exc!r}") from exc
+            raise LaunchRejected(text, status=code)
+        raise LaunchUnavailable(text, status=code)
     if not raw.strip():
         return {}
     try:
-        answer = json.loads(raw)
+        parsed = json.loads(raw)
     except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        raise LaunchUnavailable(f"{what}: HTTP {status} with a body that is not a JSON object")
-    return answer
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise LaunchUnavailable(f"{what}: HTTP {code} with a body that is not a JSON object")
+    return parsed
