@@ -32,18 +32,22 @@ to whoever forged it. Redirects are never followed, for the same reason.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_triggers.adapters.httpopener import no_redirect_opener
+from kfp_triggers.adapters.http import (
+    Answer,
+    AnswerTimeoutError,
+    ConnectError,
+    HttpClient,
+    NoAnswerError,
+    default_client,
+)
 from kfp_triggers.adapters.launchers.base import RunState
 from kfp_triggers.adapters.notifiers.base import NotifierError, NotifierUnavailableError, RunStateChange
 from kfp_triggers.interceptors.github_api import api_base_url
@@ -141,6 +145,7 @@ class GitHubStatusNotifier:
         ssl_context: TLS settings for the API (a private CA); the system's when ``None``.
         repositories: when given, the only repositories statuses are posted to: ``owner/repo``
             or ``owner/*``, compared without regard to case.
+        http: the HTTP client (redirects never followed); the engine's shared one by default.
     """
 
     def __init__(
@@ -154,6 +159,7 @@ class GitHubStatusNotifier:
         enterprise_hosts: Iterable[str] = (),
         ssl_context: ssl.SSLContext | None = None,
         repositories: Iterable[str] = (),
+        http: HttpClient | None = None,
     ) -> None:
         if canceled_as not in {"error", "failure"}:
             raise ValueError(f"canceled_as must be 'error' or 'failure', not {canceled_as!r}")
@@ -171,8 +177,8 @@ class GitHubStatusNotifier:
             owner, _, repo = pattern.partition("/")
             if not owner or not repo or "/" in repo:
                 raise ValueError(f"a repository must be owner/repo or owner/*, not {pattern!r}")
-        handlers = [urllib.request.HTTPSHandler(context=ssl_context)] if ssl_context is not None else []
-        self._opener = no_redirect_opener(*handlers)
+        self._ssl_context = ssl_context
+        self._http = http or default_client()
 
     def status_for(self, change: RunStateChange) -> CommitStatus | None:
         """The status to post for ``change``, or ``None`` when there is nothing to post.
@@ -244,28 +250,30 @@ class GitHubStatusNotifier:
 
     def _post(self, status: CommitStatus, token: str) -> None:
         what = f"POST {urllib.parse.urlsplit(status.url).path}"
-        request = urllib.request.Request(status.url, data=json.dumps(status.body()).encode(), method="POST")
-        for name, value in (
-            ("Accept", ACCEPT),
-            ("Authorization", f"Bearer {token}"),
-            ("X-GitHub-Api-Version", API_VERSION),
-            ("User-Agent", USER_AGENT),
-            ("Content-Type", "application/json"),
-        ):
-            request.add_header(name, value)
+        headers = {
+            "Accept": ACCEPT,
+            "Authorization": f"Bearer {token}",
+            "X-GitHub-Api-Version": API_VERSION,
+            "User-Agent": USER_AGENT,
+            "Content-Type": "application/json",
+        }
         try:
-            with self._opener.open(request, timeout=self.timeout_s) as response:
-                response.read()
-        except urllib.error.HTTPError as exc:
-            raise _http_error(what, exc) from None
-        except TimeoutError:
+            answer = self._http.request(
+                "POST",
+                status.url,
+                headers=headers,
+                body=json.dumps(status.body()).encode(),
+                timeout_s=self.timeout_s,
+                ssl_context=self._ssl_context,
+            )
+        except AnswerTimeoutError:
             raise NotifierUnavailableError(f"{what}: no answer within {self.timeout_s:g} s") from None
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise NotifierUnavailableError(f"{what}: no answer within {self.timeout_s:g} s") from None
+        except ConnectError as exc:
             raise NotifierUnavailableError(f"{what}: cannot connect: {exc.reason}") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise NotifierUnavailableError(f"{what}: connection failed: {exc!r}") from None
+        except NoAnswerError as exc:
+            raise NotifierUnavailableError(f"{what}: connection failed: {exc.reason}") from None
+        if not answer.ok:
+            raise _http_error(what, answer)
 
 
 def _listener_part(listener: str) -> str:
@@ -281,19 +289,13 @@ def _is_web_url(url: str | None) -> bool:
     return parts.scheme in {"http", "https"} and bool(parts.netloc)
 
 
-def _http_error(what: str, exc: urllib.error.HTTPError) -> NotifierError:
-    code = exc.code
-    try:
-        message = _github_message(exc.read())
-    except (OSError, http.client.HTTPException):
-        message = ""
-    finally:
-        exc.close()
+def _http_error(what: str, answer: Answer) -> NotifierError:
+    code = answer.status
+    message = _github_message(answer.body)
     text = f"{what}: HTTP {code}" + (f": {message}" if message else "")
     if 300 <= code < 400:
         return NotifierError(f"{text} (redirects are not followed)", status=code)
-    headers = exc.headers
-    rate_limited = headers.get("Retry-After") is not None or headers.get("X-RateLimit-Remaining") == "0"
+    rate_limited = answer.header("Retry-After") is not None or answer.header("X-RateLimit-Remaining") == "0"
     if code >= 500 or code in _RETRYABLE_4XX or (code == 403 and rate_limited):
         return NotifierUnavailableError(text, status=code)
     return NotifierError(text, status=code)
