@@ -127,3 +127,30 @@ def test_expiries_are_written_for_the_ttl_policies(firestore_emulator: str, proj
         assert fields["expireAt"] == {"timestampValue": "2026-03-02T12:00:00.123456Z"}
     assert store.purge(at(10**6)) == 0  # Firestore's TTL policies do the deleting
     assert store.get_event("ev-ttl") is not None
+
+
+def test_new_events_claims_and_runs_cost_one_round_trip_each(
+    firestore_emulator: str,  # noqa: F811
+    project: str,
+) -> None:
+    """A document that does not exist yet is created at once; reading first is for the rare conflict."""
+    store = FirestoreStore(project, emulator_host=firestore_emulator)
+    calls: list[str] = []
+    for method in ("get", "commit"):
+        real = getattr(store._client, method)
+
+        def counted(*args: object, _real: object = real, _name: str = method) -> object:
+            calls.append(_name)
+            return _real(*args)  # type: ignore[operator]
+
+        setattr(store._client, method, counted)
+    assert store.record_event("ev-rt", "default/l", at(0), REQUEST, None) == "ev-rt"
+    assert store.first_event_with_body("default/l", "d", "ev-rt", at(0)) == "ev-rt"
+    assert store.claim("key-rt", "owner-a", 30.0, at(0)).acquired
+    store.upsert_run(make_run("run-rt"))
+    assert calls == ["commit"] * 4
+    # An existing document falls back to read, decide, commit, with the same answers as before.
+    calls.clear()
+    assert store.record_event("ev-rt", "default/l", at(1), REQUEST, None) == "ev-rt"
+    assert not store.claim("key-rt", "owner-b", 30.0, at(1)).acquired
+    assert calls == ["commit", "get", "commit", "get"]

@@ -107,8 +107,33 @@ class FirestoreStore:
         update = {"name": name, "fields": encode_fields(fields)}
         self._client.commit([{"update": update, "updateMask": {"fieldPaths": paths}}])
 
-    def _cas(self, name: str, decide: Callable[[dict[str, Any] | None], tuple[T, Write]]) -> T:
-        """Read a document, let ``decide`` answer and pick a write, commit it only if unchanged."""
+    def _cas(
+        self,
+        name: str,
+        decide: Callable[[dict[str, Any] | None], tuple[T, Write]],
+        *,
+        likely_new: bool = False,
+    ) -> T:
+        """Read a document, let ``decide`` answer and pick a write, commit it only if unchanged.
+
+        ``likely_new``: the document usually does not exist yet (a new event, claim or run), so
+        the write for a missing document is tried first, as a create, without reading: one round
+        trip instead of two; when the document exists after all, the create fails and the usual
+        read-decide-commit loop takes over.
+        """
+        if likely_new:
+            result, write = decide(None)
+            if isinstance(write, dict):
+                create = {
+                    "update": {"name": name, "fields": encode_fields(write)},
+                    "currentDocument": {"exists": False},
+                }
+                try:
+                    self._client.commit([create])
+                except ConflictError:
+                    pass  # it exists: read it and decide again below
+                else:
+                    return result
         for _ in range(_MAX_ATTEMPTS):
             doc = self._client.get(name)
             result, write = decide(None if doc is None else decode_fields(doc.get("fields", {})))
@@ -187,7 +212,7 @@ class FirestoreStore:
                 )
                 return _rules.same_request(stored.get("listener"), stored_digest, listener, digest), None
 
-            if self._cas(self._client.name(EVENTS, candidate), decide):
+            if self._cas(self._client.name(EVENTS, candidate), decide, likely_new=True):
                 return candidate
         raise StoreError(f"event {event_id!r}: its conflict id is held by yet another request")
 
@@ -210,7 +235,9 @@ class FirestoreStore:
                 return event_id, fields
             return str(stored.get("eventID")), None
 
-        return self._cas(self._client.name(BODIES, _rules.body_key(listener, digest)), decide)
+        return self._cas(
+            self._client.name(BODIES, _rules.body_key(listener, digest)), decide, likely_new=True
+        )
 
     def _patch_trigger(self, event_id: str, trigger: str, stage: str, part: dict[str, Any]) -> None:
         fields = {"eventID": event_id, "triggers": {trigger: {stage: part}}}
@@ -299,7 +326,7 @@ class FirestoreStore:
             claim, write = _rules.decide_claim(docs.ledger_entry(key, fields), key, owner, lease_s, now)
             return claim, None if write is None else docs.ledger_fields(write)
 
-        return self._cas(self._client.name(LEDGER, key), decide)
+        return self._cas(self._client.name(LEDGER, key), decide, likely_new=True)
 
     def complete(
         self, key: str, owner: str, result: dict[str, Any], *, expires_at: datetime | None = None
@@ -342,7 +369,7 @@ class FirestoreStore:
             created = run.created_at if fields is None else fields["createdAt"]
             return None, docs.run_fields(run, created)
 
-        self._cas(self._client.name(RUNS, run.run_id), decide)
+        self._cas(self._client.name(RUNS, run.run_id), decide, likely_new=True)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or ``None``."""
