@@ -8,22 +8,25 @@
   body and headers *replace* the event's for the rest of the chain and for the bindings.
 * :func:`interceptor_url` resolves a ClusterInterceptor/Interceptor document to its address.
 
-Differences from Go's client, kept small on purpose: redirects are not followed, and an ``https``
-interceptor without a ``caBundle`` is verified against the system roots (Tekton uses only the pool
-of configured ``caBundle`` s).
+Calls go through the engine's pooled HTTP client, so the interceptors of a chain keep their
+connections open between events; TLS settings are made once per ``caBundle``. Differences from
+Go's client, kept small on purpose: redirects are not followed, and an ``https`` interceptor
+without a ``caBundle`` is verified against the system roots (Tekton uses only the pool of
+configured ``caBundle`` s).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import http.client
+import functools
 import ssl
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from kfp_triggers.adapters.http import AnswerTimeoutError, HttpClient, NoAnswerError, default_client
 from kfp_triggers.errors import InterceptorError, InvalidRequestError
 from kfp_triggers.golang.fmt import quote
 from kfp_triggers.golang.json import GoJsonError, marshal, unmarshal
@@ -61,10 +64,18 @@ class WebhookTarget(Protocol):
 class RemoteInterceptor:
     """An interceptor reached over HTTP(S) with Tekton's InterceptorRequest/Response protocol."""
 
-    def __init__(self, url: str, *, ca_bundle: bytes | str | None = None, timeout_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        ca_bundle: bytes | str | None = None,
+        timeout_s: float = 3.0,
+        http: HttpClient | None = None,
+    ) -> None:
         self.url = url
         self.timeout_s = timeout_s
         self._ssl = _ssl_context(ca_bundle) if url.lower().startswith("https:") else None
+        self._http = http or default_client()
 
     def process(self, request: InterceptorRequest) -> InterceptorResponse:
         """POST the request; raise :class:`InterceptorError` unless a valid 200 reply comes back."""
@@ -72,7 +83,7 @@ class RemoteInterceptor:
         wire["context"] = _InOrder(wire["context"])  # a Go struct: fields in declaration order
         payload = _wire_json(wire)
         headers = [("Content-Type", "application/json")]
-        status, reason, _, body = _post(self.url, payload, headers, self.timeout_s, self._ssl)
+        status, reason, _, body = _post(self._http, self.url, payload, headers, self.timeout_s, self._ssl)
         if status != 200:
             raise InterceptorError(f"interceptor response was not 200: {status} {reason}: {_excerpt(body)}")
         try:
@@ -85,12 +96,18 @@ class LegacyWebhookInterceptor:
     """Tekton's deprecated ``webhook`` interceptor (5 s timeout); may replace body and headers."""
 
     def __init__(
-        self, webhook: WebhookTarget, *, timeout_s: float = 5.0, ca_bundle: bytes | str | None = None
+        self,
+        webhook: WebhookTarget,
+        *,
+        timeout_s: float = 5.0,
+        ca_bundle: bytes | str | None = None,
+        http: HttpClient | None = None,
     ) -> None:
         self.url = webhook_url(webhook)
         self.header_params = list(webhook.header)
         self.timeout_s = timeout_s
         self._ssl = _ssl_context(ca_bundle) if self.url.lower().startswith("https:") else None
+        self._http = http or default_client()
 
     def call(
         self, body: bytes, header: Headers, extensions: Mapping[str, Any], event_url: str
@@ -108,7 +125,9 @@ class LegacyWebhookInterceptor:
             key = canonical_header_key(name)
             sent[key] = [value] if isinstance(value, str) else list(value)
         pairs = [(k, v) for k, vs in sent.items() if k not in _CLIENT_MANAGED for v in vs]
-        status, reason, reply_headers, reply = _post(self.url, sent_body, pairs, self.timeout_s, self._ssl)
+        status, reason, reply_headers, reply = _post(
+            self._http, self.url, sent_body, pairs, self.timeout_s, self._ssl
+        )
         if status != 200:
             text = reply.decode("utf-8", errors="replace")
             raise InterceptorError(f"request rejected; status: {status} {reason}; message: {text}")
@@ -199,7 +218,13 @@ def decode_ca_bundle(ca_bundle: bytes | str) -> bytes:
         raise InterceptorError(f"caBundle is neither PEM nor base64: {exc}") from None
 
 
+@functools.lru_cache(maxsize=64)
 def _ssl_context(ca_bundle: bytes | str | None) -> ssl.SSLContext:
+    """TLS settings for a ``caBundle`` (the system roots without one), made once per bundle.
+
+    One context per bundle, not per call, lets the HTTP client keep that interceptor's
+    connections pooled: its pools are keyed by host and TLS settings.
+    """
     if not ca_bundle:
         context = ssl.create_default_context()
     else:
@@ -213,39 +238,28 @@ def _ssl_context(ca_bundle: bytes | str | None) -> ssl.SSLContext:
 
 
 def _post(
+    http: HttpClient,
     url: str,
     body: bytes,
     headers: list[tuple[str, str]],
     timeout_s: float,
     context: ssl.SSLContext | None,
 ) -> tuple[int, str, Headers, bytes]:
-    """POST with http.client (repeated header lines kept); returns status, reason, headers, body."""
+    """POST (repeated header lines kept, no redirect followed); returns status, reason, headers, body."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InterceptorError(f"Post {quote(url)}: unsupported protocol scheme {quote(parts.scheme)}")
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout_s, context=context)
-    else:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
     try:
-        conn.putrequest("POST", target)
-        for name, value in headers:
-            conn.putheader(name, value)
-        conn.putheader("Content-Length", str(len(body)))
-        conn.endheaders(body)
-        response = conn.getresponse()
-        data = response.read()
-        return response.status, response.reason, headers_from_pairs(response.getheaders()), data
-    except TimeoutError:
+        answer = http.request(
+            "POST", url, headers=headers, body=body, timeout_s=timeout_s, ssl_context=context
+        )
+    except AnswerTimeoutError:
         raise InterceptorError(
             f"Post {quote(url)}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
         ) from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise InterceptorError(f"Post {quote(url)}: {exc}") from None
-    finally:
-        conn.close()
+    except NoAnswerError as exc:
+        raise InterceptorError(f"Post {quote(url)}: {exc.reason}") from None
+    return answer.status, answer.reason, headers_from_pairs(answer.headers), answer.body
 
 
 class _InOrder:
