@@ -126,6 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="store URL (default: KFPT_STORE)")
     p.add_argument("--dry-run", action="store_true", help="only show what would differ")
     p.set_defaults(handler=cmd_replay)
+
+    p = sub.add_parser("settings", help="list every KFPT_* setting: type, default, current value, doc")
+    p.add_argument("--output", choices=["table", "json"], default="table")
+    p.set_defaults(handler=cmd_settings)
     return parser
 
 
@@ -277,10 +281,35 @@ def cmd_replay(args: argparse.Namespace) -> dict[str, Any]:
     import os
 
     from kfp_triggers.app import operations as ops
+    from kfp_triggers.app import settings as registry
 
-    config = args.config or [Path(os.environ.get("KFPT_CONFIG") or "config")]
-    secrets = args.secrets_dir or Path(os.environ.get("KFPT_SECRETS_DIR") or "secrets")
+    config = args.config or [Path(registry.value(os.environ, registry.CONFIG))]
+    secrets = args.secrets_dir or Path(registry.value(os.environ, registry.SECRETS_DIR))
     return ops.replay(ops.open_store(args.store), args.event_id, config, secrets, dry_run=args.dry_run)
+
+
+def cmd_settings(args: argparse.Namespace) -> Any:
+    """Every setting with the environment's value (secrets hidden); exit 1 when any is unusable.
+
+    Unknown ``KFPT_*`` names and malformed values are listed on stderr, after the settings.
+    """
+    import os
+
+    from kfp_triggers.app import operations as ops
+    from kfp_triggers.app import settings as registry
+
+    rows = registry.describe(os.environ)
+    if args.output == "json":
+        _emit(rows)
+    else:
+        shown = [{**r, "value": r["value"] or "", "stages": ",".join(r["stages"])} for r in rows]
+        ops.print_table(shown, ["name", "type", "default", "value", "stages", "doc"])
+    problems = registry.problems(os.environ)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        raise SystemExit(1)
+    return None
 
 
 def _read_json_object(path: Path) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Wiring: settings from the environment, the stage context built once, errors mapped to outcomes.
 
-This is the only engine module that reads ``os.environ``. Function adapters call
-:func:`handle_http` (ingest) and :func:`handle_event` (every other stage); ``serve`` builds a
-context with :func:`build_context` and an in-process bus.
+This is the only engine module that reads ``os.environ``. Every ``KFPT_*`` setting is declared in
+:mod:`kfp_triggers.app.settings`, which checks them all when :meth:`Settings.from_env` runs at
+start. Function adapters call :func:`handle_http` (ingest) and :func:`handle_event` (every other
+stage); ``serve`` builds a context with :func:`build_context` and an in-process bus.
 
 Outcome rules for CloudEvent stages: a retryable error is raised, so functions-framework answers
 500 and Pub/Sub / Eventarc / Knative deliver the message again (and dead-letter it after the
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_triggers.adapters.transports.base import Publisher
+from kfp_triggers.app import settings as registry
 from kfp_triggers.app.validation import load
 from kfp_triggers.errors import KfptError, SettingError
 from kfp_triggers.logs import configure as configure_logging
@@ -55,41 +57,44 @@ STAGES = ("intercept", "render", "launch", "status")
 
 @dataclass(frozen=True)
 class Settings:
-    """Every ``KFPT_*`` setting the runtime reads, with its default."""
+    """The ``KFPT_*`` settings the runtime itself reads; defaults and checks come from the registry."""
 
-    config: str = "config"
-    secrets_dir: str = "secrets"
-    store: str = "sqlite:///.kfpt/state.db"
-    output_root: str = ".kfpt/runs"
-    max_body_bytes: int = 10 * 1024 * 1024
-    max_event_age_s: float = 24 * 3600.0
-    retention_days: float = 30.0
-    github_api_url: str = "https://api.github.com/"
-    github_enterprise_hosts: tuple[str, ...] = ()
-    stage_timeout_s: float = 60.0
+    config: str = registry.CONFIG.default
+    secrets_dir: str = registry.SECRETS_DIR.default
+    store: str = registry.STORE.default
+    output_root: str = registry.LOCAL_OUTPUT_ROOT.default
+    max_body_bytes: int = registry.MAX_BODY_BYTES.default
+    max_event_age_s: float = registry.MAX_EVENT_AGE_S.default
+    retention_days: float = registry.RETENTION_DAYS.default
+    github_api_url: str = registry.GITHUB_API_URL.default
+    github_enterprise_hosts: tuple[str, ...] = registry.GITHUB_ENTERPRISE_HOSTS.default
+    stage_timeout_s: float = registry.STAGE_TIMEOUT_S.default
     message_key_secret: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Read settings; unset or empty variables keep their defaults."""
+        """Read settings; unset or empty variables keep their defaults.
 
-        def get(name: str, default: str) -> str:
-            return environ.get(name) or default
+        Raises:
+            SettingError: a ``KFPT_*`` name is unknown or a value malformed (every problem listed).
+        """
+        registry.check(environ)
+
+        def get(setting: registry.Setting[Any]) -> Any:
+            return registry.value(environ, setting)
 
         return cls(
-            config=get("KFPT_CONFIG", cls.config),
-            secrets_dir=get("KFPT_SECRETS_DIR", cls.secrets_dir),
-            store=get("KFPT_STORE", cls.store),
-            output_root=get("KFPT_LOCAL_OUTPUT_ROOT", cls.output_root),
-            max_body_bytes=int(get("KFPT_MAX_BODY_BYTES", str(cls.max_body_bytes))),
-            max_event_age_s=float(get("KFPT_MAX_EVENT_AGE_S", str(cls.max_event_age_s))),
-            retention_days=float(get("KFPT_RETENTION_DAYS", str(cls.retention_days))),
-            github_api_url=get("KFPT_GITHUB_API_URL", cls.github_api_url),
-            stage_timeout_s=float(get("KFPT_STAGE_TIMEOUT_S", str(cls.stage_timeout_s))),
-            message_key_secret=get("KFPT_MESSAGE_KEY_SECRET", "").strip(),
-            github_enterprise_hosts=tuple(
-                h.strip() for h in environ.get("KFPT_GITHUB_ENTERPRISE_HOSTS", "").split(",") if h.strip()
-            ),
+            config=get(registry.CONFIG),
+            secrets_dir=get(registry.SECRETS_DIR),
+            store=get(registry.STORE),
+            output_root=get(registry.LOCAL_OUTPUT_ROOT),
+            max_body_bytes=get(registry.MAX_BODY_BYTES),
+            max_event_age_s=get(registry.MAX_EVENT_AGE_S),
+            retention_days=get(registry.RETENTION_DAYS),
+            github_api_url=get(registry.GITHUB_API_URL),
+            github_enterprise_hosts=get(registry.GITHUB_ENTERPRISE_HOSTS),
+            stage_timeout_s=get(registry.STAGE_TIMEOUT_S),
+            message_key_secret=get(registry.MESSAGE_KEY_SECRET) or "",
         )
 
 

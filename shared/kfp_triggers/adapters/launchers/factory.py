@@ -22,11 +22,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 from kfp_triggers.adapters.launchers.base import Launcher, LaunchUnavailable
+from kfp_triggers.app import settings as registry
 from kfp_triggers.errors import ConfigError, Problem
 
-LAUNCHERS = ("local", "kfp", "vertex", "dry-run")
+LAUNCHERS = registry.LAUNCHERS
+T = TypeVar("T")
 
 
 def token_file_reader(path: str | os.PathLike[str]) -> Callable[[], str]:
@@ -43,7 +46,7 @@ def token_file_reader(path: str | os.PathLike[str]) -> Callable[[], str]:
 
 
 class _Settings:
-    """Reads settings and collects every problem, so one error lists all of them."""
+    """Reads settings through the registry and collects every problem, so one error lists all."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
@@ -52,31 +55,28 @@ class _Settings:
     def problem(self, message: str) -> None:
         self.problems.append(Problem("environment", 0, message))
 
-    def text(self, name: str, required_for: str | None = None) -> str | None:
-        value = (self.environ.get(name) or "").strip() or None
-        if value is None and required_for:
-            self.problem(f"{name} is required when KFPT_LAUNCHER={required_for}")
-        return value
-
-    def number(self, name: str, default: float, minimum: float) -> float:
-        raw = self.text(name)
-        if raw is None:
-            return default
+    def get(self, setting: registry.Setting[T]) -> T:
+        """The setting's value; a malformed one is a problem, and its default stands in."""
         try:
-            value = float(raw)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            self.problem(f"{name} must be a number of at least {minimum:g}, got {raw!r}")
-            return default
-        return value
+            return registry.value(self.environ, setting)
+        except registry.InvalidSettingError as exc:
+            self.problem(str(exc))
+            return setting.default
 
-    def token_file(self, name: str) -> Callable[[], str] | None:
-        path = self.text(name)
+    def is_set(self, setting: registry.Setting[Any]) -> bool:
+        return bool(registry.raw_value(self.environ, setting))
+
+    def required(self, setting: registry.Setting[str | None], launcher: str) -> str | None:
+        if not self.is_set(setting):
+            self.problem(f"{setting.name} is required when KFPT_LAUNCHER={launcher}")
+        return self.get(setting)
+
+    def token_file(self, setting: registry.Setting[str | None]) -> Callable[[], str] | None:
+        path = self.get(setting)
         if path is None:
             return None
         if not os.access(path, os.R_OK):
-            self.problem(f"{name} names {path}, which cannot be read")
+            self.problem(f"{setting.name} names {path}, which cannot be read")
             return None
         return token_file_reader(path)
 
@@ -88,64 +88,73 @@ class _Settings:
 def launcher_from_env(environ: Mapping[str, str], output_root: str | os.PathLike[str]) -> Launcher:
     """The launcher ``KFPT_LAUNCHER`` names, configured from the other ``KFPT_*`` settings.
 
-    ``output_root`` is where the local launcher keeps runs and the dry-run launcher its record.
+    ``output_root`` is where the local launcher keeps runs and the dry-run launcher its record,
+    unless ``KFPT_LOCAL_OUTPUT_ROOT`` is set.
 
     Raises:
         ConfigError: an unknown launcher, or a missing or malformed setting (all of them listed).
     """
     settings = _Settings(environ)
-    kind = (settings.text("KFPT_LAUNCHER") or "local").lower()
-    root = Path(settings.text("KFPT_LOCAL_OUTPUT_ROOT") or output_root)
-    if kind == "local":
-        workers = settings.number("KFPT_LOCAL_MAX_WORKERS", 2, 1)
-        settings.check()
-        from kfp_triggers.adapters.launchers.local import LocalLauncher
-
-        return LocalLauncher(root, max_workers=int(workers))
+    kind = settings.get(registry.LAUNCHER)
+    settings.check()
+    root = Path(
+        settings.get(registry.LOCAL_OUTPUT_ROOT)
+        if settings.is_set(registry.LOCAL_OUTPUT_ROOT)
+        else output_root
+    )
     if kind == "kfp":
-        host = settings.text("KFPT_KFP_HOST", required_for="kfp")
-        if host and not host.startswith(("http://", "https://")):
-            settings.problem(f"KFPT_KFP_HOST must be an http(s) URL, got {host!r}")
-        token = settings.text("KFPT_KFP_TOKEN")
-        provider = settings.token_file("KFPT_KFP_TOKEN_FILE")
-        if token and provider:
-            settings.problem("give KFPT_KFP_TOKEN or KFPT_KFP_TOKEN_FILE, not both")
-        timeout = settings.number("KFPT_KFP_TIMEOUT_S", 10.0, 0.001)
-        settings.check()
-        from kfp_triggers.adapters.launchers.kfp_rest import KfpRestLauncher
-
-        assert host is not None  # checked above
-        return KfpRestLauncher(
-            host,
-            token=token,
-            namespace=settings.text("KFPT_KFP_NAMESPACE"),
-            timeout_s=timeout,
-            token_provider=provider,
-            ui_host=settings.text("KFPT_KFP_UI_HOST"),
-        )
+        return _kfp(settings)
     if kind == "vertex":
-        project = settings.text("KFPT_VERTEX_PROJECT", required_for="vertex")
-        location = settings.text("KFPT_VERTEX_LOCATION", required_for="vertex")
-        provider = settings.token_file("KFPT_VERTEX_TOKEN_FILE")
-        timeout = settings.number("KFPT_VERTEX_TIMEOUT_S", 30.0, 0.001)
-        settings.check()
-        from kfp_triggers.adapters.launchers.vertex import VertexLauncher
-
-        assert project is not None and location is not None  # checked above
-        return VertexLauncher(
-            project,
-            location,
-            pipeline_root=settings.text("KFPT_VERTEX_PIPELINE_ROOT"),
-            service_account=settings.text("KFPT_VERTEX_SERVICE_ACCOUNT"),
-            token_provider=provider,
-            base_url=settings.text("KFPT_VERTEX_BASE_URL"),
-            timeout_s=timeout,
-        )
+        return _vertex(settings)
     if kind == "dry-run":
+        dry_run_file = settings.get(registry.DRY_RUN_FILE)
         settings.check()
         from kfp_triggers.adapters.launchers.dry_run import DryRunLauncher
 
-        return DryRunLauncher(settings.text("KFPT_DRY_RUN_FILE") or root / "dry-run.jsonl")
-    settings.problem(f"KFPT_LAUNCHER must be one of {', '.join(LAUNCHERS)}, got {kind!r}")
+        return DryRunLauncher(dry_run_file or root / "dry-run.jsonl")
+    workers = settings.get(registry.LOCAL_MAX_WORKERS)
     settings.check()
-    raise AssertionError("unreachable")  # pragma: no cover
+    from kfp_triggers.adapters.launchers.local import LocalLauncher
+
+    return LocalLauncher(root, max_workers=int(workers))
+
+
+def _kfp(settings: _Settings) -> Launcher:
+    host = settings.required(registry.KFP_HOST, "kfp")
+    token = settings.get(registry.KFP_TOKEN)
+    provider = settings.token_file(registry.KFP_TOKEN_FILE)
+    if token and provider:
+        settings.problem("give KFPT_KFP_TOKEN or KFPT_KFP_TOKEN_FILE, not both")
+    timeout = settings.get(registry.KFP_TIMEOUT_S)
+    namespace = settings.get(registry.KFP_NAMESPACE)
+    ui_host = settings.get(registry.KFP_UI_HOST)
+    settings.check()
+    from kfp_triggers.adapters.launchers.kfp_rest import KfpRestLauncher
+
+    assert host is not None  # checked above
+    return KfpRestLauncher(
+        host, token=token, namespace=namespace, timeout_s=timeout, token_provider=provider, ui_host=ui_host
+    )
+
+
+def _vertex(settings: _Settings) -> Launcher:
+    project = settings.required(registry.VERTEX_PROJECT, "vertex")
+    location = settings.required(registry.VERTEX_LOCATION, "vertex")
+    provider = settings.token_file(registry.VERTEX_TOKEN_FILE)
+    timeout = settings.get(registry.VERTEX_TIMEOUT_S)
+    pipeline_root = settings.get(registry.VERTEX_PIPELINE_ROOT)
+    service_account = settings.get(registry.VERTEX_SERVICE_ACCOUNT)
+    base_url = settings.get(registry.VERTEX_BASE_URL)
+    settings.check()
+    from kfp_triggers.adapters.launchers.vertex import VertexLauncher
+
+    assert project is not None and location is not None  # checked above
+    return VertexLauncher(
+        project,
+        location,
+        pipeline_root=pipeline_root,
+        service_account=service_account,
+        token_provider=provider,
+        base_url=base_url,
+        timeout_s=timeout,
+    )

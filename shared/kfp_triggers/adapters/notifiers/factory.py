@@ -18,10 +18,14 @@ rotated secret is used without a restart. Further settings:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from kfp_triggers.adapters.notifiers.base import InvalidNotifierSettingError, Notifier
-from kfp_triggers.adapters.notifiers.github_status import DEFAULT_API_URL, GitHubStatusNotifier
+from kfp_triggers.adapters.notifiers.github_status import GitHubStatusNotifier
+from kfp_triggers.app import settings as registry
 from kfp_triggers.secretstore import SecretStore
+
+T = TypeVar("T")
 
 
 def notifiers_from_env(environ: Mapping[str, str], secrets: SecretStore) -> list[Notifier]:
@@ -31,30 +35,37 @@ def notifiers_from_env(environ: Mapping[str, str], secrets: SecretStore) -> list
         InvalidNotifierSettingError: a setting is malformed (names the variable and the rule).
     """
     notifiers: list[Notifier] = []
-    token_ref = environ.get("KFPT_GITHUB_TOKEN_SECRET", "").strip()
+    token_ref = _read(environ, registry.GITHUB_TOKEN_SECRET)
     if token_ref:
-        canceled_as = environ.get("KFPT_GITHUB_CANCELED_AS", "").strip().lower() or "error"
-        if canceled_as not in {"error", "failure"}:
-            raise InvalidNotifierSettingError(
-                f"KFPT_GITHUB_CANCELED_AS must be 'error' or 'failure', not {canceled_as!r}"
-            )
-        hosts = [h.strip() for h in environ.get("KFPT_GITHUB_ENTERPRISE_HOSTS", "").split(",") if h.strip()]
-        repositories = [r for r in environ.get("KFPT_GITHUB_REPOSITORIES", "").split(",") if r.strip()]
+        token = secret_token(secrets, token_ref, registry.GITHUB_TOKEN_SECRET.name)
+        canceled_as = _read(environ, registry.GITHUB_CANCELED_AS)
+        hosts: tuple[str, ...] = _read(environ, registry.GITHUB_ENTERPRISE_HOSTS)
+        repositories: tuple[str, ...] = _read(environ, registry.GITHUB_REPOSITORIES)
+        api_url = _read(environ, registry.GITHUB_API_URL)
+        context_prefix = _read(environ, registry.GITHUB_STATUS_CONTEXT)
         try:
             notifiers.append(
                 GitHubStatusNotifier(
-                    secret_token(secrets, token_ref, "KFPT_GITHUB_TOKEN_SECRET"),
-                    api_url=environ.get("KFPT_GITHUB_API_URL", "").strip() or DEFAULT_API_URL,
-                    context_prefix=environ.get("KFPT_GITHUB_STATUS_CONTEXT", "").strip() or "kfp-triggers",
+                    token,
+                    api_url=api_url,
+                    context_prefix=context_prefix,
                     canceled_as=canceled_as,
-                    enterprise_hosts=hosts,
-                    repositories=repositories,
+                    enterprise_hosts=list(hosts),
+                    repositories=list(repositories),
                 )
             )
         except ValueError as exc:
             setting = "KFPT_GITHUB_REPOSITORIES" if "repository" in str(exc) else "KFPT_GITHUB_API_URL"
             raise InvalidNotifierSettingError(f"{setting}: {exc}") from None
     return notifiers
+
+
+def _read(environ: Mapping[str, str], setting: registry.Setting[T]) -> T:
+    """``setting``'s checked value, a malformed one reported as a notifier setting error."""
+    try:
+        return registry.value(environ, setting)
+    except registry.InvalidSettingError as exc:
+        raise InvalidNotifierSettingError(str(exc)) from None
 
 
 def secret_token(secrets: SecretStore, reference: str, setting: str) -> Callable[[], str]:

@@ -19,25 +19,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TypeVar
 
 from kfp_triggers.adapters.transports.base import Publisher, TransportConfigError
+from kfp_triggers.app import settings as registry
 
-TRANSPORTS = ("memory", "pubsub", "http")
+TRANSPORTS = registry.TRANSPORTS
 OIDC_TOKEN = "/oidc/token"
 """Where a Knative SinkBinding mounts its identity's token when Eventing's OIDC is enabled."""
 
+T = TypeVar("T")
 
-def _timeout(environ: Mapping[str, str], default: float) -> float:
-    raw = environ.get("KFPT_PUBLISH_TIMEOUT", "")
-    if not raw:
-        return default
+
+def _read(environ: Mapping[str, str], setting: registry.Setting[T]) -> T:
+    """``setting``'s checked value, a malformed one reported as a transport configuration error."""
     try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if value <= 0:
-        raise TransportConfigError(f"KFPT_PUBLISH_TIMEOUT must be a positive number of seconds, got {raw!r}")
-    return value
+        return registry.value(environ, setting)
+    except registry.InvalidSettingError as exc:
+        raise TransportConfigError(f"{exc.name} must be {exc.expected}; got {exc.shown}") from None
 
 
 def publisher_from_env(environ: Mapping[str, str]) -> Publisher:
@@ -46,23 +45,28 @@ def publisher_from_env(environ: Mapping[str, str]) -> Publisher:
     Raises:
         TransportConfigError: unknown transport, or its settings are missing or invalid.
     """
-    kind = (environ.get("KFPT_TRANSPORT") or "memory").strip().lower()
-    if kind == "memory":
-        from kfp_triggers.adapters.transports.memory import MemoryBus
-
-        return MemoryBus()
+    kind = _read(environ, registry.TRANSPORT)
+    timeout = _read(environ, registry.PUBLISH_TIMEOUT)
     if kind == "pubsub":
         from kfp_triggers.adapters.transports.pubsub import PubSubPublisher
 
-        return PubSubPublisher(environ=environ, timeout=_timeout(environ, 30.0))
+        project = _read(environ, registry.PUBSUB_PROJECT)
+        if not project:
+            raise TransportConfigError(
+                "KFPT_TRANSPORT=pubsub needs KFPT_PUBSUB_PROJECT or GOOGLE_CLOUD_PROJECT"
+            )
+        prefix = _read(environ, registry.TOPIC_PREFIX)
+        return PubSubPublisher(project, environ=environ, timeout=timeout or 30.0, topic_prefix=prefix)
     if kind == "http":
         from kfp_triggers.adapters.transports.http import HttpSinkPublisher
 
-        url = environ.get("KFPT_SINK_URL") or environ.get("K_SINK")
+        url = _read(environ, registry.SINK_URL)
         if not url:
             raise TransportConfigError("KFPT_TRANSPORT=http needs KFPT_SINK_URL or K_SINK (the Knative sink)")
-        token_file = environ.get("KFPT_SINK_TOKEN_FILE") or (
+        token_file = _read(environ, registry.SINK_TOKEN_FILE) or (
             OIDC_TOKEN if os.path.exists(OIDC_TOKEN) else None
         )
-        return HttpSinkPublisher(url, timeout=_timeout(environ, 10.0), token_file=token_file)
-    raise TransportConfigError(f"KFPT_TRANSPORT must be one of {', '.join(TRANSPORTS)}; got {kind!r}")
+        return HttpSinkPublisher(url, timeout=timeout or 10.0, token_file=token_file)
+    from kfp_triggers.adapters.transports.memory import MemoryBus
+
+    return MemoryBus()
