@@ -270,3 +270,21 @@ def test_a_refused_connection_is_a_connect_error_with_the_socket_reason(client: 
 def test_an_address_that_is_not_http_is_refused_before_any_connection(client: PooledHttpClient) -> None:
     with pytest.raises(ConnectError, match="unsupported URL"):
         client.request("GET", "ftp://example.com/x", timeout_s=5)
+
+
+def test_github_reads_follow_a_renamed_repository_with_the_token_and_leave_it_behind_elsewhere(
+    client: PooledHttpClient,
+) -> None:
+    """Contract test (GitHub cannot run here): its 301 for a renamed repository, then another host."""
+    from kfp_triggers.interceptors.github_api import GitHubClient
+
+    with keep_alive_server() as other, keep_alive_server() as api:
+        mirror = other.base_url.replace("127.0.0.1", "localhost")
+        api.routes["GET /orgs/old/public_members"] = answer(301, b"", Location="/orgs/new/public_members")
+        api.routes["GET /orgs/new/public_members"] = answer(302, b"", Location=mirror + "/members")
+        other.routes["GET /members"] = answer(body=b'[{"login": "octocat"}]')
+        github = GitHubClient(api.base_url, "t0ken", timeout_s=5, http=client)
+        assert github.list_public_members("old") == ["octocat"]
+    assert [h.get("authorization") for _, _, h, _ in api.requests] == ["Bearer t0ken"] * 2
+    [(_, _, mirrored, _)] = other.requests
+    assert "authorization" not in mirrored

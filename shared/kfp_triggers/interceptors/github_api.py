@@ -1,4 +1,4 @@
-"""The GitHub REST calls Tekton's GitHub interceptor makes, over the standard library.
+"""The GitHub REST calls Tekton's GitHub interceptor makes, through the engine's pooled HTTP client.
 
 Tekton uses go-github v31 with an oauth2 client. We send what that sends: ``GET`` with
 ``Accept: application/vnd.github.v3+json``, ``Authorization: Bearer <token>`` only when a token
@@ -24,14 +24,18 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kfp_triggers.adapters.httpopener import credential_keeping_opener
+from kfp_triggers.adapters.http import (
+    AnswerTimeoutError,
+    HttpClient,
+    NoAnswerError,
+    Redirects,
+    default_client,
+)
 from kfp_triggers.golang.fmt import quote
 from kfp_triggers.golang.json import GoJsonError, kind, type_error, unmarshal
 from kfp_triggers.tekton.headers import Headers, first, headers_from_pairs
@@ -46,8 +50,6 @@ _HOST_CHARS = re.compile(r"[a-z0-9.:\[\]-]+")
 _HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # GitHub lists at most 3000 files of a pull request, 100 a page; stop a server that never ends.
 MAX_PAGES = 100
-
-_OPENER = credential_keeping_opener()
 
 
 class GitHubAPIError(Exception):
@@ -144,10 +146,13 @@ class _Reply:
 class GitHubClient:
     """A minimal GitHub REST client with go-github's requests, errors and pagination."""
 
-    def __init__(self, base_url: str, token: str = "", timeout_s: float = 3.0) -> None:
+    def __init__(
+        self, base_url: str, token: str = "", timeout_s: float = 3.0, *, http: HttpClient | None = None
+    ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self._token = token
         self.timeout_s = timeout_s
+        self._http = http or default_client()
 
     def list_pull_request_files(self, owner: str, repo: str, number: int) -> list[str]:
         """File names of a pull request, every page, in API order."""
@@ -202,32 +207,28 @@ class GitHubClient:
 
     def _get(self, relative: str) -> _Reply:
         url = urllib.parse.urljoin(self.base_url, relative)
-        request = urllib.request.Request(url, method="GET")
-        request.add_header("Accept", ACCEPT)
-        request.add_header("User-Agent", USER_AGENT)
+        sent = {"Accept": ACCEPT, "User-Agent": USER_AGENT}
         if self._token:
             if _HEADER_UNSAFE.search(self._token):
-                # Go's client refuses to send such a value; urllib would fail with it in its message.
+                # Go's client refuses to send such a value; http.client would fail with it in its message.
                 raise GitHubAPIError(
                     f'Get {quote(url)}: net/http: invalid header field value for "Authorization"'
                 )
             # http.client writes header values as Latin-1; this sends the token's UTF-8 bytes, as Go does.
-            value = f"Bearer {self._token}".encode().decode("latin-1")
-            request.add_unredirected_header("Authorization", value)
+            sent["Authorization"] = f"Bearer {self._token}".encode().decode("latin-1")
         try:
-            with _OPENER.open(request, timeout=self.timeout_s) as response:
-                status, raw = response.status, response.read()
-                headers = headers_from_pairs(response.headers.items())
-        except urllib.error.HTTPError as exc:
-            body = exc.read()
-            raise GitHubAPIError(_error_text(url, exc.code, body), exc.code) from None
-        except TimeoutError:
+            # Redirects are followed as Go's client does: the token only within the host.
+            answer = self._http.request(
+                "GET", url, headers=sent, timeout_s=self.timeout_s, redirects=Redirects.WITHIN_HOST
+            )
+        except AnswerTimeoutError:
             raise GitHubAPIError("context deadline exceeded") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, TimeoutError):
-                raise GitHubAPIError("context deadline exceeded") from None
-            raise GitHubAPIError(f"Get {quote(url)}: {reason}") from None
+        except NoAnswerError as exc:
+            raise GitHubAPIError(f"Get {quote(url)}: {exc.reason}") from None
+        status, raw = answer.status, answer.body
+        if not answer.ok:
+            raise GitHubAPIError(_error_text(url, status, raw), status)
+        headers = headers_from_pairs(answer.headers)
         if status == 202:
             raise GitHubAPIError("job scheduled on GitHub side; try again later", status)
         if not raw.strip():
