@@ -302,7 +302,15 @@ def cmd_settings(args: argparse.Namespace) -> Any:
     if args.output == "json":
         _emit(rows)
     else:
-        shown = [{**r, "value": r["value"] or "", "stages": ",".join(r["stages"])} for r in rows]
+        every = len(registry.ALL)
+        shown = [
+            {
+                **r,
+                "value": r["value"] or "",
+                "stages": "all" if len(r["stages"]) == every else ",".join(r["stages"]),
+            }
+            for r in rows
+        ]
         ops.print_table(shown, ["name", "type", "default", "value", "stages", "doc"])
     problems = registry.problems(os.environ)
     for problem in problems:

@@ -153,7 +153,12 @@ LOCAL_MAX_WORKERS = Setting(
 )
 KFP_HOST: Setting[str | None] = Setting("KFPT_KFP_HOST", Url(), None, "KFP API URL (required for kfp)", RUNS)
 KFP_TOKEN: Setting[str | None] = Setting(
-    "KFPT_KFP_TOKEN", Text(), None, "KFP bearer token (prefer KFPT_KFP_TOKEN_FILE)", RUNS, secret=True
+    "KFPT_KFP_TOKEN",
+    Text("secret", "a token"),
+    None,
+    "KFP bearer token (prefer KFPT_KFP_TOKEN_FILE)",
+    RUNS,
+    secret=True,
 )
 KFP_TOKEN_FILE: Setting[str | None] = Setting(
     "KFPT_KFP_TOKEN_FILE", _PATH, None, "file holding the KFP bearer token, re-read per call", RUNS
