@@ -1,8 +1,11 @@
-"""A small Firestore REST v1 client over the standard library: values, documents, errors, tokens.
+"""A small Firestore REST v1 client: values, documents, errors, tokens.
 
 ``google-cloud-firestore`` would pull gRPC and protobuf into every stage's cold start; the REST API
-needs only ``urllib``. Values travel in Firestore's typed JSON (``{"stringValue": ...}``,
-``{"integerValue": "42"}``...). HTTP failures are mapped to the store's errors: 429, 5xx, timeouts and
+needs only the engine's pooled HTTP client, which keeps one connection open across the several
+calls an event makes (no redirect is followed: it must not carry the bearer token elsewhere).
+Values travel in Firestore's typed JSON (``{"stringValue": ...}``, ``{"integerValue": "42"}``...).
+Read-only queries (``batchGet``, ``runQuery``) may be sent again when their connection broke; a
+commit is sent once. HTTP failures are mapped to the store's errors: 429, 5xx, timeouts and
 connection errors are :class:`StoreUnavailableError` (retryable); a failed precondition on a commit
 is a :class:`ConflictError` for the caller's compare-and-set loop; any other 4xx is a permanent
 :class:`StoreError`.
@@ -12,20 +15,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 import math
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from kfp_triggers.adapters.httpopener import no_redirect_opener
+from kfp_triggers.adapters.http import Answer, HttpClient, NoAnswerError, Redirects, default_client
 from kfp_triggers.adapters.store._time import format_time, parse_time
 from kfp_triggers.adapters.store.base import StoreError, StoreUnavailableError
 
@@ -36,8 +36,6 @@ _CONFLICT_STATUSES = frozenset({"ALREADY_EXISTS", "FAILED_PRECONDITION", "ABORTE
 _TRANSIENT_STATUSES = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "INTERNAL"})
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.\-]{1,700}")
 _SIMPLE_FIELD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
-
-_OPENER = no_redirect_opener()  # a redirect must not carry the bearer token elsewhere
 
 
 class FirestoreApiError(StoreError):
@@ -164,13 +162,22 @@ def fetch_access_token() -> tuple[str, float]:
 
 
 def _metadata_token() -> tuple[str, float]:
-    request = urllib.request.Request(_METADATA_TOKEN, headers={"Metadata-Flavor": "Google"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            answer = json.loads(response.read())
-    except (OSError, ValueError, http.client.HTTPException) as exc:
+        answer = default_client().request(
+            "GET",
+            _METADATA_TOKEN,
+            headers={"Metadata-Flavor": "Google"},
+            timeout_s=5,
+            redirects=Redirects.WITHIN_HOST,
+        )
+        if not answer.ok:
+            raise StoreUnavailableError(
+                f"could not get a token from the metadata server: HTTP {answer.status} {answer.reason}"
+            )
+        found = json.loads(answer.body)
+    except (NoAnswerError, ValueError) as exc:
         raise StoreUnavailableError(f"could not get a token from the metadata server: {exc}") from exc
-    return str(answer["access_token"]), time.time() + float(answer.get("expires_in", 300))
+    return str(found["access_token"]), time.time() + float(found.get("expires_in", 300))
 
 
 class _Tokens:
@@ -202,7 +209,13 @@ class FirestoreClient:
     """Document reads, conditional commits and queries of one Firestore database."""
 
     def __init__(
-        self, project: str, database: str, emulator_host: str | None, *, timeout_s: float = 10.0
+        self,
+        project: str,
+        database: str,
+        emulator_host: str | None,
+        *,
+        timeout_s: float = 10.0,
+        http: HttpClient | None = None,
     ) -> None:
         root = f"http://{emulator_host}/v1" if emulator_host else PRODUCTION_ROOT
         self.database_name = f"projects/{project}/databases/{database}"
@@ -210,6 +223,7 @@ class FirestoreClient:
         self._root = root
         self._timeout = timeout_s
         self._tokens = _Tokens(emulator=bool(emulator_host))
+        self._http = http or default_client()
 
     def name(self, collection: str, raw_id: str) -> str:
         """The full resource name of the document ``raw_id`` (encoded) in ``collection``."""
@@ -229,7 +243,7 @@ class FirestoreClient:
         """The documents among ``names`` that exist, by name."""
         if not names:
             return {}
-        answers = self._call("POST", f"{self.documents}:batchGet", {"documents": list(names)})
+        answers = self._call("POST", f"{self.documents}:batchGet", {"documents": list(names)}, reads=True)
         return {a["found"]["name"]: a["found"] for a in answers if "found" in a}
 
     def commit(self, writes: list[dict[str, Any]]) -> None:
@@ -247,33 +261,38 @@ class FirestoreClient:
 
     def run_query(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         """The documents a ``structuredQuery`` matches, in the query's order."""
-        answers = self._call("POST", f"{self.documents}:runQuery", {"structuredQuery": query})
+        answers = self._call("POST", f"{self.documents}:runQuery", {"structuredQuery": query}, reads=True)
         return [a["document"] for a in answers if "document" in a]
 
-    def _call(self, method: str, path: str, body: Any = None, *, retried: bool = False) -> Any:
+    def _call(
+        self, method: str, path: str, body: Any = None, *, reads: bool = False, retried: bool = False
+    ) -> Any:
+        """One REST call; ``reads``: a read-only POST, safe to send again if its connection broke."""
         url = f"{self._root}/{quote(path, safe='/:()~')}"
         data = None if body is None else json.dumps(body).encode()
         headers = {"Authorization": f"Bearer {self._tokens.get()}", "Content-Type": "application/json"}
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with _OPENER.open(request, timeout=self._timeout) as response:
-                return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as err:
-            if err.code == 401 and not retried and not self._tokens.emulator:
-                self._tokens.forget()
-                return self._call(method, path, body, retried=True)
-            raise _api_error(err) from err
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise StoreUnavailableError(f"Firestore unreachable at {self._root}: {exc}") from exc
+            answer = self._http.request(
+                method, url, headers=headers, body=data, timeout_s=self._timeout, idempotent=reads or None
+            )
+            if answer.ok:
+                return json.loads(answer.body or b"{}")
+        except (NoAnswerError, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, NoAnswerError) else exc
+            raise StoreUnavailableError(f"Firestore unreachable at {self._root}: {reason}") from exc
+        if answer.status == 401 and not retried and not self._tokens.emulator:
+            self._tokens.forget()
+            return self._call(method, path, body, reads=reads, retried=True)
+        raise _api_error(answer)
 
 
-def _api_error(err: urllib.error.HTTPError) -> StoreError:
+def _api_error(answer: Answer) -> StoreError:
     try:
-        detail = json.loads(err.read()).get("error", {})
-    except (OSError, ValueError, AttributeError):
+        detail = json.loads(answer.body).get("error", {})
+    except (ValueError, AttributeError):
         detail = {}
     status = str(detail.get("status", ""))
-    message = f"Firestore {err.code} {status}: {detail.get('message', err.reason)}"
-    if err.code == 429 or err.code >= 500 or status in _TRANSIENT_STATUSES:
+    message = f"Firestore {answer.status} {status}: {detail.get('message', answer.reason)}"
+    if answer.status == 429 or answer.status >= 500 or status in _TRANSIENT_STATUSES:
         return StoreUnavailableError(message)
-    return FirestoreApiError(message, code=err.code, status=status)
+    return FirestoreApiError(message, code=answer.status, status=status)
