@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kfp_triggers.app import settings as registry
+from kfp_triggers import settings as registry
 from tests.conftest import run_cli
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from kfp_triggers import settings as registry
 from kfp_triggers.adapters.notifiers.github_status import DEFAULT_API_URL
 from kfp_triggers.adapters.store.base import InvalidStoreUrlError
 from kfp_triggers.adapters.store.factory import store_from_env
 from kfp_triggers.adapters.store.sqlite import SqliteStore
-from kfp_triggers.app import settings as registry
 from kfp_triggers.app.runtime import Settings
 from kfp_triggers.errors import SettingError
 from tests.conftest import ROOT

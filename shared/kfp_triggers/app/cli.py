@@ -280,8 +280,8 @@ def cmd_replay(args: argparse.Namespace) -> dict[str, Any]:
     """Replay one journalled event."""
     import os
 
+    from kfp_triggers import settings as registry
     from kfp_triggers.app import operations as ops
-    from kfp_triggers.app import settings as registry
 
     config = args.config or [Path(registry.value(os.environ, registry.CONFIG))]
     secrets = args.secrets_dir or Path(registry.value(os.environ, registry.SECRETS_DIR))
@@ -295,8 +295,8 @@ def cmd_settings(args: argparse.Namespace) -> Any:
     """
     import os
 
+    from kfp_triggers import settings as registry
     from kfp_triggers.app import operations as ops
-    from kfp_triggers.app import settings as registry
 
     rows = registry.describe(os.environ)
     if args.output == "json":

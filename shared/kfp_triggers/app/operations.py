@@ -18,13 +18,14 @@ from typing import Any
 
 from kfp_triggers.adapters.store import store_from_url
 from kfp_triggers.adapters.store.base import EventRecord, EventSummary, Store
+from kfp_triggers.adapters.store.factory import store_from_env
 from kfp_triggers.app.runtime import Settings
 from kfp_triggers.errors import InvalidRequestError
 
 
 def open_store(url: str | None) -> Store:
     """The store named by ``url``, else ``KFPT_STORE``, else the embedded SQLite file."""
-    return store_from_url(url or os.environ.get("KFPT_STORE") or Settings.store)
+    return store_from_url(url) if url else store_from_env(os.environ)
 
 
 def list_runs(store: Store, limit: int, state: str | None) -> list[dict[str, Any]]:

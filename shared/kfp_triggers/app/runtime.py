@@ -1,7 +1,7 @@
 """Wiring: settings from the environment, the stage context built once, errors mapped to outcomes.
 
 This is the only engine module that reads ``os.environ``. Every ``KFPT_*`` setting is declared in
-:mod:`kfp_triggers.app.settings`, which checks them all when :meth:`Settings.from_env` runs at
+:mod:`kfp_triggers.settings`, which checks them all when :meth:`Settings.from_env` runs at
 start. Function adapters call :func:`handle_http` (ingest) and :func:`handle_event` (every other
 stage); ``serve`` builds a context with :func:`build_context` and an in-process bus.
 
@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kfp_triggers import settings as registry
 from kfp_triggers.adapters.transports.base import Publisher
-from kfp_triggers.app import settings as registry
 from kfp_triggers.app.validation import load
 from kfp_triggers.errors import KfptError, SettingError
 from kfp_triggers.logs import configure as configure_logging

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kfp_triggers import settings as registry
 from kfp_triggers.app.edge import wsgi_app
 from kfp_triggers.app.runtime import Settings, build_context, handle_event
 from kfp_triggers.app.wsgi_server import ServerLimits, WsgiServer
@@ -84,7 +85,7 @@ def start(
 
     ``limits`` bounds what clients can make the HTTP server hold (connections, timeouts, header sizes).
     """
-    transport = (environ.get("KFPT_TRANSPORT") or "memory").lower()
+    transport = registry.value(environ, registry.TRANSPORT)
     stoppers: list[Callable[[], None]] = []
     if transport == "pubsub":
         from kfp_triggers.adapters.transports.pubsub import PubSubPublisher

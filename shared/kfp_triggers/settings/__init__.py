@@ -13,7 +13,8 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from kfp_triggers.app._setting_kinds import (
+from kfp_triggers.errors import SettingError
+from kfp_triggers.settings.kinds import (
     Choice,
     InvalidSettingError,
     Number,
@@ -25,7 +26,6 @@ from kfp_triggers.app._setting_kinds import (
     raw_value,
     value,
 )
-from kfp_triggers.errors import SettingError
 from kfp_triggers.wire.eventtypes import check_topic_prefix
 
 __all__ = [

@@ -4,7 +4,7 @@ A :class:`Setting` pairs a name with a kind of value (:class:`Text`, :class:`Url
 :class:`Number`, :class:`Choice`, :class:`SecretRef`, :class:`TextList`), a default and a
 one-line doc. :func:`value` reads one setting from an environment mapping; a malformed value
 raises :class:`InvalidSettingError`, whose message names the setting and what it must be.
-Nothing here knows which settings exist: :mod:`kfp_triggers.app.settings` declares them.
+Nothing here knows which settings exist: :mod:`kfp_triggers.settings` declares them.
 """
 
 from __future__ import annotations

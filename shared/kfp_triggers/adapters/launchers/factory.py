@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kfp_triggers import settings as registry
 from kfp_triggers.adapters.launchers.base import Launcher, LaunchUnavailable
-from kfp_triggers.app import settings as registry
 from kfp_triggers.errors import ConfigError, Problem
 
 LAUNCHERS = registry.LAUNCHERS

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+from kfp_triggers import settings as registry
 from kfp_triggers.adapters.notifiers.base import InvalidNotifierSettingError, Notifier
 from kfp_triggers.adapters.notifiers.github_status import GitHubStatusNotifier
-from kfp_triggers.app import settings as registry
 from kfp_triggers.secretstore import SecretStore
 
 T = TypeVar("T")

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from kfp_triggers import settings as registry
 from kfp_triggers.adapters.store.base import InvalidStoreUrlError, Store
-from kfp_triggers.app import settings as registry
 
 DEFAULT_STORE_URL: str = registry.STORE.default
 

@@ -21,8 +21,8 @@ import os
 from collections.abc import Mapping
 from typing import TypeVar
 
+from kfp_triggers import settings as registry
 from kfp_triggers.adapters.transports.base import Publisher, TransportConfigError
-from kfp_triggers.app import settings as registry
 
 TRANSPORTS = registry.TRANSPORTS
 OIDC_TOKEN = "/oidc/token"
