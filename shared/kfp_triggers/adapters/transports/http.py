@@ -4,7 +4,8 @@ Each event is POSTed in binary mode (``ce-*`` headers, JSON data as body), the m
 components exchange. The topic is not sent: a Knative Broker routes on the event ``type``
 through its Triggers. A 2xx answer is the broker's acknowledgement (it has stored the event);
 anything else, including a redirect, a time-out or a refused connection, is a
-:class:`TransportError`, so the caller retries. Uses only the standard library.
+:class:`TransportError`, so the caller retries. Posts go through the engine's pooled HTTP client,
+so a stage keeps one connection to its broker; a POST is never sent twice by the client itself.
 
 With ``token_file`` (Knative Eventing's OIDC: a SinkBinding mounts its identity's token at
 ``/oidc/token``), every POST carries ``Authorization: Bearer <token>``, read from the file each
@@ -14,15 +15,12 @@ time since it rotates, so a Broker that authenticates senders can tell the stage
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from http import HTTPStatus
-from http.client import HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kfp_triggers.adapters.httpopener import no_redirect_opener
+from kfp_triggers.adapters.http import HttpClient, NoAnswerError, default_client
 from kfp_triggers.adapters.transports.base import MessageTooLargeError, TransportConfigError, TransportError
 from kfp_triggers.wire.events import CloudEvent, to_http_binary
 
@@ -39,6 +37,7 @@ class HttpSinkPublisher:
         timeout: float = 10.0,
         headers: Mapping[str, str] | None = None,
         token_file: str | os.PathLike[str] | None = None,
+        http: HttpClient | None = None,
     ) -> None:
         """Create a publisher for ``url``.
 
@@ -52,6 +51,7 @@ class HttpSinkPublisher:
         self.timeout = timeout
         self.extra_headers = dict(headers or {})
         self.token_file = Path(token_file) if token_file is not None else None
+        self.http = http
 
     def publish(self, topic: str, event: CloudEvent) -> str:
         """POST ``event``; returns its CloudEvent id once the sink answered 2xx.
@@ -68,6 +68,7 @@ class HttpSinkPublisher:
             body,
             self.timeout,
             what=f"event {event['id']!r}",
+            http=self.http,
         )
         return str(event["id"])
 
@@ -86,30 +87,33 @@ class HttpSinkPublisher:
         return token
 
 
-_OPENER = no_redirect_opener()
-
-
-def post_binary(url: str, headers: Mapping[str, str], body: bytes, timeout: float, *, what: str) -> None:
+def post_binary(
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    timeout: float,
+    *,
+    what: str,
+    http: HttpClient | None = None,
+) -> None:
     """POST one binary-mode CloudEvent (``ce-*`` headers, data as body); return once it is 2xx.
+
+    ``http`` is the client to post with (no redirect followed), the engine's shared one by default.
 
     Raises:
         TransportError: non-2xx answer (a redirect too), time-out or connection failure.
         MessageTooLargeError: the receiver answered 413: sending it again cannot help.
     """
     try:
-        request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers))
-        with _OPENER.open(request, timeout=timeout) as response:
-            response.read()
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        detail = exc.read(_MAX_ERROR_BODY).decode("utf-8", "replace").strip()
-        exc.close()
-        message = f"sink {url} refused {what} with HTTP {exc.code}" + (f": {detail}" if detail else "")
-        if exc.code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-            raise MessageTooLargeError(f"{message} ({len(body)} bytes)") from exc
-        raise TransportError(message) from exc
-    except (urllib.error.URLError, HTTPException, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TransportError(f"sink {url} unreachable for {what}: {reason}") from exc
-    if not 200 <= status < 300:  # 1xx/3xx that urllib did not raise on
-        raise TransportError(f"sink {url} answered HTTP {status} for {what}")
+        answer = (http or default_client()).request(
+            "POST", url, headers=headers, body=body, timeout_s=timeout
+        )
+    except NoAnswerError as exc:
+        raise TransportError(f"sink {url} unreachable for {what}: {exc.reason}") from exc
+    if answer.ok:
+        return
+    detail = answer.body[:_MAX_ERROR_BODY].decode("utf-8", "replace").strip()
+    message = f"sink {url} refused {what} with HTTP {answer.status}" + (f": {detail}" if detail else "")
+    if answer.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+        raise MessageTooLargeError(f"{message} ({len(body)} bytes)")
+    raise TransportError(message)
