@@ -288,3 +288,19 @@ def test_github_reads_follow_a_renamed_repository_with_the_token_and_leave_it_be
     assert [h.get("authorization") for _, _, h, _ in api.requests] == ["Bearer t0ken"] * 2
     [(_, _, mirrored, _)] = other.requests
     assert "authorization" not in mirrored
+
+
+def test_the_firestore_client_does_not_follow_a_redirect_with_its_token(client: PooledHttpClient) -> None:
+    """Contract test: Firestore's REST API never redirects; one that does is an error, not a detour."""
+    from kfp_triggers.adapters.store import StoreError
+    from kfp_triggers.adapters.store._firestore_rest import FirestoreClient
+
+    with keep_alive_server() as api:
+        host = api.base_url.removeprefix("http://")
+        firestore = FirestoreClient("p", "(default)", host, timeout_s=5, http=client)
+        name = firestore.name("kfpt_runs", "r1")
+        target = f"GET /v1/{name}"
+        api.routes[target] = answer(302, b"", Location=api.base_url + "/elsewhere")
+        with pytest.raises(StoreError, match="302"):
+            firestore.get(name)
+    assert api.targets() == [target]
