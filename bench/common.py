@@ -95,6 +95,19 @@ def run_json(args: Sequence[str], env: Mapping[str, str] | None = None, timeout:
     return json.loads(lines[-1])
 
 
+def run_importtime(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python -X importtime <args>`` from the repository root; its stderr holds the import times."""
+    return subprocess.run(
+        [PYTHON, "-X", "importtime", *args],
+        cwd=ROOT,
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def fmt_ms(value: float) -> str:
     """Milliseconds with precision that suits the magnitude (``0.842``, ``12.3``, ``1530``)."""
     if not math.isfinite(value):

@@ -1,6 +1,7 @@
-"""Ingest under load, cold starts and start-up imports, each next to a hello-world baseline.
+"""Ingest under load and start-up imports, each next to a hello-world baseline.
 
-Three measurements, all of real functions-framework servers (see :mod:`bench.servers`):
+Two measurements, all of real functions-framework servers (see :mod:`bench.servers`); cold starts
+are :mod:`bench.coldstart`:
 
 * **throughput**: ``functions/ingest`` (``KFPT_CONFIG=examples/github-push``, ``KFPT_TRANSPORT=memory``)
   and ``bench/hello`` under the same command and default server settings, loaded with the sample
@@ -8,9 +9,6 @@ Three measurements, all of real functions-framework servers (see :mod:`bench.ser
   concurrency. Every run gets a fresh server, because the in-memory transport keeps every published
   message. Runs alternate hello, ingest, ingest, hello (when repeated) so drift on a noisy machine
   falls on both sides equally; ratios are ingest over hello.
-* **cold start**: from spawning ``functions-framework`` to the answer of the first real request
-  (ingest: the push; intercept: a binary-mode ``event.received``; render: a binary-mode
-  ``trigger.matched``; hello: the push), the median of several rounds taken round-robin.
 * **imports**: which heavy modules are in ``sys.modules`` after functions-framework has loaded each
   function module, and again after it has answered its first request (an in-process test client),
   each in a fresh interpreter.
@@ -21,18 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import PYTHON, ROOT, child_env, fmt_ms, fmt_ratio, ratio, run_json
-from bench.servers import FUNCTIONS, Server, first_request, function_env, push_request, read_response
+from bench.common import fmt_ms, fmt_ratio, ratio, run_importtime, run_json
+from bench.servers import FUNCTIONS, Server, first_request, function_env, push_request
 
 HEAVY_MODULES = ("kfp", "google.cloud.pubsub_v1", "grpc", "celpy", "cel_expr_python", "lark", "yaml")
-COLD_FUNCTIONS = ("hello", "ingest", "intercept", "render")
+MEASURED_FUNCTIONS = ("hello", "ingest", "intercept", "render")
 
 
 # ------------------------------------------------------------------------------------ throughput
@@ -88,54 +85,6 @@ def throughput(
     return out
 
 
-# ------------------------------------------------------------------------------------ cold start
-
-
-def cold_start_once(name: str) -> tuple[float, float]:
-    """Spawn the server of ``name`` and send its first request.
-
-    Returns milliseconds from spawning to the answer, and from spawning to the moment the server
-    accepted a connection (module imported, socket bound); the rest is the worker's first request,
-    which includes building the stage context.
-    """
-    function = FUNCTIONS[name]
-    request = first_request(name)
-    server = Server(function)
-    try:
-        server.start()
-        with server.connect() as sock:
-            listening = time.perf_counter()
-            sock.sendall(request.wire(server.port))
-            status, _ = read_response(sock)
-            answered = time.perf_counter()
-        if status != function.expect_status:
-            raise RuntimeError(f"{name} answered {status} to its first request: {server.log_tail()}")
-        return (answered - server.started_at) * 1e3, (listening - server.started_at) * 1e3
-    finally:
-        server.stop()
-
-
-def cold_starts(rounds: int) -> dict[str, Any]:
-    """The median cold start of each function over ``rounds`` round-robin rounds, and ratios to hello."""
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in COLD_FUNCTIONS}
-    for _ in range(rounds):
-        for name in COLD_FUNCTIONS:
-            samples[name].append(cold_start_once(name))
-    hello = statistics.median(total for total, _ in samples["hello"])
-    out: dict[str, Any] = {"rounds": rounds, "functions": {}}
-    for name, values in samples.items():
-        median = statistics.median(total for total, _ in values)
-        listening = statistics.median(listen for _, listen in values)
-        out["functions"][name] = {
-            "median_ms": median,
-            "listening_median_ms": listening,
-            "first_answer_median_ms": statistics.median(total - listen for total, listen in values),
-            "samples_ms": [total for total, _ in values],
-            "ratio_to_hello": ratio(median, hello),
-        }
-    return out
-
-
 # --------------------------------------------------------------------------------------- imports
 
 
@@ -178,15 +127,9 @@ def import_times(name: str, env: dict[str, str], rounds: int = 1) -> dict[str, f
     code = _LOAD_ONLY.format(target=f.target, source=str(f.source), signature=f.signature)
     times: dict[str, float] = {}
     for _ in range(rounds):
-        proc = subprocess.run(
-            [PYTHON, "-X", "importtime", "-c", code],
-            cwd=ROOT,
-            env=child_env(env),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=True,
-        )
+        proc = run_importtime(["-c", code], env)
+        if proc.returncode != 0:
+            raise RuntimeError(f"loading {name} exited {proc.returncode}: {proc.stderr[-2000:]}")
         for line in proc.stderr.splitlines():
             if not line.startswith("import time:") or "self [us]" in line:
                 continue
@@ -217,7 +160,7 @@ def imports(rounds: int = 3) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kfpt-bench-imports-") as tmp:
         env = function_env(Path(tmp))
         baseline = import_times("hello", env, rounds)
-        for name in COLD_FUNCTIONS:
+        for name in MEASURED_FUNCTIONS:
             result = run_json(["-m", "bench.ingest", f"--imports-worker={name}"], env=env)
             times = baseline if name == "hello" else import_times(name, env, rounds)
             extra = [] if name == "hello" else extra_imports(times, baseline)
@@ -232,18 +175,10 @@ def imports(rounds: int = 3) -> dict[str, Any]:
 
 
 def run(
-    concurrencies: tuple[int, ...] = (1, 8, 32),
-    duration: float = 3.0,
-    warmup: float = 1.0,
-    repeats: int = 2,
-    cold_rounds: int = 5,
+    concurrencies: tuple[int, ...] = (1, 8, 32), duration: float = 3.0, warmup: float = 1.0, repeats: int = 2
 ) -> dict[str, Any]:
-    """All three measurements."""
-    return {
-        "throughput": throughput(concurrencies, duration, warmup, repeats),
-        "cold_start": cold_starts(cold_rounds),
-        "imports": imports(),
-    }
+    """Throughput and imports (cold starts are :mod:`bench.coldstart`)."""
+    return {"throughput": throughput(concurrencies, duration, warmup, repeats), "imports": imports()}
 
 
 def report_throughput(result: dict[str, Any]) -> list[str]:
@@ -274,24 +209,6 @@ def report_throughput(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def report_cold_start(result: dict[str, Any]) -> list[str]:
-    """Plain-text lines for the cold-start section."""
-    lines = [
-        f"process spawn to first answered request, median of {result['rounds']}; ratio to hello; split into "
-        "spawn -> listening (imports) and listening -> answer (worker start, stage context, first request)"
-    ]
-    lines.append(
-        f"{'function':<10} {'total ms':>9} {'ratio':>7} {'listening':>10} {'answer':>8}   samples ms"
-    )
-    for name, r in result["functions"].items():
-        samples = ", ".join(fmt_ms(v) for v in r["samples_ms"])
-        lines.append(
-            f"{name:<10} {fmt_ms(r['median_ms']):>9} {fmt_ratio(r['ratio_to_hello']):>7} "
-            f"{fmt_ms(r['listening_median_ms']):>10} {fmt_ms(r['first_answer_median_ms']):>8}   [{samples}]"
-        )
-    return lines
-
-
 def report_imports(result: dict[str, Any]) -> list[str]:
     """Plain-text lines for the imports section."""
     lines = [f"watched: {', '.join(result['watched'])}"]
@@ -319,14 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--imports-worker", metavar="FUNCTION", help="report imports of one function as JSON")
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--cold-rounds", type=int, default=5)
     args = parser.parse_args(argv)
     if args.imports_worker:
         print(json.dumps(imports_worker(args.imports_worker)))
         return 0
-    result = run(duration=args.duration, repeats=args.repeats, cold_rounds=args.cold_rounds)
-    print("\n".join([*report_throughput(result["throughput"]), *report_cold_start(result["cold_start"]),
-                     *report_imports(result["imports"])]))  # fmt: skip
+    result = run(duration=args.duration, repeats=args.repeats)
+    print("\n".join([*report_throughput(result["throughput"]), *report_imports(result["imports"])]))
     return 0
 
 

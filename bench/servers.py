@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -63,6 +64,11 @@ def function_env(state_dir: Path) -> dict[str, str]:
         "KFPT_LAUNCHER": "dry-run",
         "KFPT_LOCAL_OUTPUT_ROOT": str(state_dir / "runs"),
     }
+
+
+def pubsub_env(emulator_host: str, project: str) -> dict[str, str]:
+    """Settings that put a server's hand-off on the Pub/Sub emulator instead of the in-process bus."""
+    return {"KFPT_TRANSPORT": "pubsub", "PUBSUB_EMULATOR_HOST": emulator_host, "KFPT_PUBSUB_PROJECT": project}
 
 
 @dataclass(frozen=True)
@@ -179,9 +185,13 @@ def read_response(sock: socket.socket) -> tuple[int, bytes]:
 class Server:
     """A functions-framework server for one function, in its own process group and state directory."""
 
-    def __init__(self, function: Function, port: int | None = None) -> None:
+    def __init__(
+        self, function: Function, port: int | None = None, settings: Mapping[str, str] | None = None
+    ) -> None:
+        """Serve ``function``; ``settings`` override :func:`function_env` (another transport, say)."""
         self.function = function
         self.port = port or free_port()
+        self.settings = dict(settings or {})
         self._state = tempfile.TemporaryDirectory(prefix=f"kfpt-bench-{function.name}-")
         self.log_path = Path(self._state.name) / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -195,7 +205,7 @@ class Server:
 
     def start(self) -> None:
         """Start the process; :attr:`started_at` is the ``perf_counter`` just before it was spawned."""
-        env = child_env(function_env(Path(self._state.name)))
+        env = child_env({**function_env(Path(self._state.name)), **self.settings})
         with self.log_path.open("wb") as log:
             self.started_at = time.perf_counter()
             self.proc = subprocess.Popen(

@@ -3,12 +3,18 @@
 Sample sizes are tiny and the machine is shared, so no figure is compared with any threshold; what
 is checked is that the harness works: each benchmark ran, produced finite positive ratios, the engine
 and the naive matcher accepted the same triggers, and every request got the status it should.
+
+The quick run starts the Pub/Sub and Firestore emulators only when an ``emulator``-marked test of
+this module was selected (``make test-fast`` deselects them). Where the emulators cannot start, the
+bench reports why and those tests skip, except under ``CI=true``, where that is a failure (as in
+``tests/emulator/conftest.py``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,8 +29,10 @@ from tests.conftest import ROOT
 HEADINGS = (
     "== Trigger matching",
     "== Ingest under load vs hello-world",
-    "== Cold start",
+    "== Cold start to the first hand-off",
     "== Heavy imports of each function module",
+    "== Imports of the first hand-off",
+    "== Emulator chain",
     "== Targets",
 )
 
@@ -45,11 +53,20 @@ def _ratios(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             yield from _ratios(value, f"{path}[{index}]")
 
 
+def _emulator_tests_selected(session: pytest.Session) -> bool:
+    """Whether any selected test of this module needs the emulator sections."""
+    here = Path(__file__)
+    return any(item.path == here and item.get_closest_marker("emulator") for item in session.items)
+
+
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+def quick_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, dict[str, Any]]:
     output = tmp_path_factory.mktemp("bench") / "latest.json"
+    emulators = [] if _emulator_tests_selected(request.session) else ["--no-emulators"]
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", f"--output={output}"],
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", f"--output={output}", *emulators],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -89,7 +106,56 @@ def test_each_benchmark_measured_what_it_should(quick_run: tuple[str, dict[str, 
     for level in levels:
         for name in ("hello", "ingest"):
             assert level[name]["errors"] == 0 and level[name]["rps"] > 0, (level["concurrency"], name)
-    assert set(result["cold_start"]["functions"]) == {"hello", "ingest", "intercept", "render"}
+    cold = result["cold_start"]
+    assert cold["hello"]["median_ms"] > 0
+    for stage in ("ingest", "intercept", "render"):
+        assert cold["functions"][stage]["memory"]["median_ms"] > 0, stage
     for name, r in result["imports"]["functions"].items():
         assert r["first_status"] in (200, 202), name
     assert Path(result["meta"]["platform"])  # metadata is filled in
+
+
+def _emulator_result(quick_run: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """The quick run's result once its emulator sections ran; skip (fail under CI=true) if they could not."""
+    _, result = quick_run
+    emulators = result["meta"]["emulators"]
+    if not emulators["available"]:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the emulators are required under CI=true: {emulators['reason']}")
+        pytest.skip(f"emulators not available: {emulators['reason']}")
+    return result
+
+
+@pytest.mark.emulator
+def test_cold_start_on_pubsub_hands_off_durably(quick_run: tuple[str, dict[str, Any]]) -> None:
+    result = _emulator_result(quick_run)
+    for stage, entry in result["cold_start"]["functions"].items():
+        pubsub = entry["pubsub"]
+        assert pubsub["handoffs_landed"] == pubsub["handoffs_sent"] == 1, stage
+        assert pubsub["ratio_to_in_process"] > 0 and pubsub["ratio_to_hello"] > 0, stage
+    cold_targets = {(c["function"], c["transport"]) for c in result["targets"]["cold_starts"]}
+    assert ("ingest", "pubsub") in cold_targets and ("render", "pubsub") in cold_targets
+
+
+@pytest.mark.emulator
+def test_first_pubsub_handoff_loads_the_client(quick_run: tuple[str, dict[str, Any]]) -> None:
+    result = _emulator_result(quick_run)
+    for stage, entry in result["handoff_imports"]["functions"].items():
+        assert entry["pubsub"]["statuses"] == [entry["memory"]["statuses"][0]], stage
+        assert entry["extra"]["grpc"] and entry["extra"]["pubsub_client"], stage
+        assert entry["extra"]["import_ms"] > 0, stage
+
+
+@pytest.mark.emulator
+def test_chain_turns_every_webhook_into_one_run(quick_run: tuple[str, dict[str, Any]]) -> None:
+    result = _emulator_result(quick_run)
+    chain = result["chain"]
+    assert chain["measured"] and chain["contract_violations"] == 0
+    for phase in ("warmup", "burst", "steady"):
+        figures = chain[phase]
+        assert figures["settled"], phase
+        assert figures["acknowledged"] == figures["posted"] == figures["events_with_runs"], phase
+        assert figures["lost"] == 0 and figures["duplicates"] == 0, phase
+        assert figures["latency_ms"]["p50"] > 0, phase
+    assert chain["burst"]["runs_per_s"] > 0
+    assert result["targets"]["chain_lossless"] is True
