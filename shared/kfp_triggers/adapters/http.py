@@ -24,7 +24,8 @@ The rules are the same for every caller:
   say). Timeouts are never retried, so the caller's time budget holds; a POST is sent once.
 
 Headers go out exactly as given, repeated names as repeated lines; no ``User-Agent`` is added.
-Bodies are returned as sent by the server (no content decoding), as the standard library did.
+Bodies come back as the server sent them: nothing is decompressed. urllib3 is imported when the
+first client is made, so a stage that never calls out does not pay for it at cold start.
 """
 
 from __future__ import annotations
@@ -36,12 +37,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
-
-import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import LocationValueError, NewConnectionError, ProtocolError, SSLError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
-from urllib3.util import SKIP_HEADER
 
 MAX_REDIRECTS = 10
 """Go's client stops after ten redirects; so does this one (the last 3xx is then the answer)."""
@@ -150,6 +145,8 @@ class PooledHttpClient:
         """
         if retries < 0:
             raise ValueError("retries must be 0 or more")
+        import urllib3
+
         self.retries = retries
         self._pools = urllib3.PoolManager(num_pools=num_pools, maxsize=maxsize, block=False)
 
@@ -212,6 +209,9 @@ class PooledHttpClient:
         timeout_s: float,
         ssl_context: ssl.SSLContext | None,
     ) -> Answer:
+        import urllib3
+        from urllib3.util import SKIP_HEADER
+
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConnectError(url, f"unsupported URL scheme or no host: {url!r}")
@@ -240,7 +240,7 @@ class PooledHttpClient:
                 preload_content=True,
                 decode_content=False,
             )
-        except (Urllib3Error, ValueError, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, ValueError, OSError) as exc:
             raise _failure(url, exc) from exc
         return Answer(
             status=response.status,
@@ -274,6 +274,9 @@ def _redirect_target(answer: Answer) -> str | None:
 
 def _failure(url: str, exc: BaseException) -> NoAnswerError:
     """urllib3's exception as the client's: timeouts, refused connections, broken exchanges."""
+    from urllib3.exceptions import LocationValueError, NewConnectionError, ProtocolError, SSLError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
     reason = _root_reason(exc)
     if isinstance(exc, NewConnectionError):  # before Urllib3Timeout: it subclasses it
         return ConnectError(url, reason, resendable=True)
