@@ -171,8 +171,9 @@ def report(result: dict[str, Any]) -> list[str]:
         )
         top = ", ".join(f"{pkg} {fmt_ms(ms)}" for pkg, ms in extra["top_packages"])
         lines.append(f"{'':<10} added, by package: {top}")
-        roots = ", ".join(f"{m} {fmt_ms(ms)}" for m, ms in pubsub["top_level_imports"][:5])
-        lines.append(f"{'':<10} imported by the request itself (cumulative): {roots}")
+        for label, figures in (("in-process", memory), ("Pub/Sub", pubsub)):
+            roots = ", ".join(f"{m} {fmt_ms(ms)}" for m, ms in figures["top_level_imports"][:4])
+            lines.append(f"{'':<10} {label}, imported by the request itself (cumulative ms): {roots}")
     return lines
 
 
