@@ -22,7 +22,16 @@ from bench.servers import FUNCTIONS, first_request, function_env
 from tests.conftest import ROOT
 
 FORBIDDEN = ("kfp", "google.cloud.pubsub_v1", "grpc")
-FORBIDDEN_FOR_INGEST = (*FORBIDDEN, "celpy", "cel_expr_python")
+# What the README promises ingest never loads: a CEL engine, the interceptors, the bindings, an HTTP client.
+FORBIDDEN_FOR_INGEST = (
+    *FORBIDDEN,
+    "celpy",
+    "cel_expr_python",
+    "kfp_triggers.cel",
+    "kfp_triggers.interceptors",
+    "kfp_triggers.tekton.bindings",
+    "kfp_triggers.adapters.http",
+)
 STAGES = {"ingest": FORBIDDEN_FOR_INGEST, "intercept": FORBIDDEN, "render": FORBIDDEN}
 
 _LOAD = """

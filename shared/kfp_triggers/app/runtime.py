@@ -214,7 +214,7 @@ def _message_key(settings: Settings, secrets: FileSecrets) -> bytes | None:
 
 def _enterprise_hosts(settings: Settings) -> frozenset[str]:
     """The GitHub Enterprise hosts webhooks may direct API calls to, checked when the stage starts."""
-    from kfp_triggers.interceptors.github_api import enterprise_host_set
+    from kfp_triggers.tekton.github_commit import enterprise_host_set
 
     try:
         return enterprise_host_set(settings.github_enterprise_hosts)

@@ -38,14 +38,13 @@ from kfp_triggers.adapters.http import (
 )
 from kfp_triggers.golang.fmt import quote
 from kfp_triggers.golang.json import GoJsonError, kind, type_error, unmarshal
+from kfp_triggers.tekton.github_commit import enterprise_host_set
 from kfp_triggers.tekton.headers import Headers, first, headers_from_pairs
 
 ACCEPT = "application/vnd.github.v3+json"
 USER_AGENT = "kfp-triggers"
 _PATH_SAFE = "/$&+,:;=@"
 ENTERPRISE_HOST_HEADER = "X-GitHub-Enterprise-Host"
-HOSTS_SETTING = "KFPT_GITHUB_ENTERPRISE_HOSTS"
-_HOST_CHARS = re.compile(r"[a-z0-9.:\[\]-]+")
 # Go's httpguts.ValidHeaderFieldValue: control characters other than tab are refused.
 _HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # GitHub lists at most 3000 files of a pull request, 100 a page; stop a server that never ends.
@@ -113,27 +112,6 @@ class ApiRoots:
                 f"{ENTERPRISE_HOST_HEADER} {quote(enterprise_host)} is not an allowed GitHub Enterprise host"
             )
         return api_base_url(self.default_url, host)
-
-
-def enterprise_host_set(entries: Iterable[str]) -> frozenset[str]:
-    """The allowed GitHub Enterprise hosts, lower-cased.
-
-    Raises:
-        ValueError: an entry is not a bare ``host`` or ``host:port`` (the message names the setting).
-    """
-    return frozenset(_checked_host(entry) for entry in entries)
-
-
-def _checked_host(entry: str) -> str:
-    host = entry.strip().lower()
-    parts = urllib.parse.urlsplit(f"https://{host}")
-    try:
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        port_ok = False
-    if not (_HOST_CHARS.fullmatch(host) and parts.netloc == host and parts.hostname and port_ok):
-        raise ValueError(f"{HOSTS_SETTING} entries must be host or host:port, not {entry!r}")
-    return host
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class InterceptorFactory:
         *,
         github_enterprise_hosts: Iterable[str] = (),
     ) -> None:
-        from kfp_triggers.interceptors.github_api import enterprise_host_set
+        from kfp_triggers.tekton.github_commit import enterprise_host_set
 
         self.services = services
         self._cel = cel

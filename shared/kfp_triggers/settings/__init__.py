@@ -68,7 +68,7 @@ def _store_url(url: str) -> None:
 
 
 def _enterprise_hosts(entries: tuple[str, ...]) -> None:
-    from kfp_triggers.interceptors.github_api import enterprise_host_set
+    from kfp_triggers.tekton.github_commit import enterprise_host_set
 
     enterprise_host_set(entries)
 

@@ -22,12 +22,14 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 _SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _NAME_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+HOSTS_SETTING = "KFPT_GITHUB_ENTERPRISE_HOSTS"
+_HOST_CHARS = re.compile(r"[a-z0-9.:\[\]-]+")
 _HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$")
 
 
@@ -132,3 +134,24 @@ def _commit_of(event: str, payload: dict[str, Any]) -> tuple[str, str] | None:
         if sha:
             return full_name, sha
     return None
+
+
+def enterprise_host_set(entries: Iterable[str]) -> frozenset[str]:
+    """The allowed GitHub Enterprise hosts, lower-cased.
+
+    Raises:
+        ValueError: an entry is not a bare ``host`` or ``host:port`` (the message names the setting).
+    """
+    return frozenset(_checked_host(entry) for entry in entries)
+
+
+def _checked_host(entry: str) -> str:
+    host = entry.strip().lower()
+    parts = urllib.parse.urlsplit(f"https://{host}")
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if not (_HOST_CHARS.fullmatch(host) and parts.netloc == host and parts.hostname and port_ok):
+        raise ValueError(f"{HOSTS_SETTING} entries must be host or host:port, not {entry!r}")
+    return host
