@@ -25,11 +25,11 @@ from kfp_triggers.adapters.transports.base import MAX_PUBLISH_BYTES, MessageTooL
 from kfp_triggers.adapters.transports.http import HttpSinkPublisher
 from kfp_triggers.adapters.transports.memory import MemoryBus
 from kfp_triggers.adapters.transports.pubsub import (
-    PubSubPublisher,
     subscription_path,
     topic_path,
     topic_prefix_from_env,
 )
+from kfp_triggers.adapters.transports.pubsub_rest import PubSubRestPublisher
 from kfp_triggers.wire import events as ev
 from kfp_triggers.wire.eventdata import ObjectRef, RunCreated, RunState
 from kfp_triggers.wire.eventtypes import RUN_CREATED, prefixed
@@ -407,15 +407,16 @@ def test_factory_pubsub_reads_project_and_emulator() -> None:
             "PUBSUB_EMULATOR_HOST": "h:1",
         }
     )
-    assert isinstance(publisher, PubSubPublisher)
-    assert (publisher.project, publisher.emulator_host) == ("k", "h:1")
+    # The stages publish over REST: no gRPC client on a cold stage's first hand-off.
+    assert isinstance(publisher, PubSubRestPublisher)
+    assert (publisher.project, publisher.root) == ("k", "http://h:1/v1")
     fallback = publisher_from_env({"KFPT_TRANSPORT": "pubsub", "GOOGLE_CLOUD_PROJECT": "g"})
-    assert isinstance(fallback, PubSubPublisher) and fallback.project == "g"
-    assert fallback.topic_prefix == "kfpt"
+    assert isinstance(fallback, PubSubRestPublisher) and fallback.project == "g"
+    assert (fallback.topic_prefix, fallback.root) == ("kfpt", "https://pubsub.googleapis.com/v1")
     staging = publisher_from_env(
         {"KFPT_TRANSPORT": "pubsub", "GOOGLE_CLOUD_PROJECT": "g", "KFPT_TOPIC_PREFIX": "stg"}
     )
-    assert isinstance(staging, PubSubPublisher) and staging.topic_prefix == "stg"
+    assert isinstance(staging, PubSubRestPublisher) and staging.topic_prefix == "stg"
 
 
 @pytest.mark.parametrize(

@@ -88,9 +88,9 @@ def start(
     transport = registry.value(environ, registry.TRANSPORT)
     stoppers: list[Callable[[], None]] = []
     if transport == "pubsub":
-        from kfp_triggers.adapters.transports.pubsub import PubSubPublisher
+        from kfp_triggers.adapters.transports.factory import publisher_from_env
 
-        publisher: Any = PubSubPublisher(environ=environ)
+        publisher: Any = publisher_from_env(environ)  # the stages' own publisher; pulls stay on gRPC
     elif transport == "memory":
         from kfp_triggers.adapters.transports.memory import MemoryBus
 

@@ -18,20 +18,23 @@ import hashlib
 import json
 import math
 import re
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from kfp_triggers.adapters.http import Answer, HttpClient, NoAnswerError, Redirects, default_client
+from kfp_triggers.adapters.gcp_token import (
+    BearerTokens,
+    CredentialsError,
+    CredentialsUnavailableError,
+    fetch_access_token,
+)
+from kfp_triggers.adapters.http import Answer, HttpClient, NoAnswerError, default_client
 from kfp_triggers.adapters.store._time import format_time, parse_time
 from kfp_triggers.adapters.store.base import StoreError, StoreUnavailableError
 
 PRODUCTION_ROOT = "https://firestore.googleapis.com/v1"
 _SCOPE = "https://www.googleapis.com/auth/datastore"
-_METADATA_TOKEN = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
 _CONFLICT_STATUSES = frozenset({"ALREADY_EXISTS", "FAILED_PRECONDITION", "ABORTED"})
 _TRANSIENT_STATUSES = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "INTERNAL"})
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_.\-]{1,700}")
@@ -137,69 +140,18 @@ def document_id(raw: str) -> str:
 # -- access tokens --------------------------------------------------------------------------------
 
 
-def fetch_access_token() -> tuple[str, float]:
-    """An OAuth access token for Firestore and its expiry (epoch seconds).
+def _store_tokens(emulator: bool) -> BearerTokens:
+    """Firestore's tokens (the emulator takes ``owner``), their failures as the store's errors."""
 
-    Uses Application Default Credentials through ``google.auth`` when it is installed (imported here,
-    never at module import), else the metadata server of Cloud Run / Cloud Functions / GCE.
-    """
-    try:
-        import google.auth
-        import google.auth.transport.requests
-    except ImportError:
-        return _metadata_token()
-    credentials: Any
-    try:
-        credentials, _ = google.auth.default(scopes=[_SCOPE])
-    except Exception as exc:  # no credentials configured: retrying will not help
-        raise StoreError(f"no Google credentials for Firestore: {exc}") from exc
-    try:
-        credentials.refresh(google.auth.transport.requests.Request())
-    except Exception as exc:
-        raise StoreUnavailableError(f"could not refresh Google credentials for Firestore: {exc}") from exc
-    expiry = credentials.expiry.timestamp() if credentials.expiry else time.time() + 300
-    return str(credentials.token), expiry
+    def fetch(scope: str) -> tuple[str, float]:
+        try:
+            return fetch_access_token(scope)
+        except CredentialsUnavailableError as exc:
+            raise StoreUnavailableError(f"Firestore credentials: {exc}") from exc
+        except CredentialsError as exc:
+            raise StoreError(f"Firestore credentials: {exc}") from exc
 
-
-def _metadata_token() -> tuple[str, float]:
-    try:
-        answer = default_client().request(
-            "GET",
-            _METADATA_TOKEN,
-            headers={"Metadata-Flavor": "Google"},
-            timeout_s=5,
-            redirects=Redirects.WITHIN_HOST,
-        )
-        if not answer.ok:
-            raise StoreUnavailableError(
-                f"could not get a token from the metadata server: HTTP {answer.status} {answer.reason}"
-            )
-        found = json.loads(answer.body)
-    except (NoAnswerError, ValueError) as exc:
-        raise StoreUnavailableError(f"could not get a token from the metadata server: {exc}") from exc
-    return str(found["access_token"]), time.time() + float(found.get("expires_in", 300))
-
-
-class _Tokens:
-    """Caches the bearer token until shortly before it expires; the emulator accepts ``owner``."""
-
-    def __init__(self, emulator: bool) -> None:
-        self.emulator = emulator
-        self._lock = threading.Lock()
-        self._token = ""
-        self._expiry = 0.0
-
-    def get(self) -> str:
-        if self.emulator:
-            return "owner"
-        with self._lock:
-            if time.time() > self._expiry - 60:
-                self._token, self._expiry = fetch_access_token()
-            return self._token
-
-    def forget(self) -> None:
-        with self._lock:
-            self._expiry = 0.0
+    return BearerTokens(_SCOPE, fixed="owner" if emulator else None, fetch=fetch)
 
 
 # -- the client -----------------------------------------------------------------------------------
@@ -222,7 +174,7 @@ class FirestoreClient:
         self.documents = f"{self.database_name}/documents"
         self._root = root
         self._timeout = timeout_s
-        self._tokens = _Tokens(emulator=bool(emulator_host))
+        self._tokens = _store_tokens(emulator=bool(emulator_host))
         self._http = http or default_client()
 
     def name(self, collection: str, raw_id: str) -> str:
@@ -280,7 +232,7 @@ class FirestoreClient:
         except (NoAnswerError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, NoAnswerError) else exc
             raise StoreUnavailableError(f"Firestore unreachable at {self._root}: {reason}") from exc
-        if answer.status == 401 and not retried and not self._tokens.emulator:
+        if answer.status == 401 and not retried and self._tokens.fixed is None:
             self._tokens.forget()
             return self._call(method, path, body, reads=reads, retried=True)
         raise _api_error(answer)

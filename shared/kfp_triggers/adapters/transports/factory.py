@@ -4,8 +4,8 @@
 value      publisher
 ========== ============================================================================
 memory     :class:`~kfp_triggers.adapters.transports.memory.MemoryBus` (default; one process)
-pubsub     :class:`~kfp_triggers.adapters.transports.pubsub.PubSubPublisher`: project from
-           ``KFPT_PUBSUB_PROJECT`` / ``GOOGLE_CLOUD_PROJECT``, ``PUBSUB_EMULATOR_HOST``
+pubsub     :class:`~kfp_triggers.adapters.transports.pubsub_rest.PubSubRestPublisher` (REST, no gRPC):
+           project from ``KFPT_PUBSUB_PROJECT`` / ``GOOGLE_CLOUD_PROJECT``, ``PUBSUB_EMULATOR_HOST``
 http       :class:`~kfp_triggers.adapters.transports.http.HttpSinkPublisher` to ``KFPT_SINK_URL``,
            else ``K_SINK`` (injected by a Knative SinkBinding); with a bearer token from
            ``KFPT_SINK_TOKEN_FILE``, else Knative's OIDC token ``/oidc/token`` when mounted
@@ -48,7 +48,7 @@ def publisher_from_env(environ: Mapping[str, str]) -> Publisher:
     kind = _read(environ, registry.TRANSPORT)
     timeout = _read(environ, registry.PUBLISH_TIMEOUT)
     if kind == "pubsub":
-        from kfp_triggers.adapters.transports.pubsub import PubSubPublisher
+        from kfp_triggers.adapters.transports.pubsub_rest import PubSubRestPublisher
 
         project = _read(environ, registry.PUBSUB_PROJECT)
         if not project:
@@ -56,7 +56,10 @@ def publisher_from_env(environ: Mapping[str, str]) -> Publisher:
                 "KFPT_TRANSPORT=pubsub needs KFPT_PUBSUB_PROJECT or GOOGLE_CLOUD_PROJECT"
             )
         prefix = _read(environ, registry.TOPIC_PREFIX)
-        return PubSubPublisher(project, environ=environ, timeout=timeout or 30.0, topic_prefix=prefix)
+        emulator = environ.get("PUBSUB_EMULATOR_HOST") or None
+        return PubSubRestPublisher(
+            project, topic_prefix=prefix, emulator_host=emulator, timeout=timeout or 30.0
+        )
     if kind == "http":
         from kfp_triggers.adapters.transports.http import HttpSinkPublisher
 
