@@ -10,21 +10,17 @@ line or a Content-Length that is not a number (``-1`` included) with its own HTM
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from kfp_triggers.app.runtime import Settings
 from kfp_triggers.app.serve import Server, start
 from tests.chain.test_serve_hostile import Reply
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES
+from tests.functions.ff_process import example_settings, running_function
 
 EXAMPLE = EXAMPLES / "github-push"
 LIMIT = 64 * 1024
@@ -64,13 +60,6 @@ CASES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def serve_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     tmp = tmp_path_factory.mktemp("serve")
@@ -93,37 +82,9 @@ def serve_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 @pytest.fixture(scope="module")
 def function_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     tmp = tmp_path_factory.mktemp("function")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KFPT_")}
-    env.update(
-        KFPT_CONFIG=str(EXAMPLE),
-        KFPT_SECRETS_DIR=str(EXAMPLE / "secrets"),
-        KFPT_TRANSPORT="memory",
-        KFPT_STORE=f"sqlite:///{tmp}/state.db",
-        KFPT_MAX_BODY_BYTES=str(LIMIT),
-    )
-    command = [
-        str(Path(sys.executable).with_name("functions-framework")),
-        "--target", "ingest_webhook", "--source", str(ROOT / "functions" / "ingest" / "main.py"),
-        "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
-    log = tmp / "function.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, cwd=tmp, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"functions-framework did not start: {log.read_text()}")
-                time.sleep(0.05)
+    settings = example_settings(tmp, KFPT_MAX_BODY_BYTES=str(LIMIT))
+    with running_function("ingest", "ingest_webhook", settings, tmp) as (port, _log):
         yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def exchange(address: tuple[str, int], raw: bytes) -> Reply:

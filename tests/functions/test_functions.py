@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +26,7 @@ from kfp_triggers.wire.events import (
     to_pubsub_message,
 )
 from tests.conftest import EXAMPLES, ROOT
-from tests.emulator.support import free_port
+from tests.functions.ff_process import example_settings, running_function
 
 EXAMPLE = EXAMPLES / "github-push"
 PUSH = EXAMPLE / "requests" / "push.http"
@@ -190,38 +185,9 @@ def test_ingest_reads_a_body_without_a_length_only_up_to_the_limit(monkeypatch: 
 @pytest.fixture
 def ingest_under_gunicorn(tmp_path: Path) -> Iterator[int]:
     """The ingest function as deployed: functions-framework's gunicorn on 127.0.0.1; yields its port."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KFPT_")}
-    env.update(
-        KFPT_CONFIG=str(EXAMPLE),
-        KFPT_SECRETS_DIR=str(EXAMPLE / "secrets"),
-        KFPT_STORE=f"sqlite:///{tmp_path}/state.db",
-        KFPT_TRANSPORT="memory",
-        KFPT_MAX_BODY_BYTES="1000",
-    )
-    command = [
-        str(Path(sys.executable).with_name("functions-framework")),
-        "--target", "ingest_webhook", "--source", str(ROOT / "functions" / "ingest" / "main.py"),
-        "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
-    log = tmp_path / "ingest.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(600):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if proc.poll() is not None:
-                pytest.fail(f"functions-framework did not start: {log.read_text()}")
-            time.sleep(0.1)
+    settings = example_settings(tmp_path, KFPT_MAX_BODY_BYTES="1000")
+    with running_function("ingest", "ingest_webhook", settings, tmp_path) as (port, _log):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # a worker still blocked on a request
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def test_deployed_ingest_answers_a_huge_content_length_at_once(ingest_under_gunicorn: int) -> None:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -22,7 +19,8 @@ from kfp_triggers import logs
 from kfp_triggers.errors import SettingError
 from kfp_triggers.tekton.request import read_http_request
 from kfp_triggers.wire.events import EventReceived, HttpRequestData, ObjectRef, event_for, to_http_binary
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES
+from tests.functions.ff_process import example_settings, running_function
 
 EXAMPLE = EXAMPLES / "github-push"
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -105,50 +103,18 @@ def test_json_lines_do_not_depend_on_what_the_root_logger_has(capsys: pytest.Cap
     assert root_lines.getvalue() == ""
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(params=["", "true"], ids=["plain", "LOG_EXECUTION_ID"])
 def intercept_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path, bool]]:
     """The intercept function under functions-framework as Cloud Run starts it (``K_SERVICE`` set),
     with and without functions-framework's execution-id logging, which installs a root handler."""
-    port = _free_port()
-    out = tmp_path / "stdout.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KFPT_")}
-    env.update(
-        K_SERVICE="kfpt-intercept",
-        KFPT_PUBSUB_PROJECT="proj",
-        KFPT_CONFIG=str(EXAMPLE),
-        KFPT_SECRETS_DIR=str(EXAMPLE / "secrets"),
-        KFPT_TRANSPORT="memory",
-        KFPT_STORE=f"sqlite:///{tmp_path / 'state.db'}",
-        LOG_EXECUTION_ID=request.param,
+    settings = example_settings(
+        tmp_path, K_SERVICE="kfpt-intercept", KFPT_PUBSUB_PROJECT="proj", LOG_EXECUTION_ID=request.param
     )
-    command = [
-        str(Path(sys.executable).with_name("functions-framework")),
-        "--target", "intercept_event", "--source", str(ROOT / "functions" / "intercept" / "main.py"),
-        "--signature-type", "cloudevent", "--host", "127.0.0.1", "--port", str(port),
-    ]  # fmt: skip
-    with out.open("wb") as sink:
-        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"functions-framework did not start: {out.read_text()}")
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/", out, bool(request.param)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with running_function("intercept", "intercept_event", settings, tmp_path, signature="cloudevent") as (
+        port,
+        log,
+    ):
+        yield f"http://127.0.0.1:{port}/", log, bool(request.param)
 
 
 def test_a_deployed_stage_logs_json_lines_tied_to_the_event_and_its_trace(
