@@ -4,7 +4,7 @@ Later stages must never believe the request itself: anyone can send any body and
 listener, and a journalled request is only what *some* sender sent. What intercept verified is
 written down instead, as the trigger's *origin*, and travels with the trigger's messages and run:
 
-``{"verifiedBy": "github" | "gitlab" | "bitbucket" | null, "bodySha256": str, "github": {...}}``
+``{"verifiedBy": "github" | "gitlab" | "bitbucket" | null, "github": {...}}``
 
 * ``verifiedBy`` names the core interceptor whose secret check accepted the request that the
   bindings see: GitHub's and Bitbucket's HMAC cover the body, GitLab's token proves the sender.
@@ -18,7 +18,6 @@ written down instead, as the trigger's *origin*, and travels with the trigger's 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -70,7 +69,7 @@ def origin_of(
     verifier = verified_by(specs)
     replaced = any(spec.webhook is not None for spec in specs)
     signed = body if replaced else original_body
-    origin: dict[str, Any] = {"verifiedBy": verifier, "bodySha256": hashlib.sha256(signed).hexdigest()}
+    origin: dict[str, Any] = {"verifiedBy": verifier}
     if verifier == "github":
         from kfp_triggers.tekton.github_commit import github_commit
 
