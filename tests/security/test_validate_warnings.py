@@ -50,3 +50,15 @@ def test_the_signed_example_draws_no_such_warning() -> None:
     result = run_cli(["validate", EXAMPLES / "github-push"])
     assert result.code == 0
     assert "checks no secret" not in result.stderr
+
+
+def test_an_scm_interceptor_without_a_secret_is_warned_about_once(tmp_path: Path) -> None:
+    path = tmp_path / "unsigned.yaml"
+    path.write_text(
+        OPEN.replace("secretRef, value: {secretName: s, secretKey: k}", "eventTypes, value: [push]")
+    )
+    result = run_cli(["validate", path])
+    assert result.code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len([line for line in lines if "gitlab interceptor has no secretRef" in line]) == 1, result.stderr
+    assert not [line for line in lines if "trigger 'signed'" in line], result.stderr

@@ -50,6 +50,9 @@ def check(paths: Sequence[str | Path]) -> tuple[Configuration | None, list[Probl
     return config, sorted(found, key=lambda p: (p.file, p.line))
 
 
+_SCM_INTERCEPTORS = frozenset({"github", "gitlab", "bitbucket"})
+
+
 def unauthenticated_triggers(config: Configuration) -> list[Problem]:
     """A warning per trigger whose chain checks no secret: anyone who can reach it starts its runs.
 
@@ -69,6 +72,8 @@ def unauthenticated_triggers(config: Configuration) -> list[Problem]:
         for trigger, specs in chains:
             if verified_by(specs) is not None or any(s.url is not None for s in specs):
                 continue  # a secret is checked, or a remote interceptor may check one
+            if any(s.url is None and s.ref_name in _SCM_INTERCEPTORS for s in specs):
+                continue  # already warned at the interceptor: it has no secretRef
             file, line = split_source(trigger.source or listener.source)
             problems.append(
                 Problem(
