@@ -21,6 +21,7 @@ from kfp_triggers.adapters.store import (
     RunNotFoundError,
     RunRecord,
     Store,
+    TriggerDecision,
 )
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -130,7 +131,8 @@ class StoreContract:
     def test_rewrites_replace_instead_of_duplicating(self, store: Store) -> None:
         store.record_event("ev-1", "github", at(0), {"v": 1}, "cfg-1")
         for accepted in (False, True, True):
-            store.record_decision("ev-1", "build", None, [{"name": "cel"}], accepted, {"x": accepted}, None)
+            outcome = TriggerDecision("build", None, [{"name": "cel"}], accepted, {"x": accepted}, None)
+            store.record_decisions("ev-1", [outcome])
         store.record_render("ev-1", "build", {"a": "1"}, [{"kind": "Run"}], "k1", None)
         store.record_render("ev-1", "build", {"a": "2"}, [{"kind": "Run", "n": 2}], "k1", None)
         event = store.get_event("ev-1")
@@ -148,8 +150,13 @@ class StoreContract:
             {"name": "cel", "response": {"continue": True, "extensions": {"short": "abc"}}},
         ]
         store.record_event("ev-1", "github", at(0), REQUEST, "cfg-1")
-        store.record_decision("ev-1", "train", "grp", decisions, True, {"short": "abc"}, None)
-        store.record_decision("ev-1", "docs", None, decisions[:1], False, {}, "filtered by cel")
+        store.record_decisions(
+            "ev-1",
+            [
+                TriggerDecision("train", "grp", decisions, True, {"short": "abc"}, None),
+                TriggerDecision("docs", None, decisions[:1], False, {}, "filtered by cel"),
+            ],
+        )
         store.record_render("ev-1", "train", {"sha": "abc"}, [{"kind": "Run", "spec": {}}], "key-r1", None)
         store.record_launch("ev-1", "train", "key-r1", "r1", "local", None)
         store.upsert_run(make_run("r1", "RUNNING"))
@@ -167,6 +174,30 @@ class StoreContract:
         assert summary.accepted == ("train",) and summary.rejected == ("docs",)
         assert summary.run_ids == ("r1",) and summary.errors == 1 and summary.received_at == T0
 
+    def test_decisions_of_one_event_leave_other_triggers_and_stages_alone(self, store: Store) -> None:
+        store.record_event("ev-2", "github", at(0), REQUEST, "cfg-1")
+        store.record_render("ev-2", "a", {"p": "1"}, [], "key-a", None)
+        store.record_decisions("ev-2", [TriggerDecision("b", None, [], False, {}, "no")])
+        store.record_decisions(
+            "ev-2",
+            [
+                TriggerDecision("a", None, [], True, {"e": 1}, None),
+                TriggerDecision("c", "g", [], True, {}, None),
+            ],
+        )
+        store.record_decisions("ev-2", [])
+        event = store.get_event("ev-2")
+        assert event is not None
+        by_name = {t.trigger: t for t in event.triggers}
+        assert sorted(by_name) == ["a", "b", "c"]
+        assert (
+            by_name["a"].accepted
+            and by_name["a"].extensions == {"e": 1}
+            and by_name["a"].params == {"p": "1"}
+        )
+        assert by_name["b"].accepted is False and by_name["b"].error == "no"
+        assert by_name["c"].group == "g" and by_name["c"].decided
+
     def test_later_stage_before_ingest_record(self, store: Store) -> None:
         store.record_launch("ev-9", "train", "k", None, "local", "backend said no")
         event = store.get_event("ev-9")
@@ -175,8 +206,8 @@ class StoreContract:
 
     def test_trigger_names_with_awkward_characters(self, store: Store) -> None:
         names = ["a.b-c", "with space", "q`uote", "sl/ash", "ünï"]
+        store.record_decisions("ev/1:x", [TriggerDecision(name, None, [], True, {}, None) for name in names])
         for name in names:
-            store.record_decision("ev/1:x", name, None, [], True, {}, None)
             store.record_render("ev/1:x", name, {"n": name}, [], None, None)
         event = store.get_event("ev/1:x")
         assert event is not None
@@ -230,17 +261,36 @@ class StoreContract:
         store.complete("k", "a", {"run_id": "late"})
         assert store.claim("k", "b", 30, at(500)).run_id == "late"
 
-    def test_release_lets_a_later_attempt_start_afresh(self, store: Store) -> None:
+    def test_release_lets_a_later_attempt_start_but_not_as_the_first(self, store: Store) -> None:
         store.release("never-claimed", "a")
-        store.claim("k", "a", 30, at(0))
+        first = store.claim("k", "a", 30, at(0))
+        assert first.acquired and first.first and first.attempt == 1
         with pytest.raises(LeaseLostError):
             store.release("k", "b")
         store.release("k", "a")
         store.release("k", "a")
-        fresh = store.claim("k", "b", 30, at(1))
-        assert fresh.acquired and not fresh.takeover and fresh.attempt == 1
+        with pytest.raises(LeaseLostError):  # released: the releaser no longer holds it
+            store.complete("k", "a", {"run_id": "r1"})
+        # The released attempt may have created a run: the next one must not skip the backend check.
+        later = store.claim("k", "b", 30, at(1))
+        assert later.acquired and not later.first and later.attempt == 2
         with pytest.raises(LeaseLostError):
             store.complete("never-claimed", "a", {})
+
+    def test_own_released_claim_taken_again_is_a_later_attempt(self, store: Store) -> None:
+        store.claim("k", "a", 30, at(0))
+        store.release("k", "a")
+        again = store.claim("k", "a", 30, at(1))
+        assert again.acquired and not again.first and again.attempt == 2
+        store.complete("k", "a", {"run_id": "r1"})
+        assert store.claim("k", "b", 30, at(2)).run_id == "r1"
+
+    def test_a_renewal_and_a_takeover_are_not_first(self, store: Store) -> None:
+        assert store.claim("k", "a", 30, at(0)).first
+        renewed = store.claim("k", "a", 30, at(10))
+        assert renewed.acquired and renewed.attempt == 1
+        taken = store.claim("k", "b", 30, at(100))
+        assert taken.acquired and taken.takeover and not taken.first
 
     def test_completed_key_cannot_be_released_and_may_expire(self, store: Store) -> None:
         store.claim("k", "a", 30, at(0))

@@ -19,7 +19,13 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.adapters.launchers.base import LaunchedRun, LaunchRequest, RunState, RunStatus
+from kfp_triggers.adapters.launchers.base import (
+    LaunchedRun,
+    LaunchRequest,
+    LaunchUnavailable,
+    RunState,
+    RunStatus,
+)
 from kfp_triggers.adapters.launchers.local import LocalLauncher
 from kfp_triggers.adapters.store.base import Store
 from kfp_triggers.adapters.store.firestore import FirestoreStore
@@ -257,3 +263,40 @@ def test_two_deliveries_in_one_instance_launch_once(store_factory: Callable[[], 
         t.join(timeout=60)
     assert backend.created == [requested.idempotency_key]
     assert {c.run_id for result in results for c in result} == {"run-0"}
+
+
+class TimesOutAfterCreating:
+    """A backend that skips its duplicate check when told the key is new, as the KFP launcher does,
+    and whose first create times out on our side after the server made the run."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.first_attempts: list[bool] = []
+
+    def launch(self, request: LaunchRequest) -> LaunchedRun:
+        self.first_attempts.append(request.first_attempt)
+        if not request.first_attempt and (found := self.find(request.idempotency_key)) is not None:
+            return found
+        self.created.append(request.idempotency_key)
+        if len(self.created) == 1:
+            raise LaunchUnavailable("timed out waiting for the answer (the server created the run)")
+        return LaunchedRun(f"run-{len(self.created) - 1}", "slow", RunState.PENDING)
+
+    def find(self, idempotency_key: str) -> LaunchedRun | None:
+        if idempotency_key in self.created:
+            return LaunchedRun(f"run-{self.created.index(idempotency_key)}", "slow", RunState.PENDING)
+        return None
+
+    def get_state(self, run_id: str) -> RunStatus:
+        return RunStatus(RunState.PENDING)
+
+
+def test_only_a_keys_first_attempt_may_skip_the_backend_check(store_factory: Callable[[], Store]) -> None:
+    requested = _requested()
+    event = event_for(requested, source="//test", traceparent=None)
+    backend = TimesOutAfterCreating()
+    with pytest.raises(LaunchUnavailable):
+        launch(_worker(store_factory, backend, Clock()), event, requested)
+    [created] = launch(_worker(store_factory, backend, Clock()), event, requested)  # the redelivery
+    assert backend.first_attempts == [True, False]
+    assert backend.created == [requested.idempotency_key] and created.run_id == "run-0"

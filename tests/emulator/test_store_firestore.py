@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from kfp_triggers.adapters.store import StoreError, store_from_url
+from kfp_triggers.adapters.store import StoreError, TriggerDecision, store_from_url
 from kfp_triggers.adapters.store._firestore_rest import FirestoreClient
 from kfp_triggers.adapters.store.firestore import FirestoreStore
 from tests.emulator.firestore_fixture import firestore_emulator  # noqa: F401 - a fixture
@@ -41,7 +41,7 @@ def _raw_document(host: str, project: str, path: str) -> dict[str, object]:
 def test_document_layout(firestore_emulator: str, project: str) -> None:  # noqa: F811
     store = FirestoreStore(project, emulator_host=firestore_emulator)
     store.record_event("ev-1", "github", at(0), REQUEST, "cfg")
-    store.record_decision("ev-1", "a.b", None, [], True, {}, None)
+    store.record_decisions("ev-1", [TriggerDecision("a.b", None, [], True, {}, None)])
     store.claim("k-1", "owner-1", 30, at(0))
     store.upsert_run(make_run("r1", "SUCCEEDED"))
     event = _raw_document(firestore_emulator, project, "kfpt_events/ev-1")["fields"]
@@ -101,7 +101,7 @@ def test_a_body_too_large_for_a_document_is_left_out_of_the_journal(
     request = dict(REQUEST, bodyBase64=base64.b64encode(body).decode())
     store = FirestoreStore(project, emulator_host=firestore_emulator)
     store.record_event("ev-big", "default/github", at(0), request, "cfg")
-    store.record_decision("ev-big", "t", None, [], True, {}, None)
+    store.record_decisions("ev-big", [TriggerDecision("t", None, [], True, {}, None)])
     record = store.get_event("ev-big")
     assert record is not None and record.request is not None
     assert record.request["bodyBase64"] == ""

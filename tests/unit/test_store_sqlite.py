@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kfp_triggers.adapters.store import InvalidStoreUrlError, store_from_url
+from kfp_triggers.adapters.store import InvalidStoreUrlError, TriggerDecision, store_from_url
 from kfp_triggers.adapters.store.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.store_contract import StoreContract, StoreFactory, at, make_run
 
@@ -96,9 +96,9 @@ def test_purge_forgets_expired_events_and_completed_records_only(tmp_path: Path)
     try:
         request = {"method": "POST", "headers": {}, "bodyBase64": ""}
         store.record_event("old", "default/l", at(0), request, None, expires_at=at(100))
-        store.record_decision("old", "t", None, [], True, {}, None)
+        store.record_decisions("old", [TriggerDecision("t", None, [], True, {}, None)])
         store.record_event("new", "default/l", at(50), request, None, expires_at=at(300))
-        store.record_decision("new", "t", None, [], True, {}, None)
+        store.record_decisions("new", [TriggerDecision("t", None, [], True, {}, None)])
         store.record_event("kept", "default/l", at(0), request, None)  # no expiry: kept for good
         for key, expires in (("done-old", at(100)), ("done-new", at(300)), ("done-kept", None)):
             store.claim(key, "w", 30, at(0))

@@ -18,6 +18,7 @@ from typing import Any
 from cloudevents.http import CloudEvent
 
 from kfp_triggers.adapters import processingevents
+from kfp_triggers.adapters.store.base import TriggerDecision
 from kfp_triggers.adapters.transports.base import MessageTooLargeError
 from kfp_triggers.config import EventListener, InterceptorSpec
 from kfp_triggers.errors import KfptError
@@ -129,21 +130,27 @@ def _intercept(
         if item.chain.accepted
     }
     replay_of = _replayed_event(ctx, listener, event_id, req.body, origins.values())
-    accepted: list[str] = []
+    outcomes: list[TriggerDecision] = []
     for item in items:
-        trigger, chain = item.trigger, item.chain
-        decisions = [d.to_json() for d in chain.decisions]
-        origin = origins.get(id(item), {})
+        chain = item.chain
         ok, error = chain.accepted, chain.error
-        if ok and replay_of is not None and signs_body(origin.get("verifiedBy")):
+        if ok and replay_of is not None and signs_body(origins[id(item)].get("verifiedBy")):
             ok = False
             error = (
                 f"refused as a replay: this signed body was first delivered as event {replay_of} "
                 "(a signature covers the body, not the delivery id)"
             )
-        ctx.store.record_decision(event_id, trigger.name, item.group, decisions, ok, chain.extensions, error)
-        if not ok:
+        decisions = [d.to_json() for d in chain.decisions]
+        outcomes.append(
+            TriggerDecision(item.trigger.name, item.group, decisions, ok, chain.extensions, error)
+        )
+    # Every decision is journalled before any trigger is handed on, in one write for the event.
+    ctx.store.record_decisions(event_id, outcomes)
+    accepted: list[str] = []
+    for item, outcome in zip(items, outcomes, strict=True):
+        if not outcome.accepted:
             continue
+        trigger, chain = item.trigger, item.chain
         matched = TriggerMatched(
             event_id=event_id,
             listener=listener_ref,
@@ -153,8 +160,8 @@ def _intercept(
                 req.method, req.url, without_credentials(chain.header, secrets), chain.body
             ),
             extensions=chain.extensions,
-            decisions=decisions,
-            origin=origin,
+            decisions=outcome.decisions,
+            origin=origins.get(id(item), {}),
         )
         key = idempotency_key(listener_ref, matched.trigger, event_id)
         if _hand_on(ctx, matched, "intercept", event, key, {}):

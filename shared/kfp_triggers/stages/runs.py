@@ -163,7 +163,8 @@ def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: Run
     }
     try:
         with LeaseKeeper(store, key, owner, ctx.lease_s, ctx.clock):
-            launched = ctx.launcher.launch(LaunchRequest(spec, key, requested.event_id, labels))
+            request = LaunchRequest(spec, key, requested.event_id, labels, first_attempt=claim.first)
+            launched = ctx.launcher.launch(request)
     except LaunchRejected as exc:
         store.release(key, owner)
         _journal_failure(ctx, requested, key, str(exc))

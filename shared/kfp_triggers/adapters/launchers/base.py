@@ -189,12 +189,18 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class LaunchRequest:
-    """What to launch, and the key that makes launching it twice create one run."""
+    """What to launch, and the key that makes launching it twice create one run.
+
+    ``first_attempt`` says the ledger has never seen the key before this launch (no earlier
+    attempt, released or crashed), so the backend cannot hold a run for it: a launcher may skip
+    asking for one before creating. Left false, every launcher asks.
+    """
 
     spec: RunSpec
     idempotency_key: str
     event_id: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
+    first_attempt: bool = False
 
     def __post_init__(self) -> None:
         if not self.idempotency_key:

@@ -22,6 +22,7 @@ from kfp_triggers.adapters.store.base import (
     Store,
     StoreError,
     StoreUnavailableError,
+    TriggerDecision,
     TriggerRecord,
 )
 from kfp_triggers.adapters.store.factory import DEFAULT_STORE_URL, store_from_url
@@ -43,6 +44,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailableError",
+    "TriggerDecision",
     "TriggerRecord",
     "store_from_url",
 ]

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kfp_triggers.adapters.store._time import utc
@@ -19,6 +19,14 @@ from kfp_triggers.adapters.store.base import Claim, ClaimStatus, LeaseLostError,
 
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
+
+RELEASED_AT = datetime(1970, 1, 1, tzinfo=UTC)
+"""The lease end a released claim is written with: over, so the next claim takes the key over.
+
+A released key keeps its record (rather than being deleted) so the next claim counts as a later
+attempt: whoever launches after a release must ask the backend for a run first, since the
+released attempt may have created one (a create that timed out on our side, for example).
+"""
 
 
 @dataclass(frozen=True)
@@ -49,12 +57,14 @@ def decide_claim(
     if entry.status == COMPLETED:
         claim = Claim(key, ClaimStatus.COMPLETED, entry.owner, attempt=entry.attempt, result=entry.result)
         return claim, None
-    if entry.owner == owner:
+    live = entry.lease_expires_at is not None and entry.lease_expires_at > now
+    if entry.owner == owner and live:
         renewed = replace(entry, lease_expires_at=until)
         return Claim(key, ClaimStatus.ACQUIRED, owner, until, attempt=entry.attempt), renewed
-    if entry.lease_expires_at is not None and entry.lease_expires_at > now:
+    if live:
         held = Claim(key, ClaimStatus.IN_PROGRESS, entry.owner, entry.lease_expires_at, attempt=entry.attempt)
         return held, None
+    # A lapsed or released lease, even the caller's own: a later attempt, which must check the backend.
     attempt = entry.attempt + 1
     taken = LedgerEntry(key, IN_PROGRESS, owner, until, attempt)
     claim = Claim(
@@ -71,6 +81,8 @@ def completed_entry(
         raise LeaseLostError(f"ledger key {key!r} is not claimed (released or never claimed)")
     if entry.owner != owner:
         raise LeaseLostError(f"ledger key {key!r} is held by {entry.owner!r}, not {owner!r}")
+    if entry.status == IN_PROGRESS and entry.lease_expires_at == RELEASED_AT:
+        raise LeaseLostError(f"ledger key {key!r} was released by {owner!r}")
     return replace(
         entry,
         status=COMPLETED,
@@ -100,16 +112,19 @@ def adopted(
     return Claim(key, ClaimStatus.COMPLETED, owner, attempt=attempt, result=dict(result)), done
 
 
-def may_release(entry: LedgerEntry | None, key: str, owner: str) -> bool:
-    """True when ``entry`` should be deleted for ``owner``; ``False`` when there is nothing to release.
+def released_entry(entry: LedgerEntry | None, key: str, owner: str) -> LedgerEntry | None:
+    """The record that ends ``owner``'s claim on ``key``; ``None`` when there is nothing to release.
+
+    The record stays, with its lease over (:data:`RELEASED_AT`), so the next claim is a later
+    attempt (see :attr:`~kfp_triggers.adapters.store.base.Claim.first`).
 
     Raises:
         LeaseLostError: another owner holds the key, or it is completed.
     """
     if entry is None:
-        return False
+        return None
     if entry.status == IN_PROGRESS and entry.owner == owner:
-        return True
+        return replace(entry, lease_expires_at=RELEASED_AT)
     if entry.status == COMPLETED:
         raise LeaseLostError(f"ledger key {key!r} is already completed; it cannot be released")
     raise LeaseLostError(f"ledger key {key!r} is held by {entry.owner!r}, not {owner!r}")

@@ -21,7 +21,7 @@ Times are timezone-aware UTC datetimes, always passed in by the caller (the stor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -54,6 +54,18 @@ class RunNotFoundError(StoreError, LookupError):
 
 class InvalidStoreUrlError(StoreError, ValueError):
     """A store URL (``KFPT_STORE``) is malformed or names an unknown kind of store."""
+
+
+@dataclass(frozen=True)
+class TriggerDecision:
+    """One trigger's interceptor chain outcome for an event, as intercept journals it."""
+
+    trigger: str
+    group: str | None
+    decisions: list[dict[str, Any]]
+    accepted: bool
+    extensions: dict[str, Any]
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,15 @@ class Claim:
         return self.status is ClaimStatus.ACQUIRED
 
     @property
+    def first(self) -> bool:
+        """True for the first acquisition of a key no invocation ever held or released.
+
+        Nothing can have been launched for such a key yet, so a launcher may skip asking its
+        backend for an existing run (a list query that is a table scan on a KFP server).
+        """
+        return self.acquired and self.attempt == 1 and not self.takeover
+
+    @property
     def run_id(self) -> str | None:
         """The run id stored with a completed key."""
         value = (self.result or {}).get("run_id")
@@ -270,17 +291,12 @@ class EventJournal(Protocol):
         sent again under a new id; a verified body seen before under another id is a replay.
         """
 
-    def record_decision(
-        self,
-        event_id: str,
-        trigger: str,
-        group: str | None,
-        decisions: list[dict[str, Any]],
-        accepted: bool,
-        extensions: dict[str, Any],
-        error: str | None,
-    ) -> None:
-        """Record a trigger's interceptor chain outcome: each interceptor's answer, in order."""
+    def record_decisions(self, event_id: str, outcomes: Sequence[TriggerDecision]) -> None:
+        """Record each trigger's interceptor chain outcome (each interceptor's answer, in order).
+
+        One write for the whole event, however many triggers the listener has: a listener of a
+        hundred triggers costs one round trip, not a hundred.
+        """
 
     def record_render(
         self,
@@ -345,9 +361,11 @@ class IdempotencyLedger(Protocol):
         """
 
     def release(self, key: str, owner: str) -> None:
-        """Forget ``owner``'s in-progress claim after a permanent failure, so a later attempt may retry.
+        """End ``owner``'s in-progress claim after a failure, so a later attempt may retry.
 
-        Releasing a key that does not exist is a no-op.
+        The key's record stays, its lease over, so the next claim counts as a later attempt (its
+        :attr:`Claim.first` is false) and checks the backend for a run this attempt may have
+        created. Releasing a key that does not exist is a no-op.
 
         Raises:
             LeaseLostError: the key is held by another owner or already completed.

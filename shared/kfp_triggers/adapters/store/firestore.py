@@ -26,11 +26,10 @@ filters only and sort on the client, so no composite index has to be deployed fi
 
 from __future__ import annotations
 
-import enum
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from kfp_triggers.adapters.store import _firestore_docs as docs
 from kfp_triggers.adapters.store import _rules
@@ -51,6 +50,7 @@ from kfp_triggers.adapters.store.base import (
     RunRecord,
     StoreError,
     StoreUnavailableError,
+    TriggerDecision,
 )
 
 EVENTS = "kfpt_events"
@@ -65,12 +65,8 @@ _SUMMARY_FIELDS = ("eventID", "listener", "receivedAt", "configVersion", "trigge
 T = TypeVar("T")
 
 
-class _Op(enum.Enum):
-    DELETE = "delete"
-
-
-Write = dict[str, Any] | Literal[_Op.DELETE] | None
-"""What a compare-and-set decides: new fields, a deletion, or nothing to write."""
+Write = dict[str, Any] | None
+"""What a compare-and-set decides: the document's new fields, or nothing to write."""
 
 
 class FirestoreStore:
@@ -123,7 +119,7 @@ class FirestoreStore:
         """
         if likely_new:
             result, write = decide(None)
-            if isinstance(write, dict):
+            if write is not None:
                 create = {
                     "update": {"name": name, "fields": encode_fields(write)},
                     "currentDocument": {"exists": False},
@@ -140,12 +136,9 @@ class FirestoreStore:
             if write is None:
                 return result
             current = {"exists": False} if doc is None else {"updateTime": doc["updateTime"]}
-            if write is _Op.DELETE:
-                op: dict[str, Any] = {"delete": name}
-            else:
-                op = {"update": {"name": name, "fields": encode_fields(write)}}
+            op = {"update": {"name": name, "fields": encode_fields(write)}, "currentDocument": current}
             try:
-                self._client.commit([{**op, "currentDocument": current}])
+                self._client.commit([op])
             except ConflictError:
                 continue
             return result
@@ -244,25 +237,25 @@ class FirestoreStore:
         paths = ["eventID", field_path("triggers", trigger, stage)]
         self._patch(self._client.name(EVENTS, event_id), fields, paths)
 
-    def record_decision(
-        self,
-        event_id: str,
-        trigger: str,
-        group: str | None,
-        decisions: list[dict[str, Any]],
-        accepted: bool,
-        extensions: dict[str, Any],
-        error: str | None,
-    ) -> None:
-        """Overwrite ``triggers.<trigger>.decision``."""
-        part = {
-            "group": group,
-            "accepted": accepted,
-            "decisions": _rules.dumps(decisions),
-            "extensions": _rules.dumps(extensions),
-            "error": error,
-        }
-        self._patch_trigger(event_id, trigger, "decision", part)
+    def record_decisions(self, event_id: str, outcomes: Sequence[TriggerDecision]) -> None:
+        """Overwrite ``triggers.<trigger>.decision`` of every trigger in ``outcomes``, in one commit."""
+        if not outcomes:
+            return
+        triggers: dict[str, Any] = {}
+        paths = ["eventID"]
+        for outcome in outcomes:
+            triggers[outcome.trigger] = {
+                "decision": {
+                    "group": outcome.group,
+                    "accepted": outcome.accepted,
+                    "decisions": _rules.dumps(outcome.decisions),
+                    "extensions": _rules.dumps(outcome.extensions),
+                    "error": outcome.error,
+                }
+            }
+            paths.append(field_path("triggers", outcome.trigger, "decision"))
+        fields = {"eventID": event_id, "triggers": triggers}
+        self._patch(self._client.name(EVENTS, event_id), fields, paths)
 
     def record_render(
         self,
@@ -351,12 +344,11 @@ class FirestoreStore:
         return self._cas(self._client.name(LEDGER, key), decide)
 
     def release(self, key: str, owner: str) -> None:
-        """Delete ``owner``'s in-progress claim on ``key``."""
+        """End ``owner``'s in-progress claim on ``key`` (see :func:`_rules.released_entry`)."""
 
         def decide(fields: dict[str, Any] | None) -> tuple[None, Write]:
-            return None, _Op.DELETE if _rules.may_release(
-                docs.ledger_entry(key, fields), key, owner
-            ) else None
+            released = _rules.released_entry(docs.ledger_entry(key, fields), key, owner)
+            return None, None if released is None else docs.ledger_fields(released)
 
         self._cas(self._client.name(LEDGER, key), decide)
 

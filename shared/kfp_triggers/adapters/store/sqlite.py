@@ -29,6 +29,7 @@ from kfp_triggers.adapters.store.base import (
     RunNotFoundError,
     RunRecord,
     StoreError,
+    TriggerDecision,
     TriggerRecord,
 )
 
@@ -180,26 +181,32 @@ class SqliteStore:
                 tuple(row.values()),
             )
 
-    def record_decision(
-        self,
-        event_id: str,
-        trigger: str,
-        group: str | None,
-        decisions: list[dict[str, Any]],
-        accepted: bool,
-        extensions: dict[str, Any],
-        error: str | None,
-    ) -> None:
-        """Insert or replace the decision part of ``(event_id, trigger)``."""
-        values = {
-            "trigger_group": group,
-            "decided": 1,
-            "accepted": int(accepted),
-            "decisions": _rules.dumps(decisions),
-            "extensions": _rules.dumps(extensions),
-            "decision_error": error,
-        }
-        self._upsert("event_triggers", {"event_id": event_id, "trigger_name": trigger}, values)
+    def record_decisions(self, event_id: str, outcomes: Sequence[TriggerDecision]) -> None:
+        """Insert or replace the decision part of each outcome's trigger, in one transaction."""
+        if not outcomes:
+            return
+        columns = ("trigger_group", "decided", "accepted", "decisions", "extensions", "decision_error")
+        updates = ", ".join(f"{column} = excluded.{column}" for column in columns)
+        rows = [
+            (
+                event_id,
+                outcome.trigger,
+                outcome.group,
+                1,
+                int(outcome.accepted),
+                _rules.dumps(outcome.decisions),
+                _rules.dumps(outcome.extensions),
+                outcome.error,
+            )
+            for outcome in outcomes
+        ]
+        with self._write() as conn:
+            conn.executemany(
+                f"INSERT INTO event_triggers (event_id, trigger_name, {', '.join(columns)}) "
+                f"VALUES (?, ?{', ?' * len(columns)}) "
+                f"ON CONFLICT (event_id, trigger_name) DO UPDATE SET {updates}",
+                rows,
+            )
 
     def record_render(
         self,
@@ -341,10 +348,11 @@ class SqliteStore:
         return claim
 
     def release(self, key: str, owner: str) -> None:
-        """Delete ``owner``'s in-progress claim on ``key``."""
+        """End ``owner``'s in-progress claim on ``key`` (see :func:`_rules.released_entry`)."""
         with self._write() as conn:
-            if _rules.may_release(self._entry(conn, key), key, owner):
-                conn.execute("DELETE FROM ledger WHERE key = ?", (key,))
+            released = _rules.released_entry(self._entry(conn, key), key, owner)
+            if released is not None:
+                self._put(conn, released)
 
     # -- housekeeping ------------------------------------------------------------------------
 
