@@ -9,6 +9,7 @@ any request that the published swagger (run, experiment, pipeline and filter ``*
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 import re
@@ -27,6 +28,7 @@ from kfp_triggers.adapters.launchers import (
     LaunchUnavailable,
     RunSpec,
     RunState,
+    kfp_rest,
 )
 from kfp_triggers.adapters.launchers.kfp_rest import KfpRestLauncher
 from tests.launchers.contract_server import (
@@ -343,7 +345,7 @@ def test_experiment_is_looked_up_by_name_and_created_once(kfp: tuple[ContractSer
     assert first.run_id != second.run_id
     assert server.targets().count(f"POST {API}/experiments") == 1
     lookups = [s for s in server.seen if s.target == f"GET {API}/experiments"]
-    assert len(lookups) == 2
+    assert len(lookups) == 1  # the second launch uses the id the first one found
     assert json.loads(lookups[0].query["filter"][0]) == {
         "predicates": [{"key": "display_name", "operation": "EQUALS", "string_value": "ci"}]
     }
@@ -351,6 +353,44 @@ def test_experiment_is_looked_up_by_name_and_created_once(kfp: tuple[ContractSer
     (exp_id,) = fake.experiments
     assert fake.experiments[exp_id]["display_name"] == "ci"
     assert [s.body["experiment_id"] for s in created_runs(server)] == [exp_id, exp_id]
+
+
+def test_a_remembered_experiment_is_looked_up_again_after_its_time(
+    kfp: tuple[ContractServer, FakeKfp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = kfp
+    launcher = launcher_for(server)
+    launcher.launch(request("k1"))
+    monkeypatch.setattr(kfp_rest, "EXPERIMENT_ID_TTL_S", 0.0)
+    launcher.launch(request("k2"))
+    assert server.targets().count(f"GET {API}/experiments") == 2
+
+
+def test_a_deleted_remembered_experiment_is_found_again_and_the_run_created_once(
+    kfp: tuple[ContractServer, FakeKfp],
+) -> None:
+    server, fake = kfp
+    launcher = launcher_for(server)
+    launcher.launch(request("k1"))
+    fake.experiments.clear()  # deleted on the server; the launcher still remembers its id
+    second = launcher.launch(request("k2"))
+    (exp_id,) = fake.experiments
+    assert [s.body["experiment_id"] for s in created_runs(server)][-1] == exp_id
+    assert fake.runs[second.run_id]["experiment_id"] == exp_id
+    assert len(created_runs(server)) == 3  # k1, the refused k2, k2 again
+
+
+def test_a_first_attempt_creates_without_listing_runs_first_but_still_settles(
+    kfp: tuple[ContractServer, FakeKfp],
+) -> None:
+    server, _ = kfp
+    launcher = launcher_for(server)
+    launcher.launch(dataclasses.replace(request("k1"), first_attempt=True))
+    targets = [t for t in server.targets() if t in (f"GET {API}/runs", f"POST {API}/runs")]
+    assert targets == [f"POST {API}/runs", f"GET {API}/runs"]
+    launcher.launch(request("k2"))
+    targets = [t for t in server.targets() if t in (f"GET {API}/runs", f"POST {API}/runs")]
+    assert targets[2:] == [f"GET {API}/runs", f"POST {API}/runs", f"GET {API}/runs"]
 
 
 def test_experiment_created_meanwhile_is_found_again(kfp: tuple[ContractServer, FakeKfp]) -> None:

@@ -11,6 +11,8 @@ LIKE wildcards, safe in any text). ``description`` is filterable on runs and tak
 so before creating, ``GET /apis/v2beta1/runs?filter=`` asks for runs whose description contains the
 marker; a candidate counts only if its description *ends* with it (user text cannot forge a match, as
 the launcher always appends the marker last). If one exists, it is returned and nothing is created.
+That query is skipped on a key's first attempt (``LaunchRequest.first_attempt``: the ledger has
+never seen the key, so no run can carry its marker); on a KFP server it scans the runs table.
 After creating, the same query runs again: when two launches raced, every launcher sees the same
 earliest run (``created_at``, then ``run_id``), keeps it, and terminates its own later duplicate.
 In multi-user deployments give ``namespace``: listing runs requires it there.
@@ -24,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import urllib.parse
 from typing import Any
 
@@ -47,6 +50,8 @@ BACKEND = "kfp"
 API = "/apis/v2beta1"
 MARKER_PREFIX = "kfpt-key-"
 _EPOCH = "1970-01-01T00:00:00"
+EXPERIMENT_ID_TTL_S = 300.0
+"""How long an experiment id found by name is used without asking the server again."""
 
 
 def idempotency_marker(key: str) -> str:
@@ -90,6 +95,8 @@ class KfpRestLauncher:
         self.ui_host = (ui_host or host).rstrip("/")
         self._token = token
         self._token_provider = token_provider
+        # Experiment ids by display name, with when they were looked up (time.monotonic()).
+        self._experiments: dict[str, tuple[str, float]] = {}
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -117,12 +124,20 @@ class KfpRestLauncher:
                 retry finds the run if the server created it).
         """
         marker = idempotency_marker(request.idempotency_key)
-        found = self._find(marker)
+        found = None if request.first_attempt else self._find(marker)
         if found is not None:
             log.info("run %s already exists for this idempotency key", found["run_id"])
             return self._launched(found, existing=True)
+        started = time.monotonic()
         body = self._run_body(request, marker)
-        created = self._call("POST", "/runs", body=body)
+        try:
+            created = self._call("POST", "/runs", body=body)
+        except LaunchRejected:
+            # An experiment id remembered from before may be of a deleted experiment: look again, once.
+            if not self._forget_experiment(request.spec, found_before=started):
+                raise
+            body = self._run_body(request, marker)
+            created = self._call("POST", "/runs", body=body)
         run_id = str(created.get("run_id") or "")
         if not run_id:
             raise LaunchRejected("POST /apis/v2beta1/runs answered without a run_id")
@@ -227,12 +242,31 @@ class KfpRestLauncher:
     def experiment_id(self, name: str) -> str:
         """The id of the experiment with this display name, creating the experiment if absent.
 
+        An id is remembered for :data:`EXPERIMENT_ID_TTL_S`, so a burst of launches into one
+        experiment does not list experiments for every run.
+
         Raises:
             LaunchRejected, LaunchUnavailable: as the server answers.
         """
-        found = self._experiment_by_name(name)
-        if found:
-            return found
+        remembered = self._experiments.get(name)
+        if remembered is not None and time.monotonic() - remembered[1] < EXPERIMENT_ID_TTL_S:
+            return remembered[0]
+        experiment_id = self._experiment_by_name(name) or self._create_experiment(name)
+        self._experiments[name] = (experiment_id, time.monotonic())
+        return experiment_id
+
+    def _forget_experiment(self, spec: RunSpec, found_before: float) -> bool:
+        """Forget the id of ``spec``'s experiment if it was found before ``found_before``; True if so."""
+        if spec.experiment_id or not spec.experiment_name:
+            return False
+        remembered = self._experiments.get(spec.experiment_name)
+        if remembered is None or remembered[1] >= found_before:
+            return False
+        self._experiments.pop(spec.experiment_name, None)
+        return True
+
+    def _create_experiment(self, name: str) -> str:
+        """Create the experiment ``name``; its id (a concurrent creator's when it won)."""
         body: dict[str, Any] = {"display_name": name}
         if self.namespace:
             body["namespace"] = self.namespace

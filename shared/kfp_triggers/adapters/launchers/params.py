@@ -8,8 +8,10 @@ immediate, permanent launch error that names the parameter.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,9 +97,24 @@ def pipeline_from_mapping(data: Mapping[str, Any], where: str = "spec.pipeline_s
 def load_pipeline_file(path: str | Path) -> PipelineDoc:
     """Read a compiled pipeline (YAML or JSON; a multi-document YAML is PipelineSpec then PlatformSpec).
 
+    A file is parsed once while it stays the same (path, size, modification time, inode): a
+    launch stage reads the same package for every run. The returned document is shared: read it,
+    never change it.
+
     Raises:
         LaunchRejected: the file cannot be read or is not a compiled pipeline.
     """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise LaunchRejected(f"cannot read pipeline package {path}: {exc}") from exc
+    return _parsed_pipeline_file(os.fspath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_pipeline_file(path: str, size: int, mtime_ns: int, inode: int) -> PipelineDoc:
+    """Parse ``path``; the other arguments only key the cache on the file's identity."""
+    del size, mtime_ns, inode
     try:
         with open(path, encoding="utf-8") as fh:
             docs = [d for d in yaml.load_all(fh, Loader=_Loader) if d is not None]
