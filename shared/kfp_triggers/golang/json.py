@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
-from kfp_triggers.golang import _jsonlocate, fmt
+from kfp_triggers.golang import fmt
 from kfp_triggers.golang.fmt import decode_utf8
 
 __all__ = [
@@ -220,6 +220,8 @@ def syntax_error(data: bytes) -> JsonSyntaxError | None:
     It costs about what decoding costs, so a caller that only needs the verdict on a document
     likely to be invalid can ask this first and decode (with ``valid=True``) only when it is None.
     """
+    from kfp_triggers.golang import _jsonlocate  # its patterns compile on an error path's first use
+
     found = _jsonlocate.syntax_error(data)
     return JsonSyntaxError(*found) if found is not None else None
 
@@ -265,6 +267,8 @@ def _explain(raw: bytes, check_numbers: bool, exc: Exception, valid: bool) -> Go
     if syntax is not None:
         return syntax
     if check_numbers:
+        from kfp_triggers.golang import _jsonlocate
+
         huge = str(exc) if isinstance(exc, _RefusedError) else _jsonlocate.first_huge_number(raw)
         if huge is not None:
             return type_error(f"number {huge}", "float64")
