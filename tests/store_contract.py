@@ -261,6 +261,49 @@ class StoreContract:
         store.complete("k", "a", {"run_id": "late"})
         assert store.claim("k", "b", 30, at(500)).run_id == "late"
 
+    def test_finish_launch_records_run_key_and_journal_together(self, store: Store) -> None:
+        store.record_event("ev-1", "github", at(0), REQUEST, "cfg-1")
+        store.claim("key-r1", "a", 30, at(0))
+        assert store.finish_launch("key-r1", "a", make_run("r1"), adopt=False, expires_at=at(3600))
+        done = store.claim("key-r1", "b", 30, at(1))
+        assert done.status is ClaimStatus.COMPLETED and done.run_id == "r1"
+        assert done.result == {"run_id": "r1", "backend": "local", "run_url": "http://kfp/runs/r1"}
+        assert store.get_run("r1") == make_run("r1")
+        event = store.get_event("ev-1")
+        assert event is not None and event.request == REQUEST
+        [train] = event.triggers
+        assert (train.idempotency_key, train.run_id, train.backend, train.run_state) == (
+            "key-r1",
+            "r1",
+            "local",
+            "PENDING",
+        )
+        # The completed key expires as complete() would let it.
+        assert store.claim("key-r1", "c", 30, at(3600)).acquired
+
+    def test_finish_launch_after_losing_the_key_records_the_run_but_not_the_key(self, store: Store) -> None:
+        store.claim("key-r1", "a", 30, at(0))
+        assert store.claim("key-r1", "b", 30, at(100)).takeover
+        assert not store.finish_launch("key-r1", "a", make_run("r1"), adopt=False)
+        held = store.claim("key-r1", "c", 30, at(101))
+        assert held.status is ClaimStatus.IN_PROGRESS and held.owner == "b"
+        assert store.get_run("r1") is not None
+        event = store.get_event("ev-1")
+        assert event is not None and event.triggers[0].run_id == "r1"
+
+    def test_finish_launch_adopting_completes_whoever_holds_and_keeps_a_stored_creation_time(
+        self, store: Store
+    ) -> None:
+        store.upsert_run(make_run("r1", created=5))
+        store.claim("key-r1", "a", 30, at(0))
+        assert store.finish_launch("key-r1", "b", make_run("r1", created=50), adopt=True)
+        assert store.claim("key-r1", "c", 30, at(1)).run_id == "r1"
+        stored = store.get_run("r1")
+        assert stored is not None and stored.created_at == at(5) and stored.updated_at == at(50)
+        # A key completed already keeps its result when adopted again.
+        assert store.finish_launch("key-r1", "d", make_run("r2", idempotency_key="key-r1"), adopt=True)
+        assert store.claim("key-r1", "c", 30, at(2)).run_id == "r1"
+
     def test_release_lets_a_later_attempt_start_but_not_as_the_first(self, store: Store) -> None:
         store.release("never-claimed", "a")
         first = store.claim("k", "a", 30, at(0))

@@ -136,7 +136,7 @@ def test_new_events_claims_and_runs_cost_one_round_trip_each(
     """A document that does not exist yet is created at once; reading first is for the rare conflict."""
     store = FirestoreStore(project, emulator_host=firestore_emulator)
     calls: list[str] = []
-    for method in ("get", "commit"):
+    for method in ("get", "batch_get", "commit"):
         real = getattr(store._client, method)
 
         def counted(*args: object, _real: object = real, _name: str = method) -> object:
@@ -154,3 +154,8 @@ def test_new_events_claims_and_runs_cost_one_round_trip_each(
     assert store.record_event("ev-rt", "default/l", at(1), REQUEST, None) == "ev-rt"
     assert not store.claim("key-rt", "owner-b", 30.0, at(1)).acquired
     assert calls == ["commit", "get", "commit", "get"]
+    # A launch's end (run, key, journal) is one read of the key and the run, and one commit.
+    calls.clear()
+    assert store.finish_launch("key-rt", "owner-a", make_run("run-2", idempotency_key="key-rt"), adopt=False)
+    store.record_decisions("ev-rt", [TriggerDecision(f"t{i}", None, [], True, {}, None) for i in range(20)])
+    assert calls == ["batch_get", "commit", "commit"]

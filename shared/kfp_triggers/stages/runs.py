@@ -25,7 +25,7 @@ from typing import Any
 from cloudevents.http import CloudEvent
 
 from kfp_triggers.adapters.launchers.base import LaunchedRun, LaunchRejected, LaunchRequest, RunSpec
-from kfp_triggers.adapters.store.base import Claim, ClaimStatus, LeaseLostError, RunRecord
+from kfp_triggers.adapters.store.base import Claim, ClaimStatus, RunRecord
 from kfp_triggers.config import EventListener, ResolvedTrigger
 from kfp_triggers.config.pipelines import package_roots
 from kfp_triggers.errors import KfptError
@@ -200,42 +200,29 @@ def _record(
     *,
     adopt: bool,
 ) -> RunCreated:
-    """Record the run, complete the key and journal the launch (in that order: a crash between
-    two steps leaves a state the next delivery completes)."""
-    store = ctx.store
+    """Record the run, complete the key and journal the launch, in one store transaction."""
     now = ctx.clock()
-    store.upsert_run(
-        RunRecord(
-            run_id=launched.run_id,
-            event_id=requested.event_id,
-            listener=f"{requested.listener.namespace}/{requested.listener.name}",
-            trigger=requested.trigger.name,
-            backend=launched.backend,
-            state=str(launched.state),
-            created_at=now,
-            updated_at=now,
-            run_url=launched.run_url,
-            idempotency_key=key,
-            details={
-                "displayName": spec.display_name,
-                "triggerNamespace": requested.trigger.namespace,
-                "origin": dict(requested.origin),
-            },
-        )
+    run = RunRecord(
+        run_id=launched.run_id,
+        event_id=requested.event_id,
+        listener=f"{requested.listener.namespace}/{requested.listener.name}",
+        trigger=requested.trigger.name,
+        backend=launched.backend,
+        state=str(launched.state),
+        created_at=now,
+        updated_at=now,
+        run_url=launched.run_url,
+        idempotency_key=key,
+        details={
+            "displayName": spec.display_name,
+            "triggerNamespace": requested.trigger.namespace,
+            "origin": dict(requested.origin),
+        },
     )
-    result = {"run_id": launched.run_id, "backend": launched.backend, "run_url": launched.run_url}
-    if adopt:
-        store.adopt(key, owner, result, expires_at=ctx.expiry())
-    else:
-        try:
-            store.complete(key, owner, result, expires_at=ctx.expiry())
-        except LeaseLostError:
-            # Another invocation took the key over (or adopted this very run); the backend's key
-            # check gave it this same run.
-            log.warning("claim on %s was taken over; run %s stands", key, launched.run_id)
-    store.record_launch(
-        requested.event_id, requested.trigger.name, key, launched.run_id, launched.backend, None
-    )
+    if not ctx.store.finish_launch(key, owner, run, adopt=adopt, expires_at=ctx.expiry()):
+        # Another invocation took the key over (or adopted this very run); the backend's key
+        # check gave it this same run.
+        log.warning("claim on %s was taken over; run %s stands", key, launched.run_id)
     return RunCreated(
         event_id=requested.event_id,
         idempotency_key=key,

@@ -112,6 +112,28 @@ def adopted(
     return Claim(key, ClaimStatus.COMPLETED, owner, attempt=attempt, result=dict(result)), done
 
 
+def launch_result(run: RunRecord) -> dict[str, Any]:
+    """What a completed key stores about its run."""
+    return {"run_id": run.run_id, "backend": run.backend, "run_url": run.run_url}
+
+
+def finished_entry(
+    entry: LedgerEntry | None, key: str, owner: str, run: RunRecord, adopt: bool, expires_at: datetime | None
+) -> tuple[bool, LedgerEntry | None]:
+    """What :meth:`Store.finish_launch` answers, and the ledger record it writes (``None``: none).
+
+    Adopting always stands (a key completed already keeps its result); completing stands only
+    while ``owner`` holds the key.
+    """
+    result = launch_result(run)
+    if adopt:
+        return True, adopted(entry, key, owner, result, expires_at)[1]
+    try:
+        return True, completed_entry(entry, key, owner, result, expires_at)
+    except LeaseLostError:
+        return False, None
+
+
 def released_entry(entry: LedgerEntry | None, key: str, owner: str) -> LedgerEntry | None:
     """The record that ends ``owner``'s claim on ``key``; ``None`` when there is nothing to release.
 

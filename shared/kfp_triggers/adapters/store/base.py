@@ -402,6 +402,21 @@ class RunStore(Protocol):
 class Store(EventJournal, IdempotencyLedger, RunStore, Protocol):
     """Everything the stages persist, behind one object built by :func:`store_from_url`."""
 
+    def finish_launch(
+        self, key: str, owner: str, run: RunRecord, *, adopt: bool, expires_at: datetime | None = None
+    ) -> bool:
+        """Record a launched run, complete its key and journal the launch, in one transaction.
+
+        Does what :meth:`RunStore.upsert_run`, :meth:`IdempotencyLedger.complete` (``adopt``:
+        :meth:`IdempotencyLedger.adopt`) and :meth:`EventJournal.record_launch` do, atomically, so
+        a crash leaves either all three or none, and it costs one read and one write. The key's
+        result is the run's id, backend and URL.
+
+        Returns False when ``owner`` no longer held the key (another invocation took it over or
+        adopted the run): the run and the journal are recorded all the same, the key is left as
+        the other invocation left it.
+        """
+
     def purge(self, now: datetime, unstamped_before: datetime | None = None) -> int:
         """Forget journal entries and completed ledger records whose expiry has passed.
 

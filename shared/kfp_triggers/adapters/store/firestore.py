@@ -135,10 +135,8 @@ class FirestoreStore:
             result, write = decide(None if doc is None else decode_fields(doc.get("fields", {})))
             if write is None:
                 return result
-            current = {"exists": False} if doc is None else {"updateTime": doc["updateTime"]}
-            op = {"update": {"name": name, "fields": encode_fields(write)}, "currentDocument": current}
             try:
-                self._client.commit([op])
+                self._client.commit([_conditional(name, write, doc)])
             except ConflictError:
                 continue
             return result
@@ -352,6 +350,50 @@ class FirestoreStore:
 
         self._cas(self._client.name(LEDGER, key), decide)
 
+    def finish_launch(
+        self, key: str, owner: str, run: RunRecord, *, adopt: bool, expires_at: datetime | None = None
+    ) -> bool:
+        """Record the run, complete or adopt ``key`` and journal the launch: one read, one commit.
+
+        The ledger and run documents are read together; the commit writes both (each on the
+        condition that it did not change since) and the event's ``triggers.<trigger>.launch``.
+        """
+        ledger_name = self._client.name(LEDGER, key)
+        run_name = self._client.name(RUNS, run.run_id)
+        launch = {"idempotencyKey": key, "runID": run.run_id, "backend": run.backend, "error": None}
+        journal = {
+            "update": {
+                "name": self._client.name(EVENTS, run.event_id),
+                "fields": encode_fields(
+                    {"eventID": run.event_id, "triggers": {run.trigger: {"launch": launch}}}
+                ),
+            },
+            "updateMask": {"fieldPaths": ["eventID", field_path("triggers", run.trigger, "launch")]},
+        }
+        for _ in range(_MAX_ATTEMPTS):
+            found = self._client.batch_get([ledger_name, run_name])
+            ledger, stored_run = found.get(ledger_name), found.get(run_name)
+            held, entry = _rules.finished_entry(
+                docs.ledger_entry(key, None if ledger is None else decode_fields(ledger.get("fields", {}))),
+                key,
+                owner,
+                run,
+                adopt,
+                expires_at,
+            )
+            created = (
+                run.created_at if stored_run is None else decode_fields(stored_run["fields"])["createdAt"]
+            )
+            writes = [_conditional(run_name, docs.run_fields(run, created), stored_run)]
+            if entry is not None:
+                writes.append(_conditional(ledger_name, docs.ledger_fields(entry), ledger))
+            try:
+                self._client.commit([*writes, journal])
+            except ConflictError:
+                continue
+            return held
+        raise StoreUnavailableError(f"too much contention on {ledger_name}; retry later")
+
     # -- runs --------------------------------------------------------------------------------
 
     def upsert_run(self, run: RunRecord) -> None:
@@ -392,3 +434,9 @@ class FirestoreStore:
             return current.state, changed
 
         return self._cas(self._client.name(RUNS, run_id), decide)
+
+
+def _conditional(name: str, fields: dict[str, Any], read: dict[str, Any] | None) -> dict[str, Any]:
+    """A write of ``fields`` to ``name`` that fails if the document changed since it was ``read``."""
+    current = {"exists": False} if read is None else {"updateTime": read["updateTime"]}
+    return {"update": {"name": name, "fields": encode_fields(fields)}, "currentDocument": current}

@@ -172,14 +172,8 @@ class SqliteStore:
         insert_only: dict[str, Any] | None = None,
     ) -> None:
         """Insert a row, or overwrite ``values`` (never ``keys`` nor ``insert_only``) of the existing one."""
-        row = {**keys, **(insert_only or {}), **values}
-        updates = ", ".join(f"{column} = excluded.{column}" for column in values)
         with self._write() as conn:
-            conn.execute(
-                f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
-                tuple(row.values()),
-            )
+            _upsert_in(conn, table, keys, values, insert_only)
 
     def record_decisions(self, event_id: str, outcomes: Sequence[TriggerDecision]) -> None:
         """Insert or replace the decision part of each outcome's trigger, in one transaction."""
@@ -237,14 +231,8 @@ class SqliteStore:
         error: str | None,
     ) -> None:
         """Insert or replace the launch part of ``(event_id, trigger)``."""
-        values = {
-            "launched": 1,
-            "launch_key": idempotency_key,
-            "run_id": run_id,
-            "backend": backend,
-            "launch_error": error,
-        }
-        self._upsert("event_triggers", {"event_id": event_id, "trigger_name": trigger}, values)
+        with self._write() as conn:
+            _upsert_launch(conn, event_id, trigger, idempotency_key, run_id, backend, error)
 
     def _triggers(self, event_ids: Sequence[str]) -> dict[str, list[TriggerRecord]]:
         marks = ", ".join("?" for _ in event_ids)
@@ -354,6 +342,18 @@ class SqliteStore:
             if released is not None:
                 self._put(conn, released)
 
+    def finish_launch(
+        self, key: str, owner: str, run: RunRecord, *, adopt: bool, expires_at: datetime | None = None
+    ) -> bool:
+        """Record the run, complete or adopt ``key`` and journal the launch in one transaction."""
+        with self._write() as conn:
+            held, entry = _rules.finished_entry(self._entry(conn, key), key, owner, run, adopt, expires_at)
+            _upsert_run(conn, run)
+            if entry is not None:
+                self._put(conn, entry)
+            _upsert_launch(conn, run.event_id, run.trigger, key, run.run_id, run.backend, None)
+        return held
+
     # -- housekeeping ------------------------------------------------------------------------
 
     def purge(self, now: datetime, unstamped_before: datetime | None = None) -> int:
@@ -381,18 +381,8 @@ class SqliteStore:
 
     def upsert_run(self, run: RunRecord) -> None:
         """Insert or replace ``run`` (keeping the stored ``created_at`` if there is one)."""
-        values = {
-            "event_id": run.event_id,
-            "listener": run.listener,
-            "trigger_name": run.trigger,
-            "backend": run.backend,
-            "state": run.state,
-            "updated_at": format_time(run.updated_at),
-            "run_url": run.run_url,
-            "idempotency_key": run.idempotency_key,
-            "details": _rules.dumps(run.details),
-        }
-        self._upsert("runs", {"run_id": run.run_id}, values, {"created_at": format_time(run.created_at)})
+        with self._write() as conn:
+            _upsert_run(conn, run)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or ``None``."""
@@ -471,3 +461,54 @@ def _run_record(row: Sequence[Any]) -> RunRecord:
     created_at, updated_at = parse_time(created), parse_time(updated)
     fields = (run_id, event_id, listener, trigger, backend, state, created_at, updated_at, url, key)
     return RunRecord(*fields, details=_rules.loads(details) or {})
+
+
+def _upsert_in(
+    conn: sqlite3.Connection,
+    table: str,
+    keys: dict[str, Any],
+    values: dict[str, Any],
+    insert_only: dict[str, Any] | None = None,
+) -> None:
+    """Insert a row, or overwrite ``values`` (never ``keys`` nor ``insert_only``) of the existing one."""
+    row = {**keys, **(insert_only or {}), **values}
+    updates = ", ".join(f"{column} = excluded.{column}" for column in values)
+    conn.execute(
+        f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+        tuple(row.values()),
+    )
+
+
+def _upsert_run(conn: sqlite3.Connection, run: RunRecord) -> None:
+    values = {
+        "event_id": run.event_id,
+        "listener": run.listener,
+        "trigger_name": run.trigger,
+        "backend": run.backend,
+        "state": run.state,
+        "updated_at": format_time(run.updated_at),
+        "run_url": run.run_url,
+        "idempotency_key": run.idempotency_key,
+        "details": _rules.dumps(run.details),
+    }
+    _upsert_in(conn, "runs", {"run_id": run.run_id}, values, {"created_at": format_time(run.created_at)})
+
+
+def _upsert_launch(
+    conn: sqlite3.Connection,
+    event_id: str,
+    trigger: str,
+    idempotency_key: str | None,
+    run_id: str | None,
+    backend: str | None,
+    error: str | None,
+) -> None:
+    values = {
+        "launched": 1,
+        "launch_key": idempotency_key,
+        "run_id": run_id,
+        "backend": backend,
+        "launch_error": error,
+    }
+    _upsert_in(conn, "event_triggers", {"event_id": event_id, "trigger_name": trigger}, values)
