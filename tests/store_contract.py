@@ -23,6 +23,7 @@ from kfp_triggers.adapters.store import (
     Store,
     TriggerDecision,
 )
+from kfp_triggers.adapters.store._groups import GroupMember
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 StoreFactory = Callable[[], Store]
@@ -303,6 +304,51 @@ class StoreContract:
         # A key completed already keeps its result when adopted again.
         assert store.finish_launch("key-r1", "d", make_run("r2", idempotency_key="key-r1"), adopt=True)
         assert store.claim("key-r1", "c", 30, at(2)).run_id == "r1"
+
+    def test_a_group_admits_queues_and_hands_slots_on(self, store: Store) -> None:
+        def member(n: int) -> GroupMember:
+            return GroupMember(f"k{n}", f"ev-{n}", f"o{n}", request={"n": n})
+
+        assert store.admit_to_group("ns/main", member(1), "queue", 1).verdict == "launch"
+        queued = store.admit_to_group("ns/main", member(2), "queue", 1)
+        assert queued.verdict == "queued" and queued.by is not None and queued.by.key == "k1"
+        assert store.admit_to_group("ns/main", member(2), "queue", 1).verdict == "queued"  # redelivered
+        assert store.admit_to_group("ns/other", member(3), "queue", 1).verdict == "launch"
+        assert store.group_run_started("ns/main", "k1", "run-1")
+        assert not store.group_run_started("ns/main", "k-unknown", "run-x")
+        assert store.stale_reservations(at(100)) == []
+        [promoted] = store.leave_group("ns/main", "k1", at(10))
+        assert (promoted.key, promoted.status, promoted.request) == ("k2", "RESERVED", {"n": 2})
+        assert store.leave_group("ns/main", "k1", at(11)) == []
+        assert [(g, m.key) for g, m in store.stale_reservations(at(10.5))] == [("ns/main", "k2")]
+        assert store.stale_reservations(at(10)) == []
+        assert store.admit_to_group("ns/main", member(2), "queue", 1).verdict == "launch"
+        assert store.stale_reservations(at(100)) == []
+
+    def test_concurrent_admissions_to_one_group_launch_one(self, store: Store) -> None:
+        claimers = 8
+        barrier = threading.Barrier(claimers)
+
+        def admit(i: int) -> str:
+            barrier.wait(timeout=120)
+            return store.admit_to_group("hot", GroupMember(f"k{i}", f"ev-{i}", f"o{i}"), "skip", 1).verdict
+
+        with ThreadPoolExecutor(claimers) as pool:
+            verdicts = list(pool.map(admit, range(claimers)))
+        assert sorted(verdicts) == ["launch"] + ["skipped"] * (claimers - 1)
+
+    def test_a_launch_note_is_journalled(self, store: Store) -> None:
+        store.claim("key-r1", "a", 30, at(0))
+        note = "launched; cancelled run r0 of the group"
+        assert store.finish_launch("key-r1", "a", make_run("r1"), adopt=False, note=note)
+        event = store.get_event("ev-1")
+        assert event is not None and event.triggers[0].launch_note == note
+        store.record_launch("ev-1", "other", "k2", None, None, None, note="queued behind run r1")
+        event = store.get_event("ev-1")
+        assert event is not None and {t.trigger: t.launch_note for t in event.triggers} == {
+            "train": note,
+            "other": "queued behind run r1",
+        }
 
     def test_release_lets_a_later_attempt_start_but_not_as_the_first(self, store: Store) -> None:
         store.release("never-claimed", "a")

@@ -298,6 +298,61 @@ ERROR_CASES: list[tuple[str, str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "concurrency annotations that do not make sense",
+        dedent(
+            """
+            apiVersion: triggers.tekton.dev/v1beta1
+            kind: EventListener
+            metadata:
+              name: el
+              annotations:
+                kfp-triggers.dev/concurrency-policy: queue
+                kfp-triggers.dev/concurrency-limit: "3"
+            spec:
+              triggers: [{name: t, template: {ref: tpl}}]
+            ---
+            apiVersion: triggers.tekton.dev/v1beta1
+            kind: Trigger
+            metadata:
+              name: bad-values
+              annotations:
+                kfp-triggers.dev/concurrency-group: "$(body.ref)"
+                kfp-triggers.dev/concurrency-policy: cancel
+                kfp-triggers.dev/max-running: "0"
+                kfp-triggers.dev/concurrency-action: stop
+            spec: {template: {ref: tpl}}
+            ---
+            apiVersion: triggers.tekton.dev/v1beta1
+            kind: Trigger
+            metadata:
+              name: not-a-queue
+              annotations:
+                kfp-triggers.dev/concurrency-group: "$(tt.params.a)"
+                kfp-triggers.dev/concurrency-policy: skip
+                kfp-triggers.dev/max-running: "2"
+            spec: {template: {ref: tpl}}
+            ---
+            apiVersion: triggers.tekton.dev/v1beta1
+            kind: Trigger
+            metadata:
+              name: undeclared
+              annotations: {kfp-triggers.dev/concurrency-group: "$(tt.params.a)/$(tt.params.branch)"}
+            spec: {template: {ref: tpl}}
+            """
+        )
+        + TEMPLATE,
+        [
+            ("name: el", "unknown annotation kfp-triggers.dev/concurrency-limit"),
+            ("name: el", "needs kfp-triggers.dev/concurrency-group"),
+            ("name: bad-values", "may only reference $(tt.params.<name>), not $(body.ref)"),
+            ("name: bad-values", "concurrency-policy must be one of allow, cancel-in-progress, queue"),
+            ("name: bad-values", "max-running must be a whole number from 1 to 1000, not '0'"),
+            ("name: bad-values", "concurrency-action must be one of launch, cancel-group, not 'stop'"),
+            ("name: not-a-queue", "max-running applies to the queue and queue-latest policies, not skip"),
+            ("name: undeclared", "uses $(tt.params.branch), which its template does not declare"),
+        ],
+    ),
+    (
         "listener that selects nothing",
         "apiVersion: triggers.tekton.dev/v1beta1\nkind: EventListener\nmetadata: {name: el}\nspec:\n"
         "  serviceAccountName: sa\n",

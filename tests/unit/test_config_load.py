@@ -465,3 +465,75 @@ def test_files_without_triggers_objects_are_an_error(tmp_path: Path) -> None:
     assert config is not None
     assert [p.severity for p in problems] == ["error"]
     assert "no triggers.tekton.dev objects" in problems[0].message
+
+
+def test_concurrency_annotations_on_triggers_and_as_the_listener_default(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.yaml",
+        """
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: EventListener
+        metadata:
+          name: el
+          annotations:
+            kfp-triggers.dev/concurrency-group: "$(tt.params.branch)"
+            kfp-triggers.dev/concurrency-policy: cancel-in-progress
+        spec:
+          triggers:
+            - {name: inline, template: {ref: tpl}}
+            - {name: by-ref, triggerRef: queued}
+            - {name: plain, triggerRef: plain}
+            - {name: closer, triggerRef: closer}
+        ---
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: Trigger
+        metadata:
+          name: queued
+          annotations:
+            kfp-triggers.dev/concurrency-group: "train/$(tt.params.branch)"
+            kfp-triggers.dev/concurrency-policy: queue
+            kfp-triggers.dev/max-running: "3"
+        spec: {template: {ref: tpl}}
+        ---
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: Trigger
+        metadata:
+          name: plain
+        spec: {template: {ref: tpl}}
+        ---
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: Trigger
+        metadata:
+          name: closer
+          annotations:
+            kfp-triggers.dev/concurrency-group: "$(tt.params.branch)"
+            kfp-triggers.dev/concurrency-action: cancel-group
+        spec: {template: {ref: tpl}}
+        ---
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: TriggerTemplate
+        metadata: {name: tpl}
+        spec:
+          params: [{name: branch, default: main}]
+          resourcetemplates: [{apiVersion: pipelines.kubeflow.org/v2beta1, kind: Run}]
+        """,
+    )
+    config = load_config([path])
+    by_name = {t.name: t for t in only(config)}
+    inline = by_name["inline"].concurrency
+    assert inline is not None and (inline.group, inline.policy, inline.max_running, inline.action) == (
+        "$(tt.params.branch)",
+        "cancel-in-progress",
+        1,
+        "launch",
+    )
+    assert inline.source == f"{path}:{line(path, 'name: el')}"
+    queued = by_name["queued"].concurrency
+    assert queued is not None and (queued.group, queued.policy, queued.max_running) == (
+        "train/$(tt.params.branch)",
+        "queue",
+        3,
+    )
+    assert by_name["plain"].concurrency is None  # a Trigger object does not take the listener's default
+    closer = by_name["closer"].concurrency
+    assert closer is not None and (closer.policy, closer.action) == ("queue-latest", "cancel-group")

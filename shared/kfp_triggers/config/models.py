@@ -112,6 +112,31 @@ class InterceptorSpec:
     source: str = ""
 
 
+CONCURRENCY_POLICIES = ("allow", "cancel-in-progress", "queue", "queue-latest", "skip")
+"""What a new invocation does to its concurrency group's other runs (see :class:`Concurrency`)."""
+
+GROUP_ACTIONS = ("launch", "cancel-group")
+"""What a trigger's invocation does: launch a run (in its group), or cancel its group's runs."""
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """How a trigger's runs share their concurrency group (``kfp-triggers.dev/concurrency-*``).
+
+    ``group`` is the group key's template: text with ``$(tt.params.<name>)`` references, filled
+    per invocation from the trigger's bound params, so each branch or pull request can be a group
+    of its own. ``policy`` is one of :data:`CONCURRENCY_POLICIES`; ``max_running`` bounds the
+    group's runs under ``queue`` and ``queue-latest``. ``action`` ``cancel-group`` makes the
+    trigger cancel its group's runs instead of launching (a pull request closed, for example).
+    """
+
+    group: str
+    policy: str = "allow"
+    max_running: int = 1
+    action: str = "launch"
+    source: str = ""
+
+
 @dataclass(frozen=True)
 class ResolvedTrigger:
     """A Trigger with its bindings spliced in list order and its template resolved."""
@@ -124,6 +149,7 @@ class ResolvedTrigger:
     template: Template
     service_account: str = ""
     source: str = ""
+    concurrency: Concurrency | None = None
 
 
 @dataclass(frozen=True)
@@ -271,6 +297,7 @@ class TriggerDecl:
     service_account: str = ""
     labels: dict[str, str] = field(default_factory=dict, hash=False)
     source: str = ""
+    concurrency: Concurrency | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from kfp_triggers.config.models import (
     source_of,
 )
 from kfp_triggers.config.parse_bindings import parse_binding_params
+from kfp_triggers.config.parse_concurrency import parse_concurrency
 from kfp_triggers.config.parse_templates import OLD_ESCAPE_ANNOTATION, parse_template_spec
 from kfp_triggers.config.parse_triggers import Meta, parse_listener, parse_trigger_spec
 from kfp_triggers.config.yamlsource import Document, LList, LMap
@@ -146,6 +147,7 @@ class _Parser:
                 labels=meta.labels,
                 line=line,
                 what="spec",
+                concurrency=parse_concurrency(ctx, meta.annotations, meta.line, f"Trigger {meta.name}"),
             )
             if decl is not None:
                 objects.triggers[(meta.namespace, meta.name)] = decl

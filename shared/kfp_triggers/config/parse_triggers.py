@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from kfp_triggers.config.fields import Ctx, check_keys, map_items, opt_list, opt_map, opt_str
 from kfp_triggers.config.models import (
+    Concurrency,
     EventListener,
     ListenerTrigger,
     Template,
@@ -24,6 +25,7 @@ from kfp_triggers.config.models import (
     TriggerSelector,
 )
 from kfp_triggers.config.parse_bindings import parse_binding_entries
+from kfp_triggers.config.parse_concurrency import parse_concurrency
 from kfp_triggers.config.parse_interceptors import parse_interceptors
 from kfp_triggers.config.parse_templates import parse_template_spec
 from kfp_triggers.config.selection import parse_selector
@@ -65,7 +67,15 @@ def listener_uid(namespace: str, name: str) -> str:
 
 
 def parse_trigger_spec(
-    ctx: Ctx, spec: LMap, *, name: str, namespace: str, labels: dict[str, str], line: int, what: str
+    ctx: Ctx,
+    spec: LMap,
+    *,
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    line: int,
+    what: str,
+    concurrency: Concurrency | None = None,
 ) -> TriggerDecl | None:
     """Parse the spec of a Trigger (or an inline trigger); ``None`` when it has no usable template."""
     template = _template(ctx, spec, namespace, what)
@@ -83,6 +93,7 @@ def parse_trigger_spec(
         service_account=service_account,
         labels=labels,
         source=ctx.source(line),
+        concurrency=concurrency,
     )
 
 
@@ -144,10 +155,13 @@ def parse_listener(ctx: Ctx, meta: Meta, spec: LMap | None, line: int) -> EventL
         spec = LMap()
         spec.line, spec.key_lines, spec.value_lines = line, {}, {}
     check_keys(ctx, spec, _LISTENER_SPEC_KEYS, what)
+    # The listener's concurrency annotations are the default of its inline triggers.
+    concurrency = parse_concurrency(ctx, meta.annotations, meta.line, f"EventListener {meta.name}")
     triggers = tuple(
         t
         for index, entry in map_items(ctx, opt_list(ctx, spec, "triggers", what), "spec.triggers")
-        if (t := _listener_trigger(ctx, entry, meta.namespace, f"spec.triggers[{index}]")) is not None
+        if (t := _listener_trigger(ctx, entry, meta.namespace, f"spec.triggers[{index}]", concurrency))
+        is not None
     )
     groups = tuple(
         g
@@ -181,7 +195,9 @@ def parse_listener(ctx: Ctx, meta: Meta, spec: LMap | None, line: int) -> EventL
     )
 
 
-def _listener_trigger(ctx: Ctx, entry: LMap, namespace: str, what: str) -> ListenerTrigger | None:
+def _listener_trigger(
+    ctx: Ctx, entry: LMap, namespace: str, what: str, concurrency: Concurrency | None
+) -> ListenerTrigger | None:
     check_keys(ctx, entry, _TRIGGER_ENTRY_KEYS, what)
     name = opt_str(ctx, entry, "name", what) or ""
     if not _LABEL_VALUE.match(name) or len(name) > 63:
@@ -199,7 +215,14 @@ def _listener_trigger(ctx: Ctx, entry: LMap, namespace: str, what: str) -> Liste
         ctx.error(entry.line, f"{what} needs a template or a triggerRef")
         return None
     decl = parse_trigger_spec(
-        ctx, entry, name=name, namespace=namespace, labels={}, line=entry.line, what=what
+        ctx,
+        entry,
+        name=name,
+        namespace=namespace,
+        labels={},
+        line=entry.line,
+        what=what,
+        concurrency=concurrency,
     )
     return None if decl is None else ListenerTrigger(inline=decl, source=decl.source)
 

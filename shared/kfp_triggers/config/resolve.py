@@ -29,6 +29,7 @@ from kfp_triggers.config.models import (
     split_source,
 )
 from kfp_triggers.config.parse import Objects
+from kfp_triggers.config.parse_concurrency import group_params
 from kfp_triggers.config.selection import select_triggers
 from kfp_triggers.errors import Problem
 
@@ -119,7 +120,9 @@ class Resolver:
                 template=template,
                 service_account=decl.service_account,
                 source=decl.source,
+                concurrency=decl.concurrency,
             )
+            self._check_group(decl, template)
         self._cache[key] = resolved
         return resolved
 
@@ -172,6 +175,21 @@ class Resolver:
                 )
             )
         return found
+
+    def _check_group(self, decl: TriggerDecl, template: Template) -> None:
+        """A concurrency group key may only use params the trigger's template declares."""
+        if decl.concurrency is None:
+            return
+        declared = {p.name for p in template.params}
+        for name in group_params(decl.concurrency.group):
+            if name not in declared:
+                self.problems.append(
+                    _error(
+                        decl.concurrency.source,
+                        f"trigger {decl.name}: the concurrency group uses $(tt.params.{name}), "
+                        "which its template does not declare",
+                    )
+                )
 
     def _check_provided(
         self, decl: TriggerDecl, bindings: tuple[BindingParam, ...], template: Template

@@ -6,10 +6,12 @@ the port and its record types live in :mod:`kfp_triggers.adapters.store.base`.
 
 from __future__ import annotations
 
+from kfp_triggers.adapters.store._groups import Admission, GroupMember
 from kfp_triggers.adapters.store.base import (
     TERMINAL_STATES,
     Claim,
     ClaimStatus,
+    ConcurrencyGroups,
     EventJournal,
     EventRecord,
     EventSummary,
@@ -30,11 +32,14 @@ from kfp_triggers.adapters.store.factory import DEFAULT_STORE_URL, store_from_ur
 __all__ = [
     "DEFAULT_STORE_URL",
     "TERMINAL_STATES",
+    "Admission",
     "Claim",
     "ClaimStatus",
+    "ConcurrencyGroups",
     "EventJournal",
     "EventRecord",
     "EventSummary",
+    "GroupMember",
     "IdempotencyLedger",
     "InvalidStoreUrlError",
     "LeaseLostError",

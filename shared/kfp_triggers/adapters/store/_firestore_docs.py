@@ -50,6 +50,7 @@ def event_record(event_id: str, fields: dict[str, Any], states: dict[str, str]) 
                 run_id=run_id,
                 backend=(launch or {}).get("backend"),
                 launch_error=(launch or {}).get("error"),
+                launch_note=(launch or {}).get("note"),
                 run_state=states.get(run_id) if run_id else None,
             )
         )

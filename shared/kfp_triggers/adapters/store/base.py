@@ -27,6 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from kfp_triggers.adapters.store._groups import Admission, GroupMember
 from kfp_triggers.adapters.store._time import format_time, parse_time
 from kfp_triggers.errors import KfptError
 
@@ -89,6 +90,7 @@ class TriggerRecord:
     backend: str | None = None
     launch_error: str | None = None
     run_state: str | None = None
+    launch_note: str | None = None
 
     @property
     def error(self) -> str | None:
@@ -317,8 +319,9 @@ class EventJournal(Protocol):
         run_id: str | None,
         backend: str | None,
         error: str | None,
+        note: str | None = None,
     ) -> None:
-        """Record the run a trigger launched (or why launching failed)."""
+        """Record the run a trigger launched (or why launching failed); ``note`` says what a policy did."""
 
     def get_event(self, event_id: str) -> EventRecord | None:
         """The whole story of one event, with the current state of its runs; ``None`` if unknown."""
@@ -399,11 +402,35 @@ class RunStore(Protocol):
 
 
 @runtime_checkable
-class Store(EventJournal, IdempotencyLedger, RunStore, Protocol):
+@runtime_checkable
+class ConcurrencyGroups(Protocol):
+    """Concurrency groups: who may launch, who waits and who is displaced (see :mod:`._groups`)."""
+
+    def admit_to_group(self, group: str, member: GroupMember, policy: str, max_running: int) -> Admission:
+        """Admit an invocation into ``group`` under ``policy`` (a redelivery gets its earlier answer)."""
+
+    def group_run_started(self, group: str, key: str, run_id: str) -> bool:
+        """Record that ``key``'s run exists; False when ``key`` was displaced meanwhile."""
+
+    def leave_group(self, group: str, key: str, now: datetime) -> list[GroupMember]:
+        """Remove ``key`` from ``group``; the queued members now reserved a slot, to start again."""
+
+    def stale_reservations(self, before: datetime) -> list[tuple[str, GroupMember]]:
+        """Members reserved a slot before ``before`` whose run request has not come back, by group."""
+
+
+class Store(EventJournal, IdempotencyLedger, RunStore, ConcurrencyGroups, Protocol):
     """Everything the stages persist, behind one object built by :func:`store_from_url`."""
 
     def finish_launch(
-        self, key: str, owner: str, run: RunRecord, *, adopt: bool, expires_at: datetime | None = None
+        self,
+        key: str,
+        owner: str,
+        run: RunRecord,
+        *,
+        adopt: bool,
+        expires_at: datetime | None = None,
+        note: str | None = None,
     ) -> bool:
         """Record a launched run, complete its key and journal the launch, in one transaction.
 

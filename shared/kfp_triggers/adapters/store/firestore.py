@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from kfp_triggers.adapters.store import _firestore_docs as docs
-from kfp_triggers.adapters.store import _rules
+from kfp_triggers.adapters.store import _groups, _rules
 from kfp_triggers.adapters.store._firestore_rest import (
     ConflictError,
     FirestoreClient,
@@ -40,7 +40,8 @@ from kfp_triggers.adapters.store._firestore_rest import (
     encode_fields,
     field_path,
 )
-from kfp_triggers.adapters.store._time import utc
+from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupState
+from kfp_triggers.adapters.store._time import format_time, utc
 from kfp_triggers.adapters.store.base import (
     TERMINAL_STATES,
     Claim,
@@ -57,6 +58,7 @@ EVENTS = "kfpt_events"
 BODIES = "kfpt_bodies"
 LEDGER = "kfpt_ledger"
 RUNS = "kfpt_runs"
+GROUPS = "kfpt_groups"
 _MAX_ATTEMPTS = 25
 # A document holds at most 1 MiB; the request shares its event's document with the triggers' records.
 JOURNAL_REQUEST_LIMIT = 512 * 1024
@@ -281,9 +283,16 @@ class FirestoreStore:
         run_id: str | None,
         backend: str | None,
         error: str | None,
+        note: str | None = None,
     ) -> None:
         """Overwrite ``triggers.<trigger>.launch``."""
-        part = {"idempotencyKey": idempotency_key, "runID": run_id, "backend": backend, "error": error}
+        part = {
+            "idempotencyKey": idempotency_key,
+            "runID": run_id,
+            "backend": backend,
+            "error": error,
+            "note": note,
+        }
         self._patch_trigger(event_id, trigger, "launch", part)
 
     def get_event(self, event_id: str) -> EventRecord | None:
@@ -351,7 +360,14 @@ class FirestoreStore:
         self._cas(self._client.name(LEDGER, key), decide)
 
     def finish_launch(
-        self, key: str, owner: str, run: RunRecord, *, adopt: bool, expires_at: datetime | None = None
+        self,
+        key: str,
+        owner: str,
+        run: RunRecord,
+        *,
+        adopt: bool,
+        expires_at: datetime | None = None,
+        note: str | None = None,
     ) -> bool:
         """Record the run, complete or adopt ``key`` and journal the launch: one read, one commit.
 
@@ -360,7 +376,13 @@ class FirestoreStore:
         """
         ledger_name = self._client.name(LEDGER, key)
         run_name = self._client.name(RUNS, run.run_id)
-        launch = {"idempotencyKey": key, "runID": run.run_id, "backend": run.backend, "error": None}
+        launch = {
+            "idempotencyKey": key,
+            "runID": run.run_id,
+            "backend": run.backend,
+            "error": None,
+            "note": note,
+        }
         journal = {
             "update": {
                 "name": self._client.name(EVENTS, run.event_id),
@@ -393,6 +415,48 @@ class FirestoreStore:
                 continue
             return held
         raise StoreUnavailableError(f"too much contention on {ledger_name}; retry later")
+
+    # -- concurrency groups --------------------------------------------------------------------
+
+    def _group_change(
+        self, group: str, change: Callable[[GroupState | None], tuple[T, GroupState | None]]
+    ) -> T:
+        def decide(fields: dict[str, Any] | None) -> tuple[T, Write]:
+            answer, state = change(None if fields is None else GroupState.loads(str(fields["state"])))
+            if state is None:
+                return answer, None
+            since = state.reserved_since()
+            return answer, {"groupID": group, "state": state.dumps(), "reservedSince": since and utc(since)}
+
+        return self._cas(self._client.name(GROUPS, group), decide)
+
+    def admit_to_group(self, group: str, member: GroupMember, policy: str, max_running: int) -> Admission:
+        """Admit ``member`` (see :func:`_groups.admit`) with a conditional commit."""
+        return self._group_change(group, lambda state: _groups.admit(state, member, policy, max_running))
+
+    def group_run_started(self, group: str, key: str, run_id: str) -> bool:
+        """Mark ``key`` running (see :func:`_groups.started`)."""
+        return self._group_change(group, lambda state: _groups.started(state, key, run_id))
+
+    def leave_group(self, group: str, key: str, now: datetime) -> list[GroupMember]:
+        """Remove ``key`` and reserve slots for the next queued members (see :func:`_groups.leave`)."""
+        return self._group_change(group, lambda state: _groups.leave(state, key, now))
+
+    def stale_reservations(self, before: datetime) -> list[tuple[str, GroupMember]]:
+        """Reserved members older than ``before``, by group (a query on ``reservedSince``)."""
+        where = {
+            "fieldFilter": {
+                "field": {"fieldPath": "reservedSince"},
+                "op": "LESS_THAN",
+                "value": {"timestampValue": format_time(before)},
+            }
+        }
+        found = self._query(GROUPS, [where], "reservedSince", 1000)
+        return [
+            (str(f["groupID"]), m)
+            for f in found
+            for m in _groups.stale_reservations(GroupState.loads(str(f["state"])), before)
+        ]
 
     # -- runs --------------------------------------------------------------------------------
 

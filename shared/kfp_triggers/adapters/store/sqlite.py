@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from kfp_triggers.adapters.store import _rules
+from kfp_triggers.adapters.store import _groups, _rules
+from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupState
 from kfp_triggers.adapters.store._rules import LedgerEntry
 from kfp_triggers.adapters.store._sqlite_db import SqliteDatabase
 from kfp_triggers.adapters.store._time import format_time, parse_time
@@ -33,7 +34,8 @@ from kfp_triggers.adapters.store.base import (
     TriggerRecord,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -49,7 +51,10 @@ CREATE TABLE IF NOT EXISTS event_triggers (
     rendered INTEGER NOT NULL DEFAULT 0, params TEXT, resources TEXT, idempotency_key TEXT,
     render_error TEXT,
     launched INTEGER NOT NULL DEFAULT 0, launch_key TEXT, run_id TEXT, backend TEXT, launch_error TEXT,
+    launch_note TEXT,
     PRIMARY KEY (event_id, trigger_name));
+CREATE TABLE IF NOT EXISTS concurrency_groups (
+    group_id TEXT PRIMARY KEY, state TEXT NOT NULL, reserved_since TEXT);
 CREATE TABLE IF NOT EXISTS body_digests (
     listener TEXT NOT NULL, digest TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TEXT,
     PRIMARY KEY (listener, digest));
@@ -66,6 +71,7 @@ CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, created_at);
 
 # Version 2: events expire (``expires_at``), so the journal can be purged.
 # Version 3: events keep their body's digest, and the first event per (listener, body) is indexed.
+# Version 4: concurrency groups, and what a group's policy did to each launch.
 _MIGRATIONS = {
     1: """
 ALTER TABLE events ADD COLUMN expires_at TEXT;
@@ -77,11 +83,17 @@ CREATE TABLE IF NOT EXISTS body_digests (
     listener TEXT NOT NULL, digest TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TEXT,
     PRIMARY KEY (listener, digest));
 """,
+    3: """
+ALTER TABLE event_triggers ADD COLUMN launch_note TEXT;
+CREATE TABLE IF NOT EXISTS concurrency_groups (
+    group_id TEXT PRIMARY KEY, state TEXT NOT NULL, reserved_since TEXT);
+""",
 }
 
 _TRIGGER_COLUMNS = (
     "trigger_name, trigger_group, decided, accepted, decisions, extensions, decision_error, rendered, "
-    "params, resources, idempotency_key, render_error, launched, launch_key, run_id, backend, launch_error"
+    "params, resources, idempotency_key, render_error, launched, launch_key, run_id, backend, launch_error, "
+    "launch_note"
 )
 _RUN_COLUMNS = (
     "run_id, event_id, listener, trigger_name, backend, state, created_at, updated_at, run_url, "
@@ -229,10 +241,11 @@ class SqliteStore:
         run_id: str | None,
         backend: str | None,
         error: str | None,
+        note: str | None = None,
     ) -> None:
         """Insert or replace the launch part of ``(event_id, trigger)``."""
         with self._write() as conn:
-            _upsert_launch(conn, event_id, trigger, idempotency_key, run_id, backend, error)
+            _upsert_launch(conn, event_id, trigger, idempotency_key, run_id, backend, error, note)
 
     def _triggers(self, event_ids: Sequence[str]) -> dict[str, list[TriggerRecord]]:
         marks = ", ".join("?" for _ in event_ids)
@@ -343,7 +356,14 @@ class SqliteStore:
                 self._put(conn, released)
 
     def finish_launch(
-        self, key: str, owner: str, run: RunRecord, *, adopt: bool, expires_at: datetime | None = None
+        self,
+        key: str,
+        owner: str,
+        run: RunRecord,
+        *,
+        adopt: bool,
+        expires_at: datetime | None = None,
+        note: str | None = None,
     ) -> bool:
         """Record the run, complete or adopt ``key`` and journal the launch in one transaction."""
         with self._write() as conn:
@@ -351,8 +371,48 @@ class SqliteStore:
             _upsert_run(conn, run)
             if entry is not None:
                 self._put(conn, entry)
-            _upsert_launch(conn, run.event_id, run.trigger, key, run.run_id, run.backend, None)
+            _upsert_launch(conn, run.event_id, run.trigger, key, run.run_id, run.backend, None, note)
         return held
+
+    # -- concurrency groups --------------------------------------------------------------------
+
+    def _group_change(
+        self, group: str, change: Callable[[GroupState | None], tuple[T, GroupState | None]]
+    ) -> T:
+        with self._write() as conn:
+            row = conn.execute("SELECT state FROM concurrency_groups WHERE group_id = ?", (group,)).fetchone()
+            answer, state = change(None if row is None else GroupState.loads(row[0]))
+            if state is not None:
+                since = state.reserved_since()
+                conn.execute(
+                    "INSERT OR REPLACE INTO concurrency_groups (group_id, state, reserved_since) "
+                    "VALUES (?, ?, ?)",
+                    (group, state.dumps(), _text(since)),
+                )
+        return answer
+
+    def admit_to_group(self, group: str, member: GroupMember, policy: str, max_running: int) -> Admission:
+        """Admit ``member`` (see :func:`_groups.admit`) under the write lock."""
+        return self._group_change(group, lambda state: _groups.admit(state, member, policy, max_running))
+
+    def group_run_started(self, group: str, key: str, run_id: str) -> bool:
+        """Mark ``key`` running (see :func:`_groups.started`)."""
+        return self._group_change(group, lambda state: _groups.started(state, key, run_id))
+
+    def leave_group(self, group: str, key: str, now: datetime) -> list[GroupMember]:
+        """Remove ``key`` and reserve slots for the next queued members (see :func:`_groups.leave`)."""
+        return self._group_change(group, lambda state: _groups.leave(state, key, now))
+
+    def stale_reservations(self, before: datetime) -> list[tuple[str, GroupMember]]:
+        """Reserved members older than ``before``, by group."""
+        rows = self._read(
+            "SELECT group_id, state FROM concurrency_groups "
+            "WHERE reserved_since IS NOT NULL AND reserved_since < ?",
+            (format_time(before),),
+        )
+        return [
+            (g, m) for g, text in rows for m in _groups.stale_reservations(GroupState.loads(text), before)
+        ]
 
     # -- housekeeping ------------------------------------------------------------------------
 
@@ -434,7 +494,7 @@ def _time(text: str | None) -> datetime | None:
 
 def _trigger_record(row: Sequence[Any]) -> TriggerRecord:
     (name, group, decided, accepted, decisions, extensions, decision_error, rendered, params) = row[:9]
-    (resources, key, render_error, launched, launch_key, run_id, backend, launch_error, state) = row[9:]
+    (resources, key, render_error, launched, launch_key, run_id, backend, launch_error, note, state) = row[9:]
     return TriggerRecord(
         trigger=name,
         group=group,
@@ -453,6 +513,7 @@ def _trigger_record(row: Sequence[Any]) -> TriggerRecord:
         backend=backend,
         launch_error=launch_error,
         run_state=state,
+        launch_note=note,
     )
 
 
@@ -503,6 +564,7 @@ def _upsert_launch(
     run_id: str | None,
     backend: str | None,
     error: str | None,
+    note: str | None,
 ) -> None:
     values = {
         "launched": 1,
@@ -510,5 +572,6 @@ def _upsert_launch(
         "run_id": run_id,
         "backend": backend,
         "launch_error": error,
+        "launch_note": note,
     }
     _upsert_in(conn, "event_triggers", {"event_id": event_id, "trigger_name": trigger}, values)

@@ -1,0 +1,123 @@
+"""Concurrency-group rules: every policy, redeliveries, and orders that arrive out of turn."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from kfp_triggers.adapters.store._groups import (
+    LAUNCH,
+    QUEUE,
+    QUEUED,
+    RESERVED,
+    RUNNING,
+    SKIP,
+    SUPERSEDE,
+    GroupMember,
+    GroupState,
+    admit,
+    leave,
+    stale_reservations,
+    started,
+)
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def member(n: int) -> GroupMember:
+    return GroupMember(f"key-{n}", f"ev-{n}", f"2026-12-01T12:00:{n:02d}Z/key-{n}", request={"n": n})
+
+
+def run_all(policy: str, numbers: list[int], max_running: int = 1) -> tuple[list[str], GroupState | None]:
+    state: GroupState | None = None
+    verdicts = []
+    for n in numbers:
+        answer, state = admit(state, member(n), policy, max_running)
+        verdicts.append(answer.verdict)
+    return verdicts, state
+
+
+def test_skip_drops_what_comes_while_one_runs() -> None:
+    verdicts, state = run_all("skip", [1, 2, 3])
+    assert verdicts == [LAUNCH, SKIP, SKIP]
+    assert state is not None and list(state.members) == ["key-1"]
+    _, state = leave(state, "key-1", T0)
+    answer, _ = admit(state, member(4), "skip", 1)
+    assert answer.verdict == LAUNCH
+
+
+def test_cancel_in_progress_displaces_older_and_supersedes_late_older_arrivals() -> None:
+    state: GroupState | None = None
+    first, state = admit(state, member(1), "cancel-in-progress", 1)
+    ok, state = started(state, "key-1", "run-1")
+    assert first.verdict == LAUNCH and ok
+    newer, state = admit(state, member(3), "cancel-in-progress", 1)
+    assert newer.verdict == LAUNCH and [m.run_id for m in newer.displaced] == ["run-1"]
+    # An older invocation delivered late is superseded by the newer one, not the other way round.
+    late, state = admit(state, member(2), "cancel-in-progress", 1)
+    assert late.verdict == SUPERSEDE and late.by is not None and late.by.key == "key-3"
+    # The displaced invocation learns it when its run is recorded: its run must be cancelled.
+    ok, _ = started(state, "key-1", "run-1-again")
+    assert not ok
+    assert state is not None and list(state.members) == ["key-3"]
+
+
+def test_a_redelivered_invocation_gets_its_standing_back() -> None:
+    state: GroupState | None = None
+    for policy in ("cancel-in-progress", "queue", "queue-latest", "skip"):
+        state = None
+        first, state = admit(state, member(1), policy, 1)
+        again, state2 = admit(state, member(1), policy, 1)
+        assert (first.verdict, again.verdict) == (LAUNCH, LAUNCH) and state2 == state
+    _, state = admit(None, member(1), "queue", 1)
+    queued, state = admit(state, member(2), "queue", 1)
+    again, same = admit(state, member(2), "queue", 1)
+    assert queued.verdict == again.verdict == QUEUE and same == state
+
+
+def test_queue_runs_at_most_n_and_starts_the_rest_in_order() -> None:
+    verdicts, state = run_all("queue", [1, 2, 3, 4, 5], max_running=2)
+    assert verdicts == [LAUNCH, LAUNCH, QUEUE, QUEUE, QUEUE]
+    assert state is not None and [m.key for m in state.queued()] == ["key-3", "key-4", "key-5"]
+    promoted, state = leave(state, "key-2", T0)
+    assert [(m.key, m.status, m.request) for m in promoted] == [("key-3", RESERVED, {"n": 3})]
+    assert state is not None and len(state.active()) == 2
+    # The reserved member's request comes back to launch: it is admitted, without a new queue place.
+    back, state = admit(state, member(3), "queue", 2)
+    assert back.verdict == LAUNCH
+    # A newcomer queues behind the ones waiting even when a slot is free for a moment.
+    promoted, state = leave(state, "key-1", T0)
+    assert [m.key for m in promoted] == ["key-4"]
+
+
+def test_queue_latest_keeps_only_the_newest_waiting() -> None:
+    verdicts, state = run_all("queue-latest", [1, 2, 4], max_running=1)
+    assert verdicts == [LAUNCH, QUEUE, QUEUE]
+    assert state is not None and [m.key for m in state.queued()] == ["key-4"]
+    _, state = admit(None, member(1), "queue-latest", 1)
+    _, state = admit(state, member(2), "queue-latest", 1)
+    replaced, state = admit(state, member(4), "queue-latest", 1)
+    assert [m.key for m in replaced.displaced] == ["key-2"]
+    older, state = admit(state, member(3), "queue-latest", 1)
+    assert older.verdict == SUPERSEDE and older.by is not None and older.by.key == "key-4"
+
+
+def test_leaving_twice_or_an_unknown_group_writes_nothing() -> None:
+    assert leave(None, "key-1", T0) == ([], None)
+    _, state = admit(None, member(1), "queue", 1)
+    _, state = leave(state, "key-1", T0)
+    assert leave(state, "key-1", T0) == ([], None)
+
+
+def test_the_record_survives_its_text_form_and_stale_reservations_are_found() -> None:
+    _, state = admit(None, member(1), "queue", 1)
+    _, state = started(state, "key-1", "run-1")
+    _, state = admit(state, member(2), "queue", 1)
+    promoted, state = leave(state, "key-1", T0)
+    assert state is not None and GroupState.loads(state.dumps()) == state
+    assert state.reserved_since() == T0
+    assert stale_reservations(state, T0 + timedelta(seconds=1)) == promoted
+    assert stale_reservations(state, T0) == []
+    assert state.members["key-2"].status == RESERVED and QUEUED not in {m.status for m in state.active()}
+    ok, state = started(state, "key-2", "run-2")
+    assert ok and state is not None and state.members["key-2"].status == RUNNING
+    assert state.members["key-2"].request is None and state.reserved_since() is None
