@@ -8,6 +8,12 @@ other instances of a service. Killing a stage SIGKILLs the process group of the 
 starts the next spare; so deliveries that were in flight on the killed process are redelivered to a
 live one, and no delivery attempt is burnt on a stage that is merely restarting.
 
+Delivery is the emulator's own push by default (what the chaos runs use). The emulator keeps at
+most two pushes in flight per subscription, so ``delivery="relay"`` keeps the stage subscriptions
+as pull subscriptions instead and feeds each function through a
+:class:`~tests.emulator.push_relay.PushRelay`, which pushes as Cloud Pub/Sub does, ``in_flight`` at
+a time; a kill then points the stage's relay at the spare.
+
 The push subscriptions have a dead-letter policy but no retry policy (Pub/Sub then redelivers at
 once; the emulator after about a second). Deployments set one (10 to 600 s), but the emulator's
 retry policy stops redelivering failed pushes once several messages of a subscription fail, leaving
@@ -24,7 +30,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kfp_triggers.adapters.transports.pubsub import ensure_topology, subscriber_client, subscription_path
 from kfp_triggers.errors import InvalidRequestError
@@ -38,8 +44,12 @@ from tests.emulator.chain_support import (
     start_function,
     stop_all,
 )
+from tests.emulator.push_relay import DEFAULT_IN_FLIGHT, PushRelay
 
 STARTUP_LIMIT_S = 90.0
+
+#: How messages reach the stage functions: the emulator's push, or a relay that pushes as Cloud Pub/Sub.
+Delivery = Literal["push", "relay"]
 
 
 class ChainFailedError(RuntimeError):
@@ -74,9 +84,11 @@ class ChaosChain:
     settings: dict[str, str]
     workdir: Path
     killable: tuple[str, ...]
+    delivery: Delivery = "push"
     servers: dict[str, FunctionServer] = field(default_factory=dict)
     spares: dict[str, FunctionServer] = field(default_factory=dict)
     subscriptions: dict[str, str] = field(default_factory=dict)
+    relays: dict[str, PushRelay] = field(default_factory=dict)
     kills: list[Kill] = field(default_factory=list)
     started_at: float = field(default_factory=time.monotonic)
     _incarnations: dict[str, int] = field(default_factory=dict)
@@ -93,14 +105,19 @@ class ChaosChain:
         killable: tuple[str, ...],
         max_delivery_attempts: int,
         ack_deadline_s: int,
+        delivery: Delivery = "push",
+        in_flight: int = DEFAULT_IN_FLIGHT,
     ) -> ChaosChain:
         """Start every stage (and a spare of each killable one), create the topology, push to each stage.
 
         ``ack_deadline_s`` is how long a push may take before Pub/Sub delivers it again; deployments
-        give each subscription its function's time limit.
+        give each subscription its function's time limit. ``delivery`` picks the emulator's push or
+        a relay per stage with ``in_flight`` pushes at a time (see the module docstring).
         """
+        if delivery not in ("push", "relay"):
+            raise ValueError(f"unknown delivery {delivery!r}: 'push' or 'relay'")
         environ = {"PUBSUB_EMULATOR_HOST": pubsub_host}
-        chain = cls(project, environ, dict(settings), workdir, killable)
+        chain = cls(project, environ, dict(settings), workdir, killable, delivery)
         try:
             for stage in ENTRY_POINTS:
                 chain.servers[stage] = chain._start(stage)
@@ -116,8 +133,10 @@ class ChaosChain:
             )
             chain._subscriber = subscriber_client(environ)
             for stage, server in chain.servers.items():
-                if stage in INPUT_TOPICS:
+                if stage in INPUT_TOPICS and delivery == "push":
                     chain._push_to(stage, server)
+                elif stage in INPUT_TOPICS:
+                    chain._relay_to(stage, server, in_flight, ack_deadline_s)
         except BaseException:
             chain.stop()
             raise
@@ -147,17 +166,34 @@ class ChaosChain:
             request={"subscription": subscription, "update_mask": {"paths": ["push_config", "retry_policy"]}}
         )
 
+    def _relay_to(self, stage: str, server: FunctionServer, in_flight: int, timeout_s: float) -> None:
+        """Feed ``server`` from the stage's pull subscription through a relay, with no retry policy."""
+        topic = INPUT_TOPICS[stage]
+        name = subscription_path(self.project, f"{topic}-sub")
+        self._subscriber.update_subscription(
+            request={"subscription": {"name": name}, "update_mask": {"paths": ["retry_policy"]}}
+        )
+        endpoint = server.push_endpoint(self.project, topic)
+        self.relays[stage] = PushRelay(name, endpoint, self.environ, in_flight, timeout_s).start()
+
+    def _deliver_to(self, stage: str, server: FunctionServer) -> None:
+        """Send the stage's deliveries to ``server`` from now on, however they are delivered."""
+        if self.delivery == "push":
+            self._push_to(stage, server)
+        else:
+            self.relays[stage].retarget(server.push_endpoint(self.project, INPUT_TOPICS[stage]))
+
     def kill(self, stage: str, moment: str) -> None:
         """Hand the ``stage`` subscription to the spare, SIGKILL the serving process, start a new spare.
 
-        The subscription moves first, so no delivery is pushed to a dead port; what the killed
-        process was handling is lost mid-request and redelivered to the spare.
+        The subscription (or the relay) moves first, so no delivery is pushed to a dead port; what
+        the killed process was handling is lost mid-request and redelivered to the spare.
         """
         with self._lock:
             spare = self.spares[stage]
             wait_ready([spare])
             victim = self.servers[stage]
-            self._push_to(stage, spare)
+            self._deliver_to(stage, spare)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(victim.proc.pid, signal.SIGKILL)
             victim.proc.wait(10)
@@ -187,8 +223,10 @@ class ChaosChain:
         return "".join(path.read_text(errors="replace") for path in sorted(self.workdir.glob("*/*.log")))
 
     def stop(self) -> None:
-        """Stop every function process and release the Pub/Sub client."""
+        """Stop the relays (pushes under way settle first), every function process, the Pub/Sub client."""
         with self._lock:
+            for relay in self.relays.values():
+                relay.stop()
             stop_all([*self.servers.values(), *self.spares.values()])
             if self._subscriber is not None:
                 self._subscriber.close()

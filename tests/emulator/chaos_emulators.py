@@ -29,10 +29,17 @@ class EmulatorUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class EmulatorHosts:
-    """``host:port`` of each running emulator (Firestore: ``None`` when not started)."""
+    """``host:port`` of each running emulator (Firestore: ``None`` when not started).
+
+    The pids are those of the ``gcloud`` commands that started them (``None``: started elsewhere,
+    as by the test fixtures); each emulator's JVM runs below its command, so the benchmark can
+    read the CPU an emulator spent from the process tree under that pid.
+    """
 
     pubsub: str
     firestore: str | None
+    pubsub_pid: int | None = None
+    firestore_pid: int | None = None
 
 
 def _firestore_answers(host: str) -> Callable[[Path], bool]:
@@ -53,8 +60,8 @@ def _pubsub_started(log_path: Path) -> bool:
 @contextmanager
 def _emulator(
     name: str, base: Path, flags: list[str], ready: Callable[[Path], bool], host: str
-) -> Iterator[str]:
-    """Run ``gcloud beta emulators <name> start`` with ``flags``; yields ``host`` once ``ready``."""
+) -> Iterator[tuple[str, int]]:
+    """Run ``gcloud beta emulators <name> start`` with ``flags``; yields ``host`` and its pid when ready."""
     gcloud = shutil.which("gcloud")
     if gcloud is None or shutil.which("java") is None:
         raise EmulatorUnavailableError(f"the {name} emulator needs gcloud and a Java runtime on PATH")
@@ -79,7 +86,7 @@ def _emulator(
                 tail = log_path.read_text(errors="replace")[-2000:]
                 raise EmulatorUnavailableError(f"the {name} emulator did not start:\n{tail}")
             time.sleep(0.05)
-        yield host
+        yield host, proc.pid
     finally:
         stop_emulator(proc)
 
@@ -92,13 +99,13 @@ def running_emulators(base: Path, firestore: bool) -> Iterator[EmulatorHosts]:
         data = base / "pubsub" / "data"
         data.mkdir(parents=True, exist_ok=True)
         flags = [f"--project={PROJECT}", f"--data-dir={data}"]
-        pubsub = stack.enter_context(
+        pubsub, pubsub_pid = stack.enter_context(
             _emulator("pubsub", base / "pubsub", flags, _pubsub_started, pubsub_host)
         )
-        firestore_host = None
+        firestore_host, firestore_pid = None, None
         if firestore:
             host = f"127.0.0.1:{free_port()}"
-            firestore_host = stack.enter_context(
+            firestore_host, firestore_pid = stack.enter_context(
                 _emulator("firestore", base / "firestore", [], _firestore_answers(host), host)
             )
-        yield EmulatorHosts(pubsub, firestore_host)
+        yield EmulatorHosts(pubsub, firestore_host, pubsub_pid, firestore_pid)
