@@ -38,8 +38,6 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -61,7 +59,7 @@ from tests.emulator.chain_support import (
     INPUT_TOPICS,
     ROOT,
     FunctionServer,
-    function_env,
+    start_function,
     stop_all,
     unique_project,
 )
@@ -70,7 +68,6 @@ from tests.emulator.chaos_emulators import EmulatorHosts
 from tests.emulator.chaos_pushes import SENDER_THREADS, Push, write_pushes
 from tests.emulator.chaos_run import ChaosPlan, _function_settings
 from tests.emulator.push_relay import DEFAULT_IN_FLIGHT, PushRelay
-from tests.emulator.support import free_port
 
 #: Every delivery measured, in order (the first also warms the Firestore emulator's JVM up).
 DELIVERIES: tuple[Delivery, ...] = ("push", "relay")
@@ -374,24 +371,8 @@ class HelloChain:
 
 
 def _start_hello(stage: str, settings: dict[str, str], folder: Path) -> FunctionServer:
-    """Start the hello function of ``stage`` as :func:`~tests.emulator.chain_support.start_function` does."""
-    port = free_port()
-    command = [
-        str(Path(sys.executable).with_name("functions-framework")),
-        *("--target", f"hello_{stage}", "--source", str(HELLO_SOURCE)),
-        *("--host", "127.0.0.1", "--port", str(port)),
-    ]
-    log_path = folder / f"{stage}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=function_env(settings),
-            cwd=folder,
-            start_new_session=True,
-        )
-    return FunctionServer(stage, port, proc, log_path)
+    """Start the hello function of ``stage`` in the stage's place."""
+    return start_function(stage, settings, folder, target=f"hello_{stage}", source=HELLO_SOURCE)
 
 
 def _phase(

@@ -142,15 +142,25 @@ def function_env(settings: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def start_function(stage: str, settings: Mapping[str, str], workdir: Path) -> FunctionServer:
-    """Start ``functions/<stage>/main.py`` under functions-framework on a free port (not yet waited for)."""
+def start_function(
+    stage: str,
+    settings: Mapping[str, str],
+    workdir: Path,
+    *,
+    target: str | None = None,
+    source: Path | None = None,
+) -> FunctionServer:
+    """Start ``functions/<stage>/main.py`` under functions-framework on a free port (not yet waited for).
+
+    ``target`` and ``source`` start another function in the stage's place (a baseline's).
+    """
     port = free_port()
     command = [
         str(Path(sys.executable).with_name("functions-framework")),
         "--target",
-        ENTRY_POINTS[stage],
+        target or ENTRY_POINTS[stage],
         "--source",
-        str(ROOT / "functions" / stage / "main.py"),
+        str(source or ROOT / "functions" / stage / "main.py"),
         "--host",
         "127.0.0.1",
         "--port",
