@@ -198,3 +198,56 @@ def test_both_token_settings_are_an_error_that_shows_no_token(tmp_path: Path) ->
         launcher_from_env(env, tmp_path)
     assert "inline-secret" not in str(info.value)
     assert "from-file" not in str(info.value)
+
+
+def test_dry_run_cancel_is_recorded_once_and_reads_canceled(tmp_path: Path) -> None:
+    record_file = tmp_path / "dry.jsonl"
+    launcher = DryRunLauncher(record_file)
+    launched = launcher.launch(request("k1"))
+    status = launcher.cancel(launched.run_id)
+    assert (status.state, status.raw_state) == (RunState.CANCELED, "CANCELED")
+    assert status.finished_at == status.details["canceled_at"]
+    again = launcher.cancel(launched.run_id)
+    assert again.state is RunState.CANCELED
+    assert again.finished_at == status.finished_at
+    lines = [json.loads(line) for line in record_file.read_text().splitlines()]
+    assert lines[1] == {"run_id": launched.run_id, "canceled_at": status.finished_at}
+    assert len(lines) == 2  # the second cancel recorded nothing
+    assert len(launcher.launched) == 1  # a cancellation is not a launch
+    relaunch = launcher.launch(request("k1"))
+    assert (relaunch.run_id, relaunch.existing, relaunch.state) == (launched.run_id, True, RunState.CANCELED)
+
+
+def test_dry_run_cancel_is_seen_by_other_processes(tmp_path: Path) -> None:
+    record_file = tmp_path / "dry.jsonl"
+    serving = DryRunLauncher(record_file)
+    launched = serving.launch(request("k1"))
+    assert serving.get_state(launched.run_id).state is RunState.SKIPPED
+    DryRunLauncher(record_file).cancel(launched.run_id)  # say, the command line
+    assert serving.get_state(launched.run_id).state is RunState.CANCELED
+    found = serving.find("k1")
+    assert found is not None
+    assert found.state is RunState.CANCELED
+
+
+def test_dry_run_cancel_of_an_unknown_run_is_rejected(tmp_path: Path) -> None:
+    launcher = DryRunLauncher(tmp_path / "dry.jsonl")
+    with pytest.raises(LaunchRejected, match="no dry run nope"):
+        launcher.cancel("nope")
+    assert not (tmp_path / "dry.jsonl").exists()
+    in_memory = DryRunLauncher()
+    run_id = in_memory.launch(request("k2")).run_id
+    assert in_memory.cancel(run_id).state is RunState.CANCELED
+
+
+def test_a_backend_can_be_chosen_over_kfpt_launcher(tmp_path: Path) -> None:
+    env = {"KFPT_LAUNCHER": "dry-run", "KFPT_KFP_HOST": "http://kfp:8888"}
+    assert isinstance(launcher_from_env(env, tmp_path, backend="kfp"), KfpRestLauncher)
+    assert isinstance(launcher_from_env(env, tmp_path, backend="local"), LocalLauncher)
+    with pytest.raises(ConfigError) as info:
+        launcher_from_env(env, tmp_path, backend="argo")
+    assert [p.message for p in info.value.problems] == [
+        "no launcher for backend 'argo'; known: local, kfp, vertex, dry-run"
+    ]
+    with pytest.raises(ConfigError, match="KFPT_VERTEX_PROJECT is required"):
+        launcher_from_env(env, tmp_path, backend="vertex")

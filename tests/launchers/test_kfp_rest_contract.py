@@ -136,6 +136,9 @@ EXPERIMENT_FILTER_KEYS = {
     "last_run_created_at",
 }
 SORT = re.compile(r"^[a-z_]+( (asc|desc))?$")
+# backend/src/apiserver/storage/run_store.go TerminateRun: only these states are terminated (the
+# run becomes CANCELING); any other answers InvalidInputError (HTTP 400) "... Row not found".
+TERMINABLE_STATES = {"PAUSED", "PENDING", "RUNNING", "RUNTIME_STATE_UNSPECIFIED"}
 
 
 def parse_filter(seen: Seen, keys: set[str]) -> list[dict[str, Any]]:
@@ -178,6 +181,7 @@ class FakeKfp:
         self.clock = itertools.count(1)
         self.lock = threading.Lock()
         self.on_create_run: list[dict[str, Any]] = []  # runs a concurrent launcher creates meanwhile
+        self.after_read: dict[str, str] = {}  # run id -> the state it moves to once it has been read
 
     def stamp(self) -> str:
         return f"2026-11-24T10:{next(self.clock):02d}:00Z"
@@ -240,8 +244,13 @@ class FakeKfp:
             run = self.runs.get(match.group(1))
             if match.group(2) and m == "POST":
                 require_query(seen, RUN_SINGLE_QUERY)
+                if body is not None:
+                    raise ContractViolation("TerminateRun takes no request body")
                 if run is None:
                     return 404, {"error": "not found", "code": 5, "message": "run not found"}
+                if run["state"] not in TERMINABLE_STATES:
+                    message = f"Failed to terminate a run {run['run_id']}. Row not found"
+                    return 400, {"error": message, "code": 3, "message": message}
                 run["state"] = "CANCELING"
                 return 200, {}
             if m == "GET" and not match.group(2):
@@ -252,7 +261,10 @@ class FakeKfp:
                         "code": 5,
                         "message": f"Run {match.group(1)} not found",
                     }
-                return 200, run
+                answer = copy.deepcopy(run)
+                if run["run_id"] in self.after_read:
+                    run["state"] = self.after_read.pop(run["run_id"])
+                return 200, answer
         match = re.fullmatch(r"/pipelines/([^/]+)/versions(?:/([^/]+))?", path)
         if match and m == "GET":
             pid, vid = match.groups()
@@ -676,3 +688,102 @@ def test_an_answer_that_is_not_a_json_object_is_unavailable(kfp: tuple[ContractS
     server.fail("GET", f"{API}/runs", 200, ["not", "an", "object"])  # type: ignore[arg-type]
     with pytest.raises(LaunchUnavailable, match="HTTP 200 with a body that is not a JSON object"):
         launcher_for(server).launch(request())
+
+
+# --- cancel ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", ["PENDING", "RUNNING", "PAUSED"])
+def test_cancel_terminates_a_live_run(kfp: tuple[ContractServer, FakeKfp], state: str) -> None:
+    server, fake = kfp
+    run = fake.add_run(display_name="r", state=state)
+    status = launcher_for(server).cancel(run["run_id"])
+    assert status.state is RunState.CANCELING
+    assert status.raw_state == "CANCELING"
+    path = f"{API}/runs/{run['run_id']}"
+    assert server.targets() == [f"GET {path}", f"POST {path}:terminate", f"GET {path}"]
+    terminate = server.seen[1]
+    assert terminate.body is None
+    assert terminate.query == {}
+    assert terminate.headers["authorization"] == f"Bearer {TOKEN}"
+    assert fake.runs[run["run_id"]]["state"] == "CANCELING"
+
+
+def test_cancel_is_idempotent(kfp: tuple[ContractServer, FakeKfp]) -> None:
+    server, fake = kfp
+    run = fake.add_run(display_name="r", state="RUNNING")
+    launcher = launcher_for(server)
+    launcher.cancel(run["run_id"])
+    path = f"{API}/runs/{run['run_id']}"
+    assert launcher.cancel(run["run_id"]).state is RunState.CANCELING  # still stopping
+    fake.runs[run["run_id"]]["state"] = "CANCELED"  # the workflow has stopped
+    assert launcher.cancel(run["run_id"]).state is RunState.CANCELED
+    assert server.targets().count(f"POST {path}:terminate") == 1
+    assert server.targets()[3:] == [f"GET {path}", f"GET {path}"]
+
+
+@pytest.mark.parametrize("state", ["SUCCEEDED", "FAILED", "SKIPPED", "CANCELED"])
+def test_cancel_leaves_a_finished_run_alone(kfp: tuple[ContractServer, FakeKfp], state: str) -> None:
+    server, fake = kfp
+    run = fake.add_run(display_name="r", state=state, finished_at="2026-11-24T11:00:00Z")
+    status = launcher_for(server).cancel(run["run_id"])
+    assert status.state is RunState(state)
+    assert status.finished_at == "2026-11-24T11:00:00Z"
+    assert server.targets() == [f"GET {API}/runs/{run['run_id']}"]
+    assert fake.runs[run["run_id"]]["state"] == state
+
+
+def test_cancel_of_a_run_finishing_meanwhile_reports_how_it_finished(
+    kfp: tuple[ContractServer, FakeKfp],
+) -> None:
+    server, fake = kfp
+    run = fake.add_run(display_name="r", state="RUNNING")
+    fake.after_read[run["run_id"]] = "SUCCEEDED"  # it finishes right after the first read
+    status = launcher_for(server).cancel(run["run_id"])
+    assert status.state is RunState.SUCCEEDED
+    path = f"{API}/runs/{run['run_id']}"
+    assert server.targets() == [f"GET {path}", f"POST {path}:terminate", f"GET {path}"]
+    assert fake.runs[run["run_id"]]["state"] == "SUCCEEDED"
+
+
+def test_a_terminate_refused_for_a_live_run_is_rejected(kfp: tuple[ContractServer, FakeKfp]) -> None:
+    server, fake = kfp
+    run = fake.add_run(display_name="r", state="RUNNING")
+    server.fail("POST", f"{API}/runs/.*:terminate", 400, {"error": "no", "code": 3, "message": "no"})
+    with pytest.raises(LaunchRejected, match="HTTP 400 Bad Request: no") as info:
+        launcher_for(server).cancel(run["run_id"])
+    assert info.value.status == 400
+
+
+def test_cancel_of_an_unknown_run_is_rejected(kfp: tuple[ContractServer, FakeKfp]) -> None:
+    server, _ = kfp
+    with pytest.raises(LaunchRejected, match="HTTP 404 Not Found: Run nope not found") as info:
+        launcher_for(server).cancel("nope")
+    assert info.value.status == 404
+    assert server.targets() == [f"GET {API}/runs/nope"]
+
+
+@pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("POST", ":terminate")])
+@pytest.mark.parametrize("status", [500, 503])
+def test_cancel_server_errors_are_retryable(
+    kfp: tuple[ContractServer, FakeKfp], method: str, suffix: str, status: int
+) -> None:
+    server, fake = kfp
+    run = fake.add_run(display_name="r", state="RUNNING")
+    server.fail(method, f"{API}/runs/[^/]+{re.escape(suffix)}", status)
+    launcher = launcher_for(server)
+    with pytest.raises(LaunchUnavailable) as info:
+        launcher.cancel(run["run_id"])
+    assert info.value.status == status
+    assert launcher.cancel(run["run_id"]).state is RunState.CANCELING  # the retry does it
+
+
+def test_cancel_timeout_is_retryable(kfp: tuple[ContractServer, FakeKfp]) -> None:
+    server, fake = kfp
+    run = fake.add_run(display_name="r", state="RUNNING")
+    server.stall("POST", f"{API}/runs/.*:terminate")  # terminated, but the answer comes too late
+    with pytest.raises(LaunchUnavailable, match="no answer within"):
+        launcher_for(server, timeout_s=0.3).cancel(run["run_id"])
+    retry = launcher_for(server).cancel(run["run_id"])
+    assert retry.state is RunState.CANCELING
+    assert server.targets().count(f"POST {API}/runs/{run['run_id']}:terminate") == 1

@@ -1,8 +1,8 @@
 """Contract tests of VertexLauncher against the Vertex AI ``projects.locations.pipelineJobs`` REST API (v1).
 
 These are contract tests because Vertex AI cannot run here: a real HTTP server on 127.0.0.1 plays the
-API (``create`` with ``?pipelineJobId=``, ``get``), keeps jobs in memory, and rejects (and records)
-any request the published reference does not allow. The facts used are copied below as literals
+API (``create`` with ``?pipelineJobId=``, ``get``, ``cancel``), keeps jobs in memory, and rejects (and
+records) any request the published reference does not allow. The facts used are copied below as literals
 (cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.pipelineJobs).
 """
 
@@ -79,6 +79,12 @@ STATES = [
 ]
 
 
+# pipelineJobs.cancel: "POST /v1/{name}:cancel", the request body must be empty, the answer is empty.
+# Cancellation is asynchronous: the job goes CANCELLING, then CANCELLED with error.code 1 (CANCELLED).
+# A job that has already ended cannot be cancelled: 400 FAILED_PRECONDITION.
+ENDED_STATES = {"PIPELINE_STATE_SUCCEEDED", "PIPELINE_STATE_FAILED", "PIPELINE_STATE_CANCELLED"}
+
+
 def google_error(code: int, status: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "status": status}}
 
@@ -89,6 +95,7 @@ class FakeVertex:
     def __init__(self) -> None:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
+        self.after_read: dict[str, str] = {}  # job id -> the state it moves to once it has been read
 
     def __call__(self, seen: Seen) -> tuple[int, dict[str, Any]]:
         require_bearer(seen, TOKEN)
@@ -96,14 +103,42 @@ class FakeVertex:
         with self.lock:
             if seen.method == "POST" and seen.path == f"{PARENT}/pipelineJobs":
                 return self.create(seen)
-            match = re.fullmatch(rf"{PARENT}/pipelineJobs/([^/]+)", seen.path)
+            match = re.fullmatch(rf"{PARENT}/pipelineJobs/([^/:]+)", seen.path)
             if seen.method == "GET" and match:
                 require_query(seen, set())
                 job = self.jobs.get(match.group(1))
                 if job is None:
                     return 404, google_error(404, "NOT_FOUND", f"PipelineJob {match.group(1)} not found")
-                return 200, job
+                answer = dict(job)
+                self.advance(match.group(1))
+                return 200, answer
+            match = re.fullmatch(rf"{PARENT}/pipelineJobs/([^/:]+):cancel", seen.path)
+            if seen.method == "POST" and match:
+                return self.cancel(seen, match.group(1))
         raise ContractViolation("no such method in projects.locations.pipelineJobs")
+
+    def advance(self, job_id: str) -> None:
+        """After a read: a cancelling job has cancelled; a scheduled change happens."""
+        job = self.jobs[job_id]
+        if job_id in self.after_read:
+            job["state"] = self.after_read.pop(job_id)
+        elif job["state"] == "PIPELINE_STATE_CANCELLING":
+            job["state"] = "PIPELINE_STATE_CANCELLED"
+            job["error"] = {"code": 1, "message": "CANCELED"}
+            job["endTime"] = "2026-11-24T11:00:00Z"
+
+    def cancel(self, seen: Seen, job_id: str) -> tuple[int, dict[str, Any]]:
+        require_query(seen, set())
+        if seen.body not in (None, {}):
+            raise ContractViolation("the request body of pipelineJobs.cancel must be empty")
+        job = self.jobs.get(job_id)
+        if job is None:
+            return 404, google_error(404, "NOT_FOUND", f"PipelineJob {job_id} not found")
+        if job["state"] in ENDED_STATES or job["state"] == "PIPELINE_STATE_CANCELLING":
+            message = f"Cannot cancel PipelineJob {job_id} in state {job['state']}."
+            return 400, google_error(400, "FAILED_PRECONDITION", message)
+        job["state"] = "PIPELINE_STATE_CANCELLING"
+        return 200, {}
 
     def create(self, seen: Seen) -> tuple[int, dict[str, Any]]:
         require_query(seen, {"pipelineJobId"})
@@ -379,3 +414,132 @@ def test_get_state_errors(vertex: tuple[ContractServer, FakeVertex]) -> None:
     server.fail("GET", f"{PARENT}/pipelineJobs/.*", 502)
     with pytest.raises(LaunchUnavailable):
         launcher_for(server).get_state("job-3")
+
+
+# --- cancel ---------------------------------------------------------------------------------
+
+
+def add_job(fake: FakeVertex, job_id: str, state: str, **fields: Any) -> str:
+    fake.jobs[job_id] = {"name": f"{PARENT[4:]}/pipelineJobs/{job_id}", "state": state, **fields}
+    return job_id
+
+
+@pytest.mark.parametrize(
+    "state",
+    ["PIPELINE_STATE_QUEUED", "PIPELINE_STATE_PENDING", "PIPELINE_STATE_RUNNING", "PIPELINE_STATE_PAUSED"],
+)
+def test_cancel_sends_the_published_request(vertex: tuple[ContractServer, FakeVertex], state: str) -> None:
+    server, fake = vertex
+    add_job(fake, "job-c", state)
+    status = launcher_for(server).cancel("job-c")
+    assert status.state is RunState.CANCELING
+    assert status.raw_state == "PIPELINE_STATE_CANCELLING"
+    job = f"{PARENT}/pipelineJobs/job-c"
+    assert server.targets() == [f"GET {job}", f"POST {job}:cancel", f"GET {job}"]
+    post = server.seen[1]
+    assert post.body == {}
+    assert post.query == {}
+    assert post.headers["content-type"] == "application/json"
+    assert post.headers["authorization"] == f"Bearer {TOKEN}"
+    later = launcher_for(server).get_state("job-c")  # the job has stopped by now
+    assert later.state is RunState.CANCELED
+    assert later.error == "CANCELED"
+
+
+def test_cancel_is_idempotent(vertex: tuple[ContractServer, FakeVertex]) -> None:
+    server, fake = vertex
+    add_job(fake, "job-i", "PIPELINE_STATE_RUNNING")
+    launcher = launcher_for(server)
+    assert launcher.cancel("job-i").state is RunState.CANCELING
+    assert launcher.cancel("job-i").state is RunState.CANCELED
+    assert launcher.cancel("job-i").state is RunState.CANCELED
+    assert server.targets().count(f"POST {PARENT}/pipelineJobs/job-i:cancel") == 1
+
+
+def test_cancel_of_a_cancelling_job_sends_nothing(vertex: tuple[ContractServer, FakeVertex]) -> None:
+    server, fake = vertex
+    add_job(fake, "job-g", "PIPELINE_STATE_CANCELLING")
+    assert launcher_for(server).cancel("job-g").state is RunState.CANCELING
+    assert server.targets() == [f"GET {PARENT}/pipelineJobs/job-g"]
+
+
+@pytest.mark.parametrize(
+    ("state", "want"),
+    [
+        ("PIPELINE_STATE_SUCCEEDED", RunState.SUCCEEDED),
+        ("PIPELINE_STATE_FAILED", RunState.FAILED),
+        ("PIPELINE_STATE_CANCELLED", RunState.CANCELED),
+    ],
+)
+def test_cancel_leaves_a_finished_job_alone(
+    vertex: tuple[ContractServer, FakeVertex], state: str, want: RunState
+) -> None:
+    server, fake = vertex
+    add_job(fake, "job-f", state, endTime="2026-11-24T11:00:00Z")
+    status = launcher_for(server).cancel("job-f")
+    assert status.state is want
+    assert status.finished_at == "2026-11-24T11:00:00Z"
+    assert server.targets() == [f"GET {PARENT}/pipelineJobs/job-f"]
+
+
+def test_cancel_of_a_job_finishing_meanwhile_is_done(vertex: tuple[ContractServer, FakeVertex]) -> None:
+    """Vertex's FAILED_PRECONDITION for a job that ended between the read and the cancel."""
+    server, fake = vertex
+    add_job(fake, "job-m", "PIPELINE_STATE_RUNNING")
+    fake.after_read["job-m"] = "PIPELINE_STATE_SUCCEEDED"
+    status = launcher_for(server).cancel("job-m")
+    assert status.state is RunState.SUCCEEDED
+    job = f"{PARENT}/pipelineJobs/job-m"
+    assert server.targets() == [f"GET {job}", f"POST {job}:cancel", f"GET {job}"]
+
+
+def test_a_cancel_refused_for_a_live_job_is_rejected(vertex: tuple[ContractServer, FakeVertex]) -> None:
+    server, fake = vertex
+    add_job(fake, "job-r", "PIPELINE_STATE_RUNNING")
+    refusal = google_error(400, "FAILED_PRECONDITION", "not now")
+    server.fail("POST", f"{PARENT}/pipelineJobs/job-r:cancel", 400, refusal)
+    with pytest.raises(LaunchRejected, match="not now") as info:
+        launcher_for(server).cancel("job-r")
+    assert info.value.status == 400
+
+
+def test_cancel_by_resource_name_and_bad_ids(vertex: tuple[ContractServer, FakeVertex]) -> None:
+    server, fake = vertex
+    add_job(fake, "job-n", "PIPELINE_STATE_RUNNING")
+    assert launcher_for(server).cancel(f"{PARENT[4:]}/pipelineJobs/job-n").state is RunState.CANCELING
+    with pytest.raises(LaunchRejected, match="not a PipelineJob id"):
+        launcher_for(server).cancel("Bad_Id")
+    assert server.targets()[-1] == f"GET {PARENT}/pipelineJobs/job-n"
+
+
+def test_cancel_of_an_unknown_job_is_rejected(vertex: tuple[ContractServer, FakeVertex]) -> None:
+    server, _ = vertex
+    with pytest.raises(LaunchRejected, match="PipelineJob nope not found") as info:
+        launcher_for(server).cancel("nope")
+    assert info.value.status == 404
+    assert server.targets() == [f"GET {PARENT}/pipelineJobs/nope"]
+
+
+@pytest.mark.parametrize(("method", "suffix"), [("GET", ""), ("POST", ":cancel")])
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_cancel_server_errors_are_retryable(
+    vertex: tuple[ContractServer, FakeVertex], method: str, suffix: str, status: int
+) -> None:
+    server, fake = vertex
+    add_job(fake, "job-e", "PIPELINE_STATE_RUNNING")
+    server.fail(method, f"{PARENT}/pipelineJobs/job-e{re.escape(suffix)}", status)
+    launcher = launcher_for(server)
+    with pytest.raises(LaunchUnavailable) as info:
+        launcher.cancel("job-e")
+    assert info.value.status == status
+    assert launcher.cancel("job-e").state is RunState.CANCELING  # the retry does it
+
+
+def test_cancel_timeout_is_retryable(vertex: tuple[ContractServer, FakeVertex]) -> None:
+    server, fake = vertex
+    add_job(fake, "job-t", "PIPELINE_STATE_RUNNING")
+    server.stall("POST", f"{PARENT}/pipelineJobs/job-t:cancel")
+    with pytest.raises(LaunchUnavailable, match="no answer within"):
+        launcher_for(server, timeout_s=0.3).cancel("job-t")
+    assert launcher_for(server).cancel("job-t").state is RunState.CANCELING  # cancelling meanwhile
+    assert server.targets().count(f"POST {PARENT}/pipelineJobs/job-t:cancel") == 1

@@ -118,6 +118,11 @@ def _parser() -> argparse.ArgumentParser:
             q.add_argument("--output", choices=["table", "json"], default="table")
         lst.set_defaults(handler=cmd_list, noun=noun)
         show.set_defaults(handler=cmd_show, noun=noun)
+        if noun == "runs":
+            cancel = verbs.add_parser("cancel", help="cancel a run on its backend (idempotent)")
+            cancel.add_argument("run_id", metavar="RUN_ID")
+            cancel.add_argument("--store", help="store URL (default: KFPT_STORE)")
+            cancel.set_defaults(handler=cmd_cancel)
 
     p = sub.add_parser("replay", help="re-run a journalled event against the current configuration")
     p.add_argument("event_id")
@@ -274,6 +279,15 @@ def cmd_show(args: argparse.Namespace) -> Any:
 
     store = ops.open_store(args.store)
     return ops.show_run(store, args.id) if args.noun == "runs" else ops.show_event(store, args.id)
+
+
+def cmd_cancel(args: argparse.Namespace) -> dict[str, Any]:
+    """runs cancel: stop the run on its backend, record the state it reports, print both states."""
+    import os
+
+    from kfp_triggers.app import operations as ops
+
+    return ops.cancel_run(ops.open_store(args.store), args.run_id, os.environ)
 
 
 def cmd_replay(args: argparse.Namespace) -> dict[str, Any]:

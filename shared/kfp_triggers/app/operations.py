@@ -1,4 +1,4 @@
-"""Operator commands: serve the chain, send a request, read the journal and the runs, replay.
+"""Operator commands: serve the chain, send a request, read the journal and the runs, cancel, replay.
 
 The CLI parses arguments; these functions do the work and return JSON-ready values.
 """
@@ -12,7 +12,7 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,50 @@ def show_run(store: Store, run_id: str) -> dict[str, Any]:
     if run is None:
         raise InvalidRequestError(f"no run {run_id!r} in the store")
     return run.to_json()
+
+
+def cancel_run(store: Store, run_id: str, environ: Mapping[str, str]) -> dict[str, Any]:
+    """``runs cancel``: stop a run on its own backend; the store reads ``CANCELING`` until it ends.
+
+    The launcher is the one for the run's recorded backend, configured from ``environ``'s
+    ``KFPT_*`` settings as the stages configure theirs (so a deployment that now launches on
+    another backend can still cancel its older runs). The run's end is left to the status stage,
+    which records it as it records any run's end: it publishes ``run.state``, updates the commit
+    status and frees the run's concurrency-group slot. So a backend that reports ``CANCELED`` at
+    once is recorded as ``CANCELING`` here, and a run the store has as ended is left as it is.
+    Idempotent: a run already stopping or ended is not asked again, and ``changed`` says whether
+    the stored state moved.
+
+    Raises:
+        InvalidRequestError: the store has no such run.
+        SettingError, ConfigError: the settings are unusable for the run's backend.
+        LaunchRejected: the backend does not know the run or refuses to stop it.
+        LaunchUnavailable: the backend could not be reached; retrying is safe.
+    """
+    from kfp_triggers.adapters.launchers.base import RunState, is_terminal
+    from kfp_triggers.adapters.launchers.factory import launcher_from_env
+
+    run = store.get_run(run_id)
+    if run is None:
+        raise InvalidRequestError(f"no run {run_id!r} in the store")
+    settings = Settings.from_env(environ)
+    launcher = launcher_from_env(environ, settings.output_root, backend=run.backend)
+    status = launcher.cancel(run.run_id)
+    state = str(status.state)
+    recorded = str(RunState.CANCELING) if status.state is RunState.CANCELED else state
+    previous = None
+    if not is_terminal(run.state) and not is_terminal(recorded):
+        # Observed now, which is after the record as read: never older than what the store holds.
+        observed = max(datetime.now(UTC), run.updated_at)
+        previous = store.record_state(run.run_id, recorded, observed)
+    return {
+        "runID": run.run_id,
+        "backend": run.backend,
+        "state": state,
+        "previousState": previous if previous is not None else run.state,
+        "recorded": recorded if previous is not None else run.state,
+        "changed": previous is not None,
+    }
 
 
 def list_events(store: Store, limit: int, listener: str | None) -> list[dict[str, Any]]:

@@ -234,7 +234,7 @@ class RunStatus:
 
 
 class Launcher(Protocol):
-    """Creates runs and reads their state; one implementation per backend."""
+    """Creates runs, reads their state and cancels them; one implementation per backend."""
 
     def launch(self, request: LaunchRequest) -> LaunchedRun:
         """Create the run, or return the run already created for ``request.idempotency_key``.
@@ -264,3 +264,23 @@ class Launcher(Protocol):
             LaunchUnavailable: the backend could not be reached or failed.
         """
         ...
+
+    def cancel(self, run_id: str) -> RunStatus:
+        """Ask the backend to stop the run; return its state once the request is made.
+
+        Idempotent: a run already CANCELING, CANCELED or otherwise finished is left alone and its
+        current state returned, so cancelling twice, or cancelling a run that finished meanwhile,
+        is not an error. Stopping may be asynchronous (KFP and Vertex report CANCELING first), so
+        the state returned is what the backend says right after the request, not a promise that
+        the run is already over.
+
+        Raises:
+            LaunchRejected: no such run (or not allowed to stop it).
+            LaunchUnavailable: the backend could not be reached or failed; retrying is safe.
+        """
+        ...
+
+
+def is_settled(state: RunState) -> bool:
+    """True when cancelling has nothing left to do: the run is finished or already stopping."""
+    return state.is_terminal or state is RunState.CANCELING

@@ -4,7 +4,9 @@ Useful to try a configuration against real webhooks without creating runs. The r
 the real launchers check it (the pipeline is loaded and the parameters converted when the pipeline is
 local), so a dry run fails where a real launch would. Records are kept in memory and, when a path is
 given, appended as JSON lines; the file is re-read, so a key recorded by another process or an
-earlier start is still recognised. Run ids are derived from the key; the state is SKIPPED.
+earlier start is still recognised. Run ids are derived from the key; the state is SKIPPED, or
+CANCELED once the run has been cancelled (a cancellation is a line of its own,
+``{"run_id": ..., "canceled_at": ...}``, so it too is seen by every process reading the file).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class DryRunLauncher:
         self._lock = threading.Lock()
         self._by_key: dict[str, dict[str, Any]] = {}
         self._by_id: dict[str, dict[str, Any]] = {}
+        self._canceled: dict[str, str] = {}  # run id -> when it was cancelled
         self._reload()
 
     @property
@@ -64,8 +67,22 @@ class DryRunLauncher:
                     record = json.loads(line)
                 except ValueError:
                     continue  # a line cut short by a crash
-                if isinstance(record, dict) and record.get("idempotency_key") and record.get("run_id"):
+                if not isinstance(record, dict) or not record.get("run_id"):
+                    continue
+                if record.get("canceled_at"):
+                    self._canceled.setdefault(str(record["run_id"]), str(record["canceled_at"]))
+                elif record.get("idempotency_key"):
                     self._remember(record)
+
+    def _append(self, record: dict[str, Any]) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+
+    def _state(self, run_id: str) -> RunState:
+        return RunState.CANCELED if run_id in self._canceled else RunState.SKIPPED
 
     def launch(self, request: LaunchRequest) -> LaunchedRun:
         """Check the request and record it, or return the record already made for the key.
@@ -80,13 +97,11 @@ class DryRunLauncher:
                 self._reload()
                 record = self._by_key.get(key)
             if record is not None:
-                return LaunchedRun(record["run_id"], BACKEND, RunState.SKIPPED, None, existing=True)
+                state = self._state(record["run_id"])
+                return LaunchedRun(record["run_id"], BACKEND, state, None, existing=True)
             record = self._record(request)
             self._remember(record)
-            if self.path is not None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(record, sort_keys=True, default=str) + "\n")
+            self._append(record)
         log.info("dry run: would launch %r for event %s", request.spec.display_name, request.event_id)
         return LaunchedRun(record["run_id"], BACKEND, RunState.SKIPPED, None)
 
@@ -97,9 +112,9 @@ class DryRunLauncher:
             if record is None:
                 self._reload()
                 record = self._by_key.get(idempotency_key)
-        return (
-            None if record is None else LaunchedRun(record["run_id"], BACKEND, RunState.SKIPPED, None, True)
-        )
+            if record is None:
+                return None
+            return LaunchedRun(record["run_id"], BACKEND, self._state(record["run_id"]), None, True)
 
     def _record(self, request: LaunchRequest) -> dict[str, Any]:
         spec = request.spec
@@ -132,17 +147,48 @@ class DryRunLauncher:
         }
 
     def get_state(self, run_id: str) -> RunStatus:
-        """SKIPPED for a recorded dry run.
+        """SKIPPED for a recorded dry run, CANCELED once it has been cancelled.
 
         Raises:
             LaunchRejected: no dry run has this id.
         """
         with self._lock:
-            record = self._by_id.get(run_id)
-            if record is None:
-                self._reload()
-                record = self._by_id.get(run_id)
+            record = self._lookup(run_id)
+            canceled_at = self._canceled.get(run_id)
+        details = {"dry_run": True, **record}
+        if canceled_at is not None:
+            details["canceled_at"] = canceled_at
+            return RunStatus(RunState.CANCELED, RunState.CANCELED.value, None, canceled_at, details)
+        return RunStatus(RunState.SKIPPED, RunState.SKIPPED.value, None, record.get("recorded_at"), details)
+
+    def cancel(self, run_id: str) -> RunStatus:
+        """Record that the dry run was cancelled (once) and report CANCELED.
+
+        Nothing ran, so there is nothing to stop: the cancellation is recorded so that the dry
+        run reads as a real one would after a cancel. Cancelling again records nothing new.
+
+        Raises:
+            LaunchRejected: no dry run has this id.
+        """
+        with self._lock:
+            self._lookup(run_id)
+            if run_id not in self._canceled:
+                stamp = now()
+                self._canceled[run_id] = stamp
+                self._append({"run_id": run_id, "canceled_at": stamp})
+                log.info("dry run %s cancelled", run_id)
+        return self.get_state(run_id)
+
+    def _lookup(self, run_id: str) -> dict[str, Any]:
+        """The record of ``run_id``, the file re-read first (another process may have cancelled it).
+
+        The caller holds the lock.
+
+        Raises:
+            LaunchRejected: no dry run has this id.
+        """
+        self._reload()
+        record = self._by_id.get(run_id)
         if record is None:
             raise LaunchRejected(f"no dry run {run_id}")
-        details = {"dry_run": True, **record}
-        return RunStatus(RunState.SKIPPED, RunState.SKIPPED.value, None, record.get("recorded_at"), details)
+        return record

@@ -85,17 +85,25 @@ class _Settings:
             raise ConfigError(self.problems)
 
 
-def launcher_from_env(environ: Mapping[str, str], output_root: str | os.PathLike[str]) -> Launcher:
+def launcher_from_env(
+    environ: Mapping[str, str], output_root: str | os.PathLike[str], *, backend: str | None = None
+) -> Launcher:
     """The launcher ``KFPT_LAUNCHER`` names, configured from the other ``KFPT_*`` settings.
 
     ``output_root`` is where the local launcher keeps runs and the dry-run launcher its record,
-    unless ``KFPT_LOCAL_OUTPUT_ROOT`` is set.
+    unless ``KFPT_LOCAL_OUTPUT_ROOT`` is set. ``backend`` builds that launcher instead of the one
+    ``KFPT_LAUNCHER`` names: a run recorded earlier is handled by its own backend, whatever the
+    deployment launches today.
 
     Raises:
         ConfigError: an unknown launcher, or a missing or malformed setting (all of them listed).
     """
     settings = _Settings(environ)
     kind = settings.get(registry.LAUNCHER)
+    if backend is not None:
+        kind = backend
+        if backend not in LAUNCHERS:
+            settings.problem(f"no launcher for backend {backend!r}; known: {', '.join(LAUNCHERS)}")
     settings.check()
     root = Path(
         settings.get(registry.LOCAL_OUTPUT_ROOT)

@@ -40,6 +40,7 @@ from kfp_triggers.adapters.launchers.base import (
     RunState,
     RunStatus,
     VersionReference,
+    is_settled,
     normalise_state,
 )
 from kfp_triggers.adapters.launchers.params import coerce_parameters, load_pipeline, pipeline_from_mapping
@@ -190,6 +191,35 @@ class KfpRestLauncher:
     def terminate(self, run_id: str) -> None:
         """Ask the server to stop a run (``POST /runs/{id}:terminate``)."""
         self._call("POST", f"/runs/{urllib.parse.quote(run_id, safe='')}:terminate")
+
+    def cancel(self, run_id: str) -> RunStatus:
+        """Terminate the run unless it is already CANCELING or finished; its state afterwards.
+
+        The server terminates only a PENDING, RUNNING or PAUSED run and answers 400 otherwise, so
+        the run is read first and a settled run is left alone. A 400 to the terminate (the run
+        finished between the read and the request) counts as done when a second read finds the run
+        settled. After a terminate the run is read again: the server has marked it CANCELING by
+        then, and stops its workflow asynchronously.
+
+        Raises:
+            LaunchRejected: no such run (404), not allowed (401/403), or a refusal that a second
+                read does not explain.
+            LaunchUnavailable: the server could not be reached or failed; retrying is safe.
+        """
+        before = self.get_state(run_id)
+        if is_settled(before.state):
+            return before
+        try:
+            self.terminate(run_id)
+        except LaunchRejected as exc:
+            if exc.status != 400:
+                raise
+            after = self.get_state(run_id)
+            if is_settled(after.state):
+                return after
+            raise
+        log.info("run %s: terminate requested (was %s)", run_id, before.state)
+        return self.get_state(run_id)
 
     def _run_body(self, request: LaunchRequest, marker: str) -> dict[str, Any]:
         spec = request.spec

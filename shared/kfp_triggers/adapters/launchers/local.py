@@ -3,7 +3,9 @@
 Layout under ``output_root``::
 
     .keys/<sha256 of the idempotency key>   the run id launched for that key (the idempotency index)
-    <run_id>/run.json                         state record: PENDING -> RUNNING -> SUCCEEDED | FAILED
+    <run_id>/run.json                         state record: PENDING -> RUNNING -> SUCCEEDED | FAILED,
+                                              or CANCELED from PENDING or RUNNING
+    <run_id>/.run.lock                        serialises the record's read-then-write changes
     <run_id>/request.json, pipeline.yaml      what the runner executes (typed arguments, the IR)
     <run_id>/runner.log                       the runner's output (kfp.local logs, task output)
     <run_id>/<pipeline>-<timestamp>/<task>/   task outputs written by kfp.local
@@ -15,20 +17,30 @@ index entry is created with a hard link, which fails if it exists: of two launch
 exactly one wins and the other returns the winner's run. Because state lives in ``run.json``,
 ``get_state`` works from any process; a run whose launcher or runner process died without a
 result is reported (and recorded) as FAILED. This module never imports kfp.
+
+Cancelling works from any process on the same machine too. The runner leads its own session, so
+it and every process kfp.local starts for a task form one process group, recorded in ``run.json``
+(``runner_pgid``) when the runner is started. :meth:`LocalLauncher.cancel` records CANCELED under
+the run's lock, then stops that group (SIGTERM, then SIGKILL for what outlives a grace period).
+Every state change is made under the same lock and never replaces a terminal state, so a queued
+run that was cancelled never starts, and a killed runner (or the thread waiting for it) cannot
+record FAILED over CANCELED.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +63,10 @@ from kfp_triggers.adapters.launchers.base import (
     LaunchUnavailable,
     RunState,
     RunStatus,
+    is_terminal,
     normalise_state,
 )
+from kfp_triggers.adapters.launchers.local_runner import record_lock, transition
 from kfp_triggers.adapters.launchers.params import coerce_parameters, load_pipeline
 
 log = logging.getLogger(__name__)
@@ -60,22 +74,35 @@ log = logging.getLogger(__name__)
 BACKEND = "local"
 _KEYS = ".keys"
 _SECRET_ENV_WORDS = ("TOKEN", "SECRET", "PASSWORD", "CREDENTIAL")
+_KILL_WAIT_S = 3.0
+"""How long a cancel waits for the run's processes to vanish after SIGKILL."""
+_POLL_S = 0.05
 
 
 class LocalLauncher:
     """Launches runs with kfp.local in background subprocesses; see the module docstring."""
 
-    def __init__(self, output_root: str | os.PathLike[str], max_workers: int = 2, python: str | None = None):
+    def __init__(
+        self,
+        output_root: str | os.PathLike[str],
+        max_workers: int = 2,
+        python: str | None = None,
+        *,
+        cancel_grace_s: float = 5.0,
+    ):
         """Args:
         output_root: directory for run records and outputs (created if missing).
         max_workers: how many runs execute at the same time.
         python: interpreter for the runner (default: this one); it needs kfp installed.
+        cancel_grace_s: how long a cancelled run's processes may take to exit after SIGTERM
+            before they are killed.
         """
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self.output_root = Path(output_root).resolve()
         self.max_workers = max_workers
         self.python = python or sys.executable
+        self.cancel_grace_s = cancel_grace_s
         self._pool: ThreadPoolExecutor | None = None
         self._futures: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
@@ -183,7 +210,11 @@ class LocalLauncher:
         return LaunchedRun(run_id, BACKEND, status.state, (self.output_root / run_id).as_uri(), existing=True)
 
     def _execute(self, run_dir: Path) -> None:
-        """Worker thread: run the runner subprocess and make sure the record ends terminal."""
+        """Worker thread: run the runner subprocess and make sure the record ends terminal.
+
+        The runner is started, and its process group recorded, under the run's lock: a cancel
+        either sees the run not started (and it is not started) or finds the group to stop.
+        """
         # The pipeline is user code: keep our own credentials (KFPT_*TOKEN*, ...) out of its environment.
         env = {
             k: v
@@ -192,26 +223,82 @@ class LocalLauncher:
         }
         env["PYTHONUNBUFFERED"] = "1"
         cmd = [self.python, "-m", "kfp_triggers.adapters.launchers.local_runner", str(run_dir)]
-        try:
-            with open(run_dir / LOG, "ab") as out:
-                proc = subprocess.Popen(
-                    cmd, stdout=out, stderr=subprocess.STDOUT, cwd=run_dir, env=env, start_new_session=True
+        with record_lock(run_dir):
+            if is_terminal(str(read_record(run_dir).get("state") or "")):
+                log.info("local run %s ended before it started", run_dir.name)
+                return
+            try:
+                with open(run_dir / LOG, "ab") as out:
+                    # A new session: the runner leads a process group of its own, which its task
+                    # processes join, so a cancel can stop all of them with one killpg.
+                    proc = subprocess.Popen(
+                        cmd,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        cwd=run_dir,
+                        env=env,
+                        start_new_session=True,
+                    )
+            except OSError as exc:
+                update_record(
+                    run_dir, state="FAILED", error=f"cannot start the runner: {exc}", finished_at=now()
                 )
-                code = proc.wait()
-        except OSError as exc:
-            update_record(run_dir, state="FAILED", error=f"cannot start the runner: {exc}", finished_at=now())
-            return
-        record = read_record(run_dir)
-        if normalise_state(BACKEND, record.get("state")).is_terminal:
-            update_record(run_dir, exit_code=code)
-        else:
-            update_record(
-                run_dir,
-                state="FAILED",
-                error=f"the runner exited with status {code} without a result (see {LOG})",
-                finished_at=now(),
-                exit_code=code,
-            )
+                return
+            update_record(run_dir, runner_pid=proc.pid, runner_pgid=proc.pid)
+        code = proc.wait()
+        with record_lock(run_dir):
+            if is_terminal(str(read_record(run_dir).get("state") or "")):
+                update_record(run_dir, exit_code=code)  # its outcome, or CANCELED, stays
+            else:
+                update_record(
+                    run_dir,
+                    state="FAILED",
+                    error=f"the runner exited with status {code} without a result (see {LOG})",
+                    finished_at=now(),
+                    exit_code=code,
+                )
+
+    # -- cancelling --------------------------------------------------------------------------
+
+    def cancel(self, run_id: str) -> RunStatus:
+        """Record CANCELED and stop the run's whole process tree; a finished run keeps its state.
+
+        Works from any process on the machine the run executes on (the record names the runner's
+        process group). The group gets SIGTERM, and SIGKILL for whatever is still alive
+        ``cancel_grace_s`` later; this returns once none of its processes is left (or, failing
+        that, shortly after SIGKILL). A run still waiting for a worker is recorded CANCELED and
+        never starts.
+
+        Raises:
+            LaunchRejected: no such run; it executes on another machine; its processes belong to
+                another user.
+            LaunchUnavailable: the record cannot be read or written.
+        """
+        status = self.get_state(run_id)  # checks the id; a run whose process died reads FAILED
+        if status.state.is_terminal:
+            return status
+        run_dir = self.output_root / run_id
+        try:
+            with record_lock(run_dir):
+                record = read_record(run_dir)
+                if is_terminal(str(record.get("state") or "")):
+                    group = None  # it finished meanwhile
+                else:
+                    group = _runner_group(record, run_dir)
+                    stamp = now()
+                    update_record(run_dir, state="CANCELED", finished_at=stamp, canceled_at=stamp)
+                    log.info("local run %s cancelled (was %s)", run_id, record.get("state"))
+        except LaunchRejected:
+            raise
+        except (OSError, ValueError) as exc:
+            raise LaunchUnavailable(f"cannot record the cancellation of local run {run_id}: {exc}") from exc
+        with self._lock:
+            future = self._futures.get(run_id)
+        if future is not None:
+            future.cancel()  # still queued here: it will not take a worker
+        if group is not None:
+            _stop_group(group, self.cancel_grace_s)
+        return self.get_state(run_id)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -252,10 +339,11 @@ class LocalLauncher:
             why = "the runner process exited without a result"
         else:
             return record
-        fresh = read_record(run_dir)  # it may have finished between the two reads
-        if normalise_state(BACKEND, fresh.get("state")) != state:
-            return fresh
-        return update_record(run_dir, state="FAILED", error=why, finished_at=now())
+        with record_lock(run_dir):
+            fresh = read_record(run_dir)  # it may have finished between the two reads
+            if normalise_state(BACKEND, fresh.get("state")) != state:
+                return fresh
+            return update_record(run_dir, state="FAILED", error=why, finished_at=now())
 
     def wait(self, run_id: str, timeout_s: float | None = None, poll_s: float = 0.1) -> RunStatus:
         """Block until the run is terminal (or PAUSED) and return its status.
@@ -267,7 +355,8 @@ class LocalLauncher:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         future = self._futures.get(run_id)
         if future is not None:
-            future.result(timeout=timeout_s)
+            with contextlib.suppress(CancelledError):  # cancelled before it started: see the record
+                future.result(timeout=timeout_s)
         while True:
             status = self.get_state(run_id)
             if status.state.is_terminal or status.state is RunState.PAUSED:
@@ -286,7 +375,7 @@ class LocalLauncher:
         pool.shutdown(wait=wait, cancel_futures=not wait)
         for run_id, future in futures.items():
             if future.cancelled():
-                update_record(
+                transition(  # a run cancelled on purpose stays CANCELED
                     self.output_root / run_id,
                     state="FAILED",
                     error="the launcher shut down before the run started",
@@ -298,3 +387,84 @@ class LocalLauncher:
 
     def __exit__(self, *exc: object) -> None:
         self.close(wait=True)
+
+
+def _runner_group(record: dict[str, Any], run_dir: Path) -> int | None:
+    """The process group of the run's runner when there is one to stop, else None.
+
+    None when no runner was started yet, or its leader is gone (on Linux, also when the pid now
+    belongs to another program, so a recycled pid is never signalled).
+
+    Raises:
+        LaunchRejected: the runner executes on another machine, or belongs to another user.
+    """
+    pgid = record.get("runner_pgid", record.get("runner_pid"))
+    if not isinstance(pgid, int) or pgid <= 1:
+        return None
+    host = record.get("host")
+    if host and host != os.uname().nodename:
+        raise LaunchRejected(f"local run {run_dir.name} executes on {host}: cancel it there")
+    cmdline = Path(f"/proc/{pgid}/cmdline")
+    if Path("/proc/self").is_dir():
+        try:
+            argv = cmdline.read_bytes()
+        except OSError:
+            return None
+        if b"local_runner" not in argv or run_dir.name.encode() not in argv:
+            return None
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError as exc:
+        raise LaunchRejected(f"not allowed to stop the processes of local run {run_dir.name}") from exc
+    return pgid
+
+
+def _stop_group(pgid: int, grace_s: float) -> None:
+    """SIGTERM every process of the group, then SIGKILL what is left ``grace_s`` later."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, _KILL_WAIT_S)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            log.warning("not allowed to signal process group %d", pgid)
+            return
+        deadline = time.monotonic() + wait_s
+        while _group_alive(pgid):
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(_POLL_S)
+        else:
+            return
+    log.warning("process group %d still has live processes after SIGKILL", pgid)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group is still running (zombies waiting to be reaped do not count).
+
+    Linux: read from ``/proc``; elsewhere, whether the group has any member at all.
+    """
+    proc = Path("/proc")
+    if not (proc / "self").is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    wanted = str(pgid)
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        # After the command name (in parentheses, possibly with spaces): state, ppid, pgrp, ...
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == wanted and fields[0] not in ("Z", "X"):
+            return True
+    return False

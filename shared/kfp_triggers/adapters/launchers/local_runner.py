@@ -8,6 +8,12 @@ a subprocess: ``kfp.local.init`` configures process-wide state, so one process p
 apart, survives a crashing pipeline, and gives a real exit status. The runner records RUNNING, then
 SUCCEEDED (with the pipeline's outputs) or FAILED (with kfp.local's message) in ``run.json``.
 
+The launcher starts the runner as the leader of a new session, so the runner and every process
+kfp.local starts for a task share one process group, which a cancel stops as a whole. Every change
+of state goes through :func:`transition`, under a lock on the run, and never replaces a terminal
+state: a run cancelled before it started does not start, and a runner killed by a cancel cannot
+turn the recorded CANCELED into FAILED or SUCCEEDED.
+
 kfp.local reports a pipeline's outcome only by raising (``raise_on_error=True``) or by a log line,
 and returns no status object, so the runner uses ``raise_on_error=True`` and turns the exception into
 the FAILED record. Task outputs land under ``RUN_DIR/<pipeline>-<timestamp>/<task>/``.
@@ -15,14 +21,54 @@ the FAILED record. Task outputs land under ``RUN_DIR/<pipeline>-<timestamp>/<tas
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kfp_triggers.adapters.launchers._runrecord import PIPELINE, REQUEST, now, plain, update_record
+from kfp_triggers.adapters.launchers._runrecord import (
+    PIPELINE,
+    REQUEST,
+    now,
+    plain,
+    read_record,
+    update_record,
+)
+from kfp_triggers.adapters.launchers.base import is_terminal
+
+LOCK = ".run.lock"
+
+
+@contextmanager
+def record_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run's exclusive lock (``flock`` on ``RUN_DIR/.run.lock``) for a read-then-write.
+
+    Each write of ``run.json`` is atomic on its own; the lock makes a read and the write that
+    depends on it atomic too, across the launching process, the runner and any other process
+    (a CLI cancelling the run). Not re-entrant: do not take it twice in one thread.
+    """
+    fd = os.open(run_dir / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def transition(run_dir: Path, **changes: Any) -> dict[str, Any] | None:
+    """Merge ``changes`` into the record unless it is already terminal; the new record, or None.
+
+    None means the run had already ended (cancelled, most likely) and nothing was written.
+    """
+    with record_lock(run_dir):
+        if is_terminal(str(read_record(run_dir).get("state") or "")):
+            return None
+        return update_record(run_dir, **changes)
 
 
 def _jsonable(value: Any) -> Any:
@@ -77,12 +123,21 @@ def _avoid_name_clash(path: Path) -> str | None:
 
 
 def run(run_dir: Path) -> int:
-    """Execute the prepared run in ``run_dir``; returns 0 on success, 1 on failure."""
+    """Execute the prepared run in ``run_dir``; returns 1 when the pipeline failed, else 0.
+
+    A run already ended (cancelled before its turn came) is not started.
+    """
     with open(run_dir / REQUEST, encoding="utf-8") as fh:
         request = json.load(fh)
     arguments: dict[str, Any] = request.get("arguments") or {}
     pipeline_name = str(request.get("pipeline_name") or "")
-    update_record(run_dir, state="RUNNING", started_at=now(), runner_pid=os.getpid())
+    log = logging.getLogger(__name__)
+    started = transition(
+        run_dir, state="RUNNING", started_at=now(), runner_pid=os.getpid(), runner_pgid=os.getpgid(0)
+    )
+    if started is None:
+        log.info("the run ended before it started (cancelled); nothing to do")
+        return 0
     try:
         from kfp import components, local
 
@@ -97,8 +152,8 @@ def run(run_dir: Path) -> int:
         outputs = _jsonable(dict(getattr(task, "outputs", {}) or {}))
     except BaseException as exc:  # every failure, even SystemExit, must be recorded
         message = plain(str(exc)).strip() or type(exc).__name__
-        logging.getLogger(__name__).error("run failed: %s", message)
-        update_record(
+        log.error("run failed: %s", message)
+        transition(
             run_dir,
             state="FAILED",
             error=message,
@@ -106,7 +161,7 @@ def run(run_dir: Path) -> int:
             outputs_dir=_outputs_dir(run_dir, pipeline_name),
         )
         return 1
-    update_record(
+    done = transition(
         run_dir,
         state="SUCCEEDED",
         error=None,
@@ -114,6 +169,8 @@ def run(run_dir: Path) -> int:
         outputs=outputs,
         outputs_dir=_outputs_dir(run_dir, pipeline_name),
     )
+    if done is None:
+        log.info("the pipeline finished after the run was cancelled; its state stays as recorded")
     return 0
 
 

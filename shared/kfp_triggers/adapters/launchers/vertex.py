@@ -31,6 +31,7 @@ from kfp_triggers.adapters.launchers.base import (
     LaunchRequest,
     LaunchUnavailable,
     RunStatus,
+    is_settled,
     normalise_state,
 )
 from kfp_triggers.adapters.launchers.params import coerce_parameters, load_pipeline
@@ -214,9 +215,7 @@ class VertexLauncher:
             LaunchRejected: no such job (404) or no permission.
             LaunchUnavailable: the API could not be reached or failed.
         """
-        job_id = run_id.rsplit("/", 1)[-1]
-        if not JOB_ID.match(job_id):
-            raise LaunchRejected(f"not a PipelineJob id: {run_id!r}")
+        job_id = _job_id(run_id)
         job = self._call("GET", f"pipelineJobs/{job_id}")
         raw = job.get("state")
         error = job.get("error")
@@ -228,3 +227,45 @@ class VertexLauncher:
         details["tasks"] = {str(t.get("taskName")): t.get("state") for t in tasks if isinstance(t, dict)}
         details["run_url"] = self.run_url(job_id)
         return RunStatus(normalise_state(BACKEND, raw), raw, message, job.get("endTime") or None, details)
+
+    def cancel(self, run_id: str) -> RunStatus:
+        """Cancel the job (``POST .../pipelineJobs/{id}:cancel``) unless it is CANCELLING or finished.
+
+        Vertex cancels asynchronously (CANCELLING, then CANCELLED) and answers 400
+        FAILED_PRECONDITION for a job that has already finished, so the job is read first and a
+        settled job left alone; a 400 to the cancel (the job finished between the read and the
+        request) counts as done when a second read finds the job settled. The job is read again
+        after the request, for the state it reached.
+
+        Raises:
+            LaunchRejected: no such job (404), no permission, or a refusal a second read does
+                not explain.
+            LaunchUnavailable: the API could not be reached or failed; retrying is safe.
+        """
+        job_id = _job_id(run_id)
+        before = self.get_state(job_id)
+        if is_settled(before.state):
+            return before
+        try:
+            self._call("POST", f"pipelineJobs/{job_id}:cancel", {})
+        except LaunchRejected as exc:
+            if exc.status != 400:
+                raise
+            after = self.get_state(job_id)
+            if is_settled(after.state):
+                return after
+            raise
+        log.info("PipelineJob %s: cancellation requested (was %s)", job_id, before.state)
+        return self.get_state(job_id)
+
+
+def _job_id(run_id: str) -> str:
+    """The job id of a job id or full resource name.
+
+    Raises:
+        LaunchRejected: it is not a valid PipelineJob id.
+    """
+    job_id = run_id.rsplit("/", 1)[-1]
+    if not JOB_ID.match(job_id):
+        raise LaunchRejected(f"not a PipelineJob id: {run_id!r}")
+    return job_id
