@@ -51,8 +51,10 @@ locals {
   secrets_dir = "/secrets"
 
   # The stages. input_topic/output_topic follow kfp_triggers.wire.eventtypes.HOPS, each topic carrying
-  # this deployment's prefix (KFPT_TOPIC_PREFIX, below); uses_store marks the
-  # stages that read or write the journal, ledger and runs; uses_launcher the ones that talk to
+  # this deployment's prefix (KFPT_TOPIC_PREFIX, below); extra_output_topics are the other topics a
+  # stage publishes on, per HOPS too (status hands queued run requests back to launch when a
+  # concurrency slot frees), and get a publisher grant like output_topic (iam.tf); uses_store marks
+  # the stages that read or write the journal, ledger and runs; uses_launcher the ones that talk to
   # the pipeline backend; uses_notifiers the one that reports run states back (GitHub statuses).
   #
   # Memory: memory_mib must cover memory_sizing (below) for max_body_bytes. body_factor is the
@@ -64,64 +66,69 @@ locals {
   # 64 + 36 x 4 = 208 Mi < 256 Mi, intercept 64 + 48 x 4 = 256 Mi < 512 Mi.
   stages = {
     ingest = {
-      entry_point    = "ingest_webhook"
-      input_topic    = null
-      output_topic   = "${var.prefix}-events"
-      memory_mib     = 256
-      concurrency    = 1
-      body_factor    = 36
-      timeout        = 60
-      uses_store     = false
-      uses_launcher  = false
-      uses_notifiers = false
+      entry_point         = "ingest_webhook"
+      input_topic         = null
+      output_topic        = "${var.prefix}-events"
+      extra_output_topics = []
+      memory_mib          = 256
+      concurrency         = 1
+      body_factor         = 36
+      timeout             = 60
+      uses_store          = false
+      uses_launcher       = false
+      uses_notifiers      = false
     }
     intercept = {
-      entry_point    = "intercept_event"
-      input_topic    = "${var.prefix}-events"
-      output_topic   = "${var.prefix}-matched"
-      memory_mib     = 512
-      concurrency    = 1
-      body_factor    = 48
-      timeout        = 120
-      uses_store     = true
-      uses_launcher  = false
-      uses_notifiers = false
+      entry_point         = "intercept_event"
+      input_topic         = "${var.prefix}-events"
+      output_topic        = "${var.prefix}-matched"
+      extra_output_topics = []
+      memory_mib          = 512
+      concurrency         = 1
+      body_factor         = 48
+      timeout             = 120
+      uses_store          = true
+      uses_launcher       = false
+      uses_notifiers      = false
     }
     render = {
-      entry_point    = "render_run"
-      input_topic    = "${var.prefix}-matched"
-      output_topic   = "${var.prefix}-launch"
-      memory_mib     = 256
-      concurrency    = 1
-      body_factor    = 36
-      timeout        = 60
-      uses_store     = true
-      uses_launcher  = false
-      uses_notifiers = false
+      entry_point         = "render_run"
+      input_topic         = "${var.prefix}-matched"
+      output_topic        = "${var.prefix}-launch"
+      extra_output_topics = []
+      memory_mib          = 256
+      concurrency         = 1
+      body_factor         = 36
+      timeout             = 60
+      uses_store          = true
+      uses_launcher       = false
+      uses_notifiers      = false
     }
     launch = {
-      entry_point    = "launch_run"
-      input_topic    = "${var.prefix}-launch"
-      output_topic   = "${var.prefix}-runs"
-      memory_mib     = 512
-      concurrency    = 1
-      body_factor    = 0
-      timeout        = 300
-      uses_store     = true
-      uses_launcher  = true
-      uses_notifiers = false
+      entry_point         = "launch_run"
+      input_topic         = "${var.prefix}-launch"
+      output_topic        = "${var.prefix}-runs"
+      extra_output_topics = []
+      memory_mib          = 512
+      concurrency         = 1
+      body_factor         = 0
+      timeout             = 300
+      uses_store          = true
+      uses_launcher       = true
+      uses_notifiers      = false
     }
     status = {
-      entry_point    = "collect_status"
-      input_topic    = "${var.prefix}-runs"
-      output_topic   = "${var.prefix}-run-states"
-      memory_mib     = 512
-      concurrency    = 1
-      body_factor    = 0
-      timeout        = 300
-      uses_store     = true
-      uses_launcher  = true
-      uses_notifiers = true
+      entry_point         = "collect_status"
+      input_topic         = "${var.prefix}-runs"
+      output_topic        = "${var.prefix}-run-states"
+      extra_output_topics = ["${var.prefix}-launch"]
+      memory_mib          = 512
+      concurrency         = 1
+      body_factor         = 0
+      timeout             = 300
+      uses_store          = true
+      uses_launcher       = true
+      uses_notifiers      = true
     }
   }
 

@@ -1,6 +1,8 @@
 # Least privilege: one service account per function, each allowed only what its stage does.
 #
 #   every stage            roles/pubsub.publisher on its own output topic, nothing else on Pub/Sub
+#   status                 also publisher on the launch topic, to hand queued run requests back
+#                          (launch re-renders and verifies every run request it receives)
 #   intercept .. status    roles/datastore.user (journal, ledger, runs in Firestore)
 #   intercept              secret accessor on the webhook secrets it mounts
 #   ingest                 secret accessor on verify_at_ingest_secrets only (none by default)
@@ -20,6 +22,16 @@ locals {
   store_stages    = { for stage, s in local.stages : stage => s if s.uses_store }
   launcher_stages = { for stage, s in local.stages : stage => s if s.uses_launcher }
 
+  # One entry per (stage, extra output topic): the topics a stage publishes on besides its own.
+  extra_publishers = merge([
+    for stage, s in local.stages : {
+      for topic in s.extra_output_topics : "${stage}/${topic}" => {
+        stage = stage
+        topic = topic
+      }
+    }
+  ]...)
+
   # One entry per (stage, mounted secret): who may read which Secret Manager secret.
   secret_grants = merge([
     for stage, volumes in local.stage_secrets : {
@@ -38,7 +50,7 @@ resource "google_service_account" "function" {
   project      = var.project
   account_id   = "${var.prefix}-${each.key}"
   display_name = "kfp-triggers ${each.key} function"
-  description  = "Runs the ${each.key} stage; publishes only on ${coalesce(each.value.output_topic, "nothing")}."
+  description  = "Runs the ${each.key} stage; publishes only on ${join(", ", concat([each.value.output_topic], each.value.extra_output_topics))}."
 
   depends_on = [google_project_service.api]
 }
@@ -64,6 +76,15 @@ resource "google_pubsub_topic_iam_member" "publisher" {
   topic   = google_pubsub_topic.topic[each.value.output_topic].name
   role    = "roles/pubsub.publisher"
   member  = google_service_account.function[each.key].member
+}
+
+resource "google_pubsub_topic_iam_member" "extra_publisher" {
+  for_each = local.extra_publishers
+
+  project = var.project
+  topic   = google_pubsub_topic.topic[each.value.topic].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.function[each.value.stage].member
 }
 
 resource "google_project_iam_member" "store" {

@@ -10,7 +10,11 @@
 #   dev.kfptriggers.run.requested.v1     render    -> launch      <prefix>-launch
 #   dev.kfptriggers.run.created.v1       launch    -> status      <prefix>-runs
 #   dev.kfptriggers.status.tick.v1       scheduler -> status      <prefix>-runs
+#   dev.kfptriggers.run.requested.v1     status    -> launch      <prefix>-launch
 #   dev.kfptriggers.run.state.v1         status    -> anyone      <prefix>-run-states
+#
+# Status hands a queued run request back to launch when a concurrency slot frees, on launch's own
+# topic (extra_output_topics in functions.tf); launch re-renders and verifies every run request.
 #
 # How a stage receives its messages: each CloudEvent stage has a push subscription owned here (see
 # modules/function), pointing at the function's URL with an OIDC token. A gen2 function's

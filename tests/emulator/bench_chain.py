@@ -82,8 +82,13 @@ EMULATOR_PUSH_IN_FLIGHT = 2
 
 #: The baseline chain's functions, one target per stage (``hello_<stage>``).
 HELLO_SOURCE = ROOT / "bench" / "hello" / "chain.py"
-#: The topic each stage publishes on (the hello functions hand every message on to it).
-HELLO_NEXT_TOPIC: dict[str, str] = {hop.producer: hop.topic for hop in HOPS if hop.producer in ENTRY_POINTS}
+#: The topic each stage hands a webhook on to along the chain (the hello functions publish every
+#: message there); status's hand-back of queued run requests to launch is not part of that path.
+HELLO_NEXT_TOPIC: dict[str, str] = {
+    hop.producer: hop.topic
+    for hop in HOPS
+    if hop.producer in ENTRY_POINTS and (hop.producer, hop.consumer) != ("status", "launch")
+}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from kfp_triggers.wire.eventtypes import (
     DEAD_LETTER_SUFFIX,
     DEFAULT_TOPIC_PREFIX,
     HOPS,
+    RUN_REQUESTED,
+    RUN_STATE,
     STATUS_TICK,
     TOPICS,
     prefixed,
@@ -54,20 +56,23 @@ def local(root: hcl.Body) -> dict[str, hcl.Expr]:
     return hcl.locals_of(root)
 
 
+def _default_prefix_value(expr: hcl.Expr) -> Any:
+    """A stage table value, its topic names read as the default prefix (``kfpt``) makes them."""
+    if expr.kind == "template":
+        text = expr.text.strip('"').replace("${var.prefix}", DEFAULT_TOPIC_PREFIX)
+        assert "${" not in text, expr.text
+        return text
+    if expr.kind == "tuple":
+        return [_default_prefix_value(item) for item in expr.items]
+    return expr.literal()
+
+
 @pytest.fixture(scope="module")
 def stages(local: dict[str, hcl.Expr]) -> dict[str, dict[str, Any]]:
     """The stage table, its topics read as the default prefix (``kfpt``) makes them."""
     value: dict[str, dict[str, Any]] = {}
     for stage, spec in local["stages"].pairs:
-        fields = {}
-        for key, expr in spec.pairs:
-            if expr.kind == "template":
-                text = expr.text.strip('"').replace("${var.prefix}", DEFAULT_TOPIC_PREFIX)
-                assert "${" not in text, expr.text
-                fields[key.key_name()] = text
-            else:
-                fields[key.key_name()] = expr.literal()
-        value[stage.key_name()] = fields
+        value[stage.key_name()] = {key.key_name(): _default_prefix_value(expr) for key, expr in spec.pairs}
     return value
 
 
@@ -103,12 +108,23 @@ def test_every_file_parses_and_every_variable_is_documented(root: hcl.Body, modu
 
 def test_the_stage_table_matches_the_functions_and_the_hops(stages: dict[str, dict[str, Any]]) -> None:
     assert {s: v["entry_point"] for s, v in stages.items()} == ENTRY_POINTS
+    # A type may have two producers (run.requested: render, and status handing queued run
+    # requests back) but travels on one topic, so a stage's topics follow from the types it sends.
+    assert all(h.topic == topic_for(h.event_type) for h in HOPS)
     for stage, spec in stages.items():
         consumed = {h.topic for h in HOPS if h.consumer == stage}
         produced = {h.topic for h in HOPS if h.producer == stage}
         assert spec["input_topic"] == (consumed.pop() if consumed else None), stage
         assert not consumed, f"{stage} reads more than one topic"
-        assert {spec["output_topic"]} == produced, stage
+        extra = spec["extra_output_topics"]
+        assert isinstance(extra, list) and len(set(extra)) == len(extra), stage
+        assert spec["output_topic"] not in extra, stage
+        assert {spec["output_topic"], *extra} == produced, stage
+    # Only status publishes beyond its own output topic: queued run requests, back to launch.
+    assert {s: v["extra_output_topics"] for s, v in stages.items() if v["extra_output_topics"]} == {
+        "status": [topic_for(RUN_REQUESTED)]
+    }
+    assert stages["status"]["output_topic"] == topic_for(RUN_STATE)
     assert {s for s, v in stages.items() if v["uses_store"]} == {"intercept", "render", "launch", "status"}
     assert {s for s, v in stages.items() if v["uses_launcher"]} == {"launch", "status"}
     assert {s for s, v in stages.items() if v["uses_notifiers"]} == set(NOTIFYING_STAGES)
@@ -231,9 +247,21 @@ def test_iam_is_one_account_per_function_with_least_privilege(
     assert attr(account, "for_each").text == "local.stages"
     assert attr(account, "account_id").text == '"${var.prefix}-${each.key}"'
     publisher = resource("google_pubsub_topic_iam_member", "publisher")
+    assert attr(publisher, "for_each").text == "local.stages"
     assert attr(publisher, "role").literal() == "roles/pubsub.publisher"
     assert attr(publisher, "topic").text == "google_pubsub_topic.topic[each.value.output_topic].name"
     assert attr(publisher, "member").text == "google_service_account.function[each.key].member"
+    # The stages' other topics (extra_output_topics): one grant per (stage, topic) pair.
+    extra = resource("google_pubsub_topic_iam_member", "extra_publisher")
+    assert attr(extra, "for_each").text == "local.extra_publishers"
+    assert attr(extra, "role").literal() == "roles/pubsub.publisher"
+    assert attr(extra, "topic").text == "google_pubsub_topic.topic[each.value.topic].name"
+    assert attr(extra, "member").text == "google_service_account.function[each.value.stage].member"
+    assert "s.extra_output_topics" in local["extra_publishers"].text
+    # No other grant on a topic reaches a function's account.
+    for block in root.find("resource", "google_pubsub_topic_iam_member"):
+        if block.labels[1] not in ("publisher", "extra_publisher"):
+            assert "google_service_account.function" not in attr(block, "member").text, block.labels
     store = resource("google_project_iam_member", "store")
     assert attr(store, "role").literal() == "roles/datastore.user"
     assert attr(store, "for_each").text == "local.store_stages"
@@ -367,6 +395,10 @@ output "event_stages" {
   value = keys(local.event_stages)
 }
 
+output "extra_publishers" {
+  value = local.extra_publishers
+}
+
 output "status_tick_message" {
   value = base64encode(jsonencode(local.status_tick_event))
 }
@@ -462,6 +494,11 @@ def test_terraform_evaluates_the_locals_for_kfp_with_secrets(root: hcl.Body, tmp
         "status/kfp-token",
     }
     assert outputs["event_stages"] == sorted(EVENT_STAGES)
+    # Every (stage, topic) a stage publishes on besides its output topic gets its own grant.
+    grants = {(v["stage"], v["topic"]) for v in outputs["extra_publishers"].values()}
+    hops = {(h.producer, h.topic) for h in HOPS if h.producer in functions}
+    assert grants == {(s, t) for s, t in hops if t != functions[s]["output_topic"]}
+    assert grants == {("status", "kfpt-launch")}
     # Without github_token_secret no function gets GitHub status settings, so none posts statuses.
     for spec in functions.values():
         assert not [k for k in spec["environment"] if k.startswith("KFPT_GITHUB_")]
@@ -611,4 +648,8 @@ def test_a_second_deployment_in_the_project_gets_its_own_topics(root: hcl.Body, 
         consumed = {prefixed(h.topic, "staging") for h in HOPS if h.consumer == stage}
         produced = {prefixed(h.topic, "staging") for h in HOPS if h.producer == stage}
         assert spec["input_topic"] == (consumed.pop() if consumed else None)
-        assert spec["output_topic"] == produced.pop()
+        assert {spec["output_topic"], *spec["extra_output_topics"]} == produced, stage
+    # Publisher grants beyond the output topics: status on launch's topic, under this prefix.
+    assert outputs["extra_publishers"] == {
+        "status/staging-launch": {"stage": "status", "topic": "staging-launch"}
+    }

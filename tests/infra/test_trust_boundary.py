@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from kfp_triggers.secretstore import FileSecrets
-from kfp_triggers.wire.eventtypes import HOPS
+from kfp_triggers.wire.eventtypes import EVENT_TYPES, HOPS, RUN_REQUESTED
 from tests.conftest import ROOT
 from tests.infra import hcl
 from tests.infra.conftest import KNATIVE, TERRAFORM
@@ -59,6 +59,44 @@ def stage_services(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in services.values()}
 
 
+def exact_alternatives(filter_: dict[str, Any]) -> list[dict[str, str]]:
+    """The attribute sets one EventPolicy filter admits: an ``exact``, or an ``any`` of ``exact``s.
+
+    Any other shape (a ``prefix``, ``cesql``, a nested ``all``...) fails the test: the policies
+    stay simple enough to read at a glance.
+    """
+    if set(filter_) == {"exact"}:
+        return [filter_["exact"]]
+    assert set(filter_) == {"any"}, f"a filter is an exact or an any of exacts: {filter_}"
+    alternatives = filter_["any"]
+    assert len(alternatives) >= 2, f"an any of fewer than two filters: {filter_}"
+    assert all(set(f) == {"exact"} for f in alternatives), f"an any of exacts only: {filter_}"
+    exacts = [f["exact"] for f in alternatives]
+    assert len({tuple(sorted(e.items())) for e in exacts}) == len(exacts), f"a repeated filter: {filter_}"
+    return exacts
+
+
+def admits(filters: list[dict[str, Any]], attributes: dict[str, str]) -> bool:
+    """Whether an event passes a policy's ``filters`` as Knative evaluates them.
+
+    Knative ANDs the filters of a policy (``CreateSubscriptionsAPIFilters`` wraps them in an
+    ``all``); ``any`` passes when one of its filters does, ``exact`` when every attribute it names
+    has exactly that value.
+    """
+
+    def one(filter_: dict[str, Any]) -> bool:
+        [(dialect, arg)] = filter_.items()
+        if dialect == "exact":
+            return all(attributes.get(k) == v for k, v in arg.items())
+        if dialect == "any":
+            return any(one(f) for f in arg)
+        if dialect == "all":
+            return all(one(f) for f in arg)
+        raise AssertionError(f"unexpected filter dialect {dialect!r}")
+
+    return all(one(f) for f in filters)
+
+
 # --- Knative: the Broker ------------------------------------------------------------------------
 
 
@@ -68,8 +106,10 @@ def test_the_broker_takes_each_type_only_from_the_stage_that_produces_it(tmp_pat
     bindings = by_name(docs, "SinkBinding")
     namespace = services["ingest"]["metadata"]["namespace"]
 
-    # Who may send which type: (kind, name) of the sender => the exact attributes it may send.
-    allowed: dict[tuple[str, str], dict[str, str]] = {}
+    # Who may send which type: (kind, name) of the sender => the exact attribute sets it may send
+    # (one per type; Knative ANDs a policy's filters, so "either type" is one `any` of exacts).
+    allowed: dict[tuple[str, str], list[dict[str, str]]] = {}
+    filters_of: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for policy in of_kind(docs, "EventPolicy"):
         assert policy["apiVersion"] == "eventing.knative.dev/v1alpha1"
         assert policy["metadata"]["namespace"] == namespace
@@ -80,7 +120,8 @@ def test_the_broker_takes_each_type_only_from_the_stage_that_produces_it(tmp_pat
         key = (sender["ref"]["kind"], sender["ref"]["name"])
         assert key not in allowed, f"{key} appears in two policies: Knative reads only the first"
         assert "namespace" not in sender["ref"]  # defaulted to the policy's own
-        allowed[key] = only["exact"]
+        allowed[key] = exact_alternatives(only)
+        filters_of[key] = spec["filters"]
 
     # The SinkBinding each policy names is the one whose subject is that stage's Service alone.
     stage_of_binding: dict[str, str] = {}
@@ -98,23 +139,47 @@ def test_the_broker_takes_each_type_only_from_the_stage_that_produces_it(tmp_pat
     }  # status.tick has no producer among the stages, so nobody may post one here
     granted = {
         (stage_of_binding[name], attrs["type"])
-        for (kind, name), attrs in allowed.items()
+        for (kind, name), alternatives in allowed.items()
         if kind == "SinkBinding"
+        for attrs in alternatives
     }
     assert granted == expected
-    assert all(set(attrs) == {"type"} for (kind, _), attrs in allowed.items() if kind == "SinkBinding")
+    assert all(
+        set(attrs) == {"type"}
+        for (kind, _), alternatives in allowed.items()
+        if kind == "SinkBinding"
+        for attrs in alternatives
+    )
     [ping] = by_name(docs, "PingSource").values()
-    assert allowed[("PingSource", ping["metadata"]["name"])] == {
-        "type": PING_TYPE,
-        **ping["spec"]["ceOverrides"]["extensions"],
-    }
-    assert len(allowed) == len(expected) + 1
-
-    # The attack: a run request reaches launch only from render's identity.
-    senders = [
-        key for key, attrs in allowed.items() if attrs.get("type") == "dev.kfptriggers.run.requested.v1"
+    assert allowed[("PingSource", ping["metadata"]["name"])] == [
+        {"type": PING_TYPE, **ping["spec"]["ceOverrides"]["extensions"]}
     ]
-    assert senders == [("SinkBinding", next(n for n, s in stage_of_binding.items() if s == "render"))]
+    # One policy per sender: every stage that produces something, and the PingSource.
+    assert len(allowed) == len({stage for stage, _ in expected}) + 1
+
+    # The same, read as Knative evaluates the filters: for every sender and every type of ours,
+    # the Broker admits exactly the pairs above.
+    admitted = {
+        (stage_of_binding[name], event_type)
+        for (kind, name), filters in filters_of.items()
+        if kind == "SinkBinding"
+        for event_type in EVENT_TYPES | {PING_TYPE}
+        if admits(filters, {"type": event_type})
+    }
+    assert admitted == expected
+
+    # The attack: a run request reaches launch only from render's and status's identities (status
+    # hands queued run requests back; launch re-renders and verifies every one), never from
+    # ingest's, intercept's or launch's.
+    # (The sender chooses every attribute, the ping's extension included.)
+    senders = [
+        key
+        for key, filters in filters_of.items()
+        if admits(filters, {"type": RUN_REQUESTED, **ping["spec"]["ceOverrides"]["extensions"]})
+    ]
+    assert all(kind == "SinkBinding" for kind, _ in senders), senders
+    assert sorted(stage_of_binding[name] for _, name in senders) == ["render", "status"]
+    assert not {"ingest", "intercept", "launch"} & {stage_of_binding[name] for _, name in senders}
 
 
 def test_the_base_applies_without_the_oidc_feature(rendered: list[dict[str, Any]]) -> None:

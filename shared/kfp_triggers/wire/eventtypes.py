@@ -11,10 +11,16 @@ generators) and tests can read the table without loading the cloudevents SDK.
     dev.kfptriggers.run.requested.v1       render   -> launch        kfpt-launch
     dev.kfptriggers.run.created.v1         launch   -> status        kfpt-runs
     dev.kfptriggers.status.tick.v1         scheduler -> status       kfpt-runs
+    dev.kfptriggers.run.requested.v1       status   -> launch        kfpt-launch
     dev.kfptriggers.run.state.v1           status   -> anyone        kfpt-run-states
 
 Every topic has a dead-letter topic named ``<topic>-dead-letter``. The periodic tick shares the
 status stage's input topic, so the status function has one subscription and one trigger.
+
+A type may have more than one producer but always travels on one topic: run.requested comes from
+render, and from status, which hands a queued run request back to launch when a concurrency slot
+frees (launch re-renders and verifies every run request, whoever sent it). So a stage may publish
+on more than one topic: status on ``kfpt-run-states`` and ``kfpt-launch``.
 
 The names above are the logical ones the stages use. On Pub/Sub a deployment may carry its own
 prefix (``KFPT_TOPIC_PREFIX``, see :func:`prefixed`), so several deployments can share a project:
@@ -66,12 +72,14 @@ HOPS: Final[tuple[Hop, ...]] = (
     Hop(RUN_REQUESTED, "render", "launch", TOPIC_LAUNCH),
     Hop(RUN_CREATED, "launch", "status", TOPIC_RUNS),
     Hop(STATUS_TICK, "scheduler", "status", TOPIC_RUNS),
+    # Status hands a queued run request back to launch when a concurrency slot frees.
+    Hop(RUN_REQUESTED, "status", "launch", TOPIC_LAUNCH),
     Hop(RUN_STATE, "status", "anyone", TOPIC_RUN_STATES),
 )
 
 EVENT_TYPES: Final[frozenset[str]] = frozenset(hop.event_type for hop in HOPS)
 
-#: The default topic of each event type.
+#: The default topic of each event type (a type with two producers still travels on one topic).
 TOPIC_FOR_TYPE: Final[dict[str, str]] = {hop.event_type: hop.topic for hop in HOPS}
 
 #: Every stage-input topic, in chain order, without duplicates.
