@@ -537,3 +537,35 @@ def test_concurrency_annotations_on_triggers_and_as_the_listener_default(tmp_pat
     assert by_name["plain"].concurrency is None  # a Trigger object does not take the listener's default
     closer = by_name["closer"].concurrency
     assert closer is not None and (closer.policy, closer.action) == ("queue-latest", "cancel-group")
+
+
+def test_a_grouped_trigger_whose_template_renders_several_runs_is_warned_about(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.yaml",
+        """
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: EventListener
+        metadata: {name: el}
+        spec:
+          triggers: [{name: two, triggerRef: two}]
+        ---
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: Trigger
+        metadata:
+          name: two
+          annotations: {kfp-triggers.dev/concurrency-group: "g"}
+        spec:
+          template:
+            spec:
+              resourcetemplates:
+                - {apiVersion: pipelines.kubeflow.org/v2beta1, kind: Run}
+                - {apiVersion: pipelines.kubeflow.org/v2beta1, kind: Run}
+        """,
+    )
+    _config, problems = check_config([path])
+    [warning] = [p for p in problems if "concurrency group" in p.message]
+    assert warning.severity == "warning" and warning.line == line(path, "name: two", 2)
+    assert (
+        "renders 2 resources; only the first run of each invocation is in the concurrency group"
+        in warning.message
+    )

@@ -121,3 +121,15 @@ def test_the_record_survives_its_text_form_and_stale_reservations_are_found() ->
     ok, state = started(state, "key-2", "run-2")
     assert ok and state is not None and state.members["key-2"].status == RUNNING
     assert state.members["key-2"].request is None and state.reserved_since() is None
+
+
+def test_a_redelivered_displacer_cancels_again_until_its_run_exists() -> None:
+    _, state = admit(None, member(1), "cancel-in-progress", 1)
+    _, state = started(state, "key-1", "run-1")
+    first, state = admit(state, member(2), "cancel-in-progress", 1)
+    assert state is not None and GroupState.loads(state.dumps()) == state
+    again, state = admit(state, member(2), "cancel-in-progress", 1)
+    assert [m.run_id for m in first.displaced] == [m.run_id for m in again.displaced] == ["run-1"]
+    _, state = started(state, "key-2", "run-2")
+    after, _ = admit(state, member(2), "cancel-in-progress", 1)
+    assert after.verdict == LAUNCH and after.displaced == ()

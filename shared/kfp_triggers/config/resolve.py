@@ -180,6 +180,14 @@ class Resolver:
         """A concurrency group key may only use params the trigger's template declares."""
         if decl.concurrency is None:
             return
+        if len(template.resourcetemplates) > 1:
+            self.problems.append(
+                _warning(
+                    decl.concurrency.source,
+                    f"trigger {decl.name}: its template renders {len(template.resourcetemplates)} resources; "
+                    "only the first run of each invocation is in the concurrency group",
+                )
+            )
         declared = {p.name for p in template.params}
         for name in group_params(decl.concurrency.group):
             if name not in declared:

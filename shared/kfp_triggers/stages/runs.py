@@ -25,10 +25,11 @@ from typing import Any
 from cloudevents.http import CloudEvent
 
 from kfp_triggers.adapters.launchers.base import LaunchedRun, LaunchRejected, LaunchRequest, RunSpec
-from kfp_triggers.adapters.store.base import Claim, ClaimStatus, RunRecord
+from kfp_triggers.adapters.store import TERMINAL_STATES, Admission, Claim, ClaimStatus, RunRecord
 from kfp_triggers.config import EventListener, ResolvedTrigger
 from kfp_triggers.config.pipelines import package_roots
 from kfp_triggers.errors import KfptError
+from kfp_triggers.stages import groups
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.lease import LeaseKeeper, invocation_owner
 from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
@@ -47,6 +48,8 @@ from kfp_triggers.wire.events import (
 log = logging.getLogger(__name__)
 
 RUN_API_VERSION = "pipelines.kubeflow.org/v2beta1"
+RESERVATION_RESEND_S = 120.0
+"""A run request handed back to launch for a freed group slot is sent again after this long."""
 
 
 class LaunchInProgressError(KfptError):
@@ -87,7 +90,9 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
         except LaunchRejected as exc:
             _journal_failure(ctx, requested, key, str(exc))
             continue
-        run = _launch_once(ctx, requested, key, spec)
+        # A group holds an invocation's first run; a template's further runs launch beside it.
+        group = groups.group_of(trigger, requested.params) if index == 0 else None
+        run = _launch_once(ctx, requested, key, spec, group)
         if run is None:
             continue
         ctx.publish(
@@ -135,14 +140,19 @@ def unrenderable(listener: EventListener, trigger: ResolvedTrigger, requested: R
     return None
 
 
-def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: RunSpec) -> RunCreated | None:
+def _launch_once(
+    ctx: StageContext, requested: RunRequested, key: str, spec: RunSpec, group: groups.GroupRef | None
+) -> RunCreated | None:
     store = ctx.store
     owner = invocation_owner(ctx.owner)
     deadline = time.monotonic() + ctx.claim_wait_s
     while True:
         claim = store.claim(key, owner, ctx.lease_s, ctx.clock())
         if claim.status == ClaimStatus.COMPLETED:
-            return _already_launched(ctx, requested, key, claim)
+            done = _already_launched(ctx, requested, key, claim)
+            if done is not None and group is not None:  # in case the group never heard of the run
+                groups.run_started(ctx, group, key, done.run_id)
+            return done
         if claim.acquired:
             break
         # Another invocation holds the key. If the backend has the run, that holder created it
@@ -152,10 +162,25 @@ def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: Run
             log.info(
                 "event %s: run %s found on the backend for %s; adopted", requested.event_id, found.run_id, key
             )
-            return _record(ctx, requested, key, owner, found, spec, adopt=True)
+            adopted = _record(ctx, requested, key, owner, found, spec, adopt=True, group=group)
+            if group is not None:
+                groups.run_started(ctx, group, key, adopted.run_id)
+            return adopted
         if time.monotonic() >= deadline:
             raise LaunchInProgressError(f"run request {key} is being launched by another invocation")
         time.sleep(min(1.0, max(deadline - time.monotonic(), 0.0)))
+    note = None
+    if group is not None:
+        try:
+            admission = groups.admit(ctx, group, requested, key)
+            if admission.verdict != "launch" or group.action == "cancel-group":
+                _settle_unlaunched(ctx, requested, key, owner, group, admission)
+                return None
+            cancelled = groups.settle_displaced(ctx, admission, key, requested.event_id)
+        except KfptError:
+            store.release(key, owner)  # delivered again: the group gives it the same standing
+            raise
+        note = groups.note_for(admission, cancelled)
     labels = {
         LABEL_LISTENER: requested.listener.name,
         LABEL_TRIGGER: requested.trigger.name,
@@ -168,14 +193,65 @@ def _launch_once(ctx: StageContext, requested: RunRequested, key: str, spec: Run
     except LaunchRejected as exc:
         store.release(key, owner)
         _journal_failure(ctx, requested, key, str(exc))
+        if group is not None:  # it will never run: its slot goes to the next in line
+            groups.release_slot(ctx, group.group_id, key)
         return None
     except KfptError:
         store.release(key, owner)
         raise
-    return _record(ctx, requested, key, owner, launched, spec, adopt=False)
+    created = _record(ctx, requested, key, owner, launched, spec, adopt=False, group=group, note=note)
+    if group is not None and not groups.run_started(ctx, group, key, created.run_id):
+        store.record_launch(
+            requested.event_id,
+            requested.trigger.name,
+            key,
+            created.run_id,
+            created.backend,
+            None,
+            note="cancelled: a newer event displaced it in its concurrency group while it launched",
+        )
+    return created
 
 
-def _already_launched(ctx: StageContext, requested: RunRequested, key: str, claim: Claim) -> RunCreated:
+def _settle_unlaunched(
+    ctx: StageContext,
+    requested: RunRequested,
+    key: str,
+    owner: str,
+    group: groups.GroupRef,
+    admission: Admission,
+) -> None:
+    """Journal and settle a request its group does not let launch (now, or at all).
+
+    A queued request gives its claim back (it comes back to launch when a slot frees); a skipped
+    or superseded one, and a ``cancel-group`` trigger's, completes its key with the verdict, so a
+    redelivery gets the same answer and launches nothing.
+    """
+    store = ctx.store
+    if group.action == "cancel-group" and admission.verdict == "launch":
+        cancelled = groups.settle_displaced(ctx, admission, key, requested.event_id)
+        store.leave_group(group.group_id, key, ctx.clock())
+        note = f"cancelled the runs of group {group.group_id}: {', '.join(cancelled) or 'none running'}"
+        verdict = "cancelled-group"
+    else:
+        groups.settle_displaced(ctx, admission, key, requested.event_id)  # a queued one it replaced
+        note = groups.note_for(admission, []) or admission.verdict
+        verdict = admission.verdict
+    if verdict == "queued":
+        store.release(key, owner)
+    else:
+        store.complete(key, owner, {"verdict": verdict, "note": note}, expires_at=ctx.expiry())
+    store.record_launch(requested.event_id, requested.trigger.name, key, None, None, None, note=note)
+    log.info("event %s trigger %s: %s", requested.event_id, requested.trigger.name, note)
+
+
+def _already_launched(
+    ctx: StageContext, requested: RunRequested, key: str, claim: Claim
+) -> RunCreated | None:
+    verdict = (claim.result or {}).get("verdict")
+    if not claim.run_id and verdict:  # its concurrency group decided it does not launch
+        log.info("event %s: run request %s was %s already", requested.event_id, key, verdict)
+        return None
     if not claim.run_id:  # completed without a run id: a record we cannot use
         raise LaunchInProgressError(f"run request {key} has a completed claim without a run id")
     stored = ctx.store.get_run(claim.run_id)
@@ -199,6 +275,8 @@ def _record(
     spec: RunSpec,
     *,
     adopt: bool,
+    group: groups.GroupRef | None = None,
+    note: str | None = None,
 ) -> RunCreated:
     """Record the run, complete the key and journal the launch, in one store transaction."""
     now = ctx.clock()
@@ -217,9 +295,10 @@ def _record(
             "displayName": spec.display_name,
             "triggerNamespace": requested.trigger.namespace,
             "origin": dict(requested.origin),
+            **({groups.DETAILS_KEY: group.group_id} if group is not None else {}),
         },
     )
-    if not ctx.store.finish_launch(key, owner, run, adopt=adopt, expires_at=ctx.expiry()):
+    if not ctx.store.finish_launch(key, owner, run, adopt=adopt, expires_at=ctx.expiry(), note=note):
         # Another invocation took the key over (or adopted this very run); the backend's key
         # check gave it this same run.
         log.warning("claim on %s was taken over; run %s stands", key, launched.run_id)
@@ -257,6 +336,9 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
         purged = ctx.purge_if_due()  # the tick is the periodic work there is: housekeeping rides on it
         if purged:
             log.info("purged %d expired journal entries and idempotency records", purged)
+        resent = groups.resend_stale(ctx, ctx.clock(), RESERVATION_RESEND_S)
+        if resent:
+            log.warning("sent %d run requests again whose group slot was not taken up", resent)
     changes: list[RunState] = []
     for run in runs:
         change = _poll(ctx, run)
@@ -280,6 +362,10 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
     if state == run.state:
         return None
     _notify(ctx, run, state, run.state)
+    group_id = run.details.get(groups.DETAILS_KEY)
+    if isinstance(group_id, str) and state in TERMINAL_STATES and run.idempotency_key:
+        # Before the state is recorded: a crash in between finds the transition again.
+        groups.release_slot(ctx, group_id, run.idempotency_key)
     previous = ctx.store.record_state(run.run_id, state, ctx.clock())
     if previous is None:
         return None

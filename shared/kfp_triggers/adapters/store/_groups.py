@@ -36,15 +36,19 @@ SUPERSEDE = "superseded"
 
 @dataclass(frozen=True)
 class GroupMember:
-    """One invocation in a group: its idempotency key, event, order and where it stands."""
+    """One invocation in a group: its idempotency key, event, trigger, order and where it stands."""
 
     key: str
     event_id: str
     order: str
     status: str = LAUNCHING
+    trigger: str = ""
     run_id: str | None = None
     request: dict[str, Any] | None = None
     reserved_at: datetime | None = None
+    # The members this one displaced, kept until its run exists, so that a redelivery of an
+    # invocation whose cancellations failed half-way cancels them again.
+    displaced: tuple[GroupMember, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The member as stored."""
@@ -53,9 +57,11 @@ class GroupMember:
             "eventID": self.event_id,
             "order": self.order,
             "status": self.status,
+            "trigger": self.trigger,
             "runID": self.run_id,
             "request": self.request,
             "reservedAt": format_time(self.reserved_at) if self.reserved_at else None,
+            "displaced": [m.to_json() for m in self.displaced],
         }
 
     @classmethod
@@ -67,9 +73,11 @@ class GroupMember:
             event_id=str(data["eventID"]),
             order=str(data["order"]),
             status=str(data["status"]),
+            trigger=str(data.get("trigger") or ""),
             run_id=data.get("runID"),
             request=data.get("request"),
             reserved_at=parse_time(reserved) if reserved else None,
+            displaced=tuple(GroupMember.from_json(m) for m in data.get("displaced") or []),
         )
 
 
@@ -149,19 +157,22 @@ def admit(
         if active:
             return Admission(SKIP, active[0]), group
         return Admission(LAUNCH), _with(group, replace(member, status=LAUNCHING), latest)
+    if policy in ("cancel-in-progress", "queue-latest") and newest > member.order:
+        # A newer invocation was admitted already: this one is obsolete, however late it came.
+        return Admission(SUPERSEDE, _member_of_order(group, newest)), group
     if policy == "cancel-in-progress":
-        if newest > member.order:
-            return Admission(SUPERSEDE, _member_of_order(group, newest)), group
-        displaced = tuple(sorted(group.members.values(), key=lambda m: m.order))
-        fresh = replace(group, latest=latest, members={member.key: replace(member, status=LAUNCHING)})
-        return Admission(LAUNCH, displaced=displaced), fresh
+        displaced = tuple(
+            replace(m, displaced=(), request=None)
+            for m in sorted(group.members.values(), key=lambda m: m.order)
+        )
+        admitted = replace(member, status=LAUNCHING, displaced=displaced)
+        return Admission(LAUNCH, displaced=displaced), replace(
+            group, latest=latest, members={member.key: admitted}
+        )
     queued = group.queued()
     if len(active) < group.max_running and not queued:
         return Admission(LAUNCH), _with(group, replace(member, status=LAUNCHING), latest)
     if policy == "queue-latest" and queued:
-        newest_queued = queued[-1]
-        if newest_queued.order > member.order:
-            return Admission(SUPERSEDE, newest_queued), group
         members = {k: m for k, m in group.members.items() if m.status != QUEUED}
         members[member.key] = replace(member, status=QUEUED)
         return Admission(QUEUE, active[0] if active else None, tuple(queued)), replace(
@@ -175,7 +186,9 @@ def started(state: GroupState | None, key: str, run_id: str) -> tuple[bool, Grou
     """Record that ``key``'s run exists; False when the key was displaced meanwhile (cancel its run)."""
     if state is None or key not in state.members:
         return False, None
-    member = replace(state.members[key], status=RUNNING, run_id=run_id, request=None, reserved_at=None)
+    member = replace(
+        state.members[key], status=RUNNING, run_id=run_id, request=None, reserved_at=None, displaced=()
+    )
     return True, replace(state, members={**state.members, key: member})
 
 
@@ -213,7 +226,8 @@ def _readmit(group: GroupState, existing: GroupMember) -> tuple[Admission, Group
     if existing.status == RESERVED:
         members = {**group.members, existing.key: replace(existing, status=LAUNCHING, reserved_at=None)}
         return Admission(LAUNCH), replace(group, members=members)
-    return Admission(LAUNCH), group
+    # Launching (or running): what it displaced is cancelled again, in case that was cut short.
+    return Admission(LAUNCH, displaced=existing.displaced), group
 
 
 def _with(group: GroupState, member: GroupMember, latest: str) -> GroupState:
