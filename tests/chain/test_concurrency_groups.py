@@ -100,6 +100,10 @@ spec:
 """
 
 
+class Crash(BaseException):
+    """Stands for the launching process dying (SIGKILL) mid-invocation."""
+
+
 class Backend:
     """Runs that start PENDING and change only when the test says; cancels recorded."""
 
@@ -108,8 +112,12 @@ class Backend:
         self.keys: dict[str, str] = {}
         self.cancelled: list[str] = []
         self.unreachable = 0  # how many cancel calls fail next (a retryable failure)
+        self.crash_next_launch = False  # the launching process dies before the create
 
     def launch(self, request: LaunchRequest) -> LaunchedRun:
+        if self.crash_next_launch:
+            self.crash_next_launch = False
+            raise Crash
         found = self.find(request.idempotency_key)
         if found is not None:
             return found
@@ -270,6 +278,23 @@ def test_a_cancellation_that_fails_is_made_again_when_the_request_is_redelivered
     [run2] = chain.launch(second)
     assert chain.backend.cancelled == [run1.run_id]
     assert chain.backend.running() == [run2.run_id]
+
+
+def test_a_crash_between_taking_a_slot_and_launching_gives_the_slot_back_to_the_same_request(
+    store_factory: Callable[[], Store], tmp_path: Path
+) -> None:
+    chain = Chain(store_factory, tmp_path, "queue")
+    first, second = chain.request("main"), chain.request("main")
+    chain.backend.crash_next_launch = True
+    with pytest.raises(Crash):
+        chain.launch(first)  # admitted, holding the group's one slot, then dead before the create
+    assert chain.launch(second) == []  # the slot is still held: the newcomer queues
+    chain.now += timedelta(seconds=61)  # the dead invocation's claim lapses; its message comes again
+    [run1] = chain.launch(first)
+    assert run1.event_id == first.event_id and len(chain.backend.states) == 1
+    chain.finish(run1.run_id)
+    [run2] = chain.deliver_handed_on()
+    assert run2.event_id == second.event_id and len(chain.backend.states) == 2
 
 
 def test_skip_drops_what_arrives_while_a_run_is_in_progress(
