@@ -28,6 +28,7 @@ from kfp_triggers.adapters.launchers.base import (
     RunState,
     RunStatus,
 )
+from kfp_triggers.adapters.notifiers import RunStateChange, Supersession
 from kfp_triggers.adapters.store.base import Store
 from kfp_triggers.adapters.store.firestore import FirestoreStore
 from kfp_triggers.adapters.store.sqlite import SqliteStore
@@ -175,6 +176,7 @@ class Chain:
         self.outbox = Outbox()
         self.now = T0
         self.events = 0
+        self.notified: list[RunStateChange] = []
 
     def context(self) -> StageContext:
         """A fresh stage context: another function instance, another ledger owner."""
@@ -185,6 +187,7 @@ class Chain:
             publisher=self.outbox,
             store_factory=self.store_factory,
             launcher_factory=lambda: self.backend,
+            notifiers_factory=lambda: [self],
             lease_s=60.0,
             claim_wait_s=0.2,
             clock=lambda: self.now,
@@ -205,6 +208,10 @@ class Chain:
         params = {"branch": branch, "n": str(self.events)}
         resources = render_template(listener, resolved, params, event_id, invocation_uid(key))
         return RunRequested(event_id, listener_ref, trigger_ref, key, invocation_uid(key), params, resources)
+
+    def notify(self, change: RunStateChange) -> None:
+        """The status stage's notifier: every change is kept."""
+        self.notified.append(change)
 
     def launch(self, requested: RunRequested) -> list[RunCreated]:
         return launch(self.context(), event_for(requested, source="//test", traceparent=None), requested)
@@ -263,6 +270,9 @@ def test_cancel_in_progress_keeps_only_the_newest_run_of_a_branch(
     chain.tick()
     stored = store_factory().get_run(run1.run_id)
     assert stored is not None and stored.state == "CANCELED"
+    # The cancelled run's commit status names the run that replaced it.
+    [cancelled] = [c for c in chain.notified if c.run_id == run1.run_id and c.state == "CANCELED"]
+    assert cancelled.superseded_by == Supersession(second.event_id, run2.run_id, None)
 
 
 def test_a_cancellation_that_fails_is_made_again_when_the_request_is_redelivered(

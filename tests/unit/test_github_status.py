@@ -11,6 +11,7 @@ wrong, and it can be told to answer 201, 422, 500 (or any status), to redirect, 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 import itertools
@@ -33,6 +34,8 @@ from kfp_triggers.adapters.notifiers import (
     NotifierError,
     NotifierUnavailableError,
     RunStateChange,
+    Supersession,
+    github_status,
     notifiers_from_env,
 )
 from kfp_triggers.adapters.store.base import RunRecord
@@ -306,6 +309,27 @@ def test_push_posts_a_status_on_the_pushed_commit() -> None:
         }
     ]
     assert api.received[0].headers["user-agent"].startswith("kfp-triggers")
+
+
+def test_a_run_a_newer_push_cancelled_says_so_and_links_the_newer_run() -> None:
+    """Contract test (GitHub's API cannot run here): ``cancel-in-progress`` displaced this run."""
+    newer_url = "https://kfp.example.com/#/runs/details/newer-run"
+    superseded = dataclasses.replace(
+        change("CANCELED", "RUNNING"), superseded_by=Supersession("ev-newer", "newer-run", newer_url)
+    )
+    launching = dataclasses.replace(change("CANCELED", "RUNNING"), superseded_by=Supersession("ev-newer"))
+    with fake_github() as api:
+        notifier(api).notify(superseded)
+        notifier(api).notify(launching)
+        notifier(api).notify(change("CANCELED", "RUNNING"))  # cancelled by hand: no newer run
+    assert api.violations == []
+    assert [(p["state"], p["description"], p.get("target_url")) for p in api.posted()] == [
+        ("error", f"KFP run {RUN_ID} was canceled: superseded by run newer-run", newer_url),
+        ("error", f"KFP run {RUN_ID} was canceled: superseded by event ev-newer", RUN_URL),
+        ("error", f"KFP run {RUN_ID} was canceled", RUN_URL),
+    ]
+    long = Supersession("e" * 300, "r" * 300)
+    assert len(github_status.describe("x" * 100, "CANCELED", long)) <= github_status.MAX_DESCRIPTION
 
 
 @pytest.mark.parametrize(

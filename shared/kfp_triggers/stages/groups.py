@@ -22,12 +22,17 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from kfp_triggers.adapters.launchers.base import LaunchError
-from kfp_triggers.adapters.store import Admission, GroupMember
+from kfp_triggers.adapters.store import Admission, GroupMember, RunRecord
 from kfp_triggers.config import ResolvedTrigger
+from kfp_triggers.errors import KfptError
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.wire.events import RunRequested, event_for, topic_for
+
+if TYPE_CHECKING:
+    from kfp_triggers.adapters.notifiers.base import Supersession
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +148,35 @@ def note_for(admission: Admission, cancelled: list[str]) -> str | None:
     if cancelled:
         return f"launched; cancelled run{'s' if len(cancelled) > 1 else ''} {', '.join(cancelled)}"
     return None
+
+
+def superseded_by(ctx: StageContext, run: RunRecord, state: str) -> Supersession | None:
+    """The newer invocation that cancelled ``run`` (``cancel-in-progress``), for a run seen canceled.
+
+    In such a group every active member is newer than the runs it displaced; the newest one is
+    named, with its run when it has one.
+    """
+    group_id = run.details.get(DETAILS_KEY)
+    if state not in ("CANCELED", "CANCELING") or not isinstance(group_id, str):
+        return None
+    namespace, _, name = run.listener.rpartition("/")
+    try:
+        listener = ctx.listener(namespace, name)
+        trigger = ctx.trigger(listener, str(run.details.get("triggerNamespace", namespace)), run.trigger)
+    except KfptError:
+        return None  # the trigger is gone from the configuration: nothing more to say
+    if trigger.concurrency is None or trigger.concurrency.policy != "cancel-in-progress":
+        return None
+    active = [
+        m for m in ctx.store.group_members(group_id) if m.key != run.idempotency_key and m.status != "QUEUED"
+    ]
+    if not active:
+        return None
+    from kfp_triggers.adapters.notifiers.base import Supersession
+
+    newest = active[-1]
+    newer_run = ctx.store.get_run(newest.run_id) if newest.run_id else None
+    return Supersession(newest.event_id, newest.run_id, newer_run.run_url if newer_run else None)
 
 
 def hand_on(ctx: StageContext, members: list[GroupMember]) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudevents.http import CloudEvent
 
@@ -44,6 +44,9 @@ from kfp_triggers.wire.events import (
     topic_for,
     traceparent_of,
 )
+
+if TYPE_CHECKING:
+    from kfp_triggers.adapters.notifiers.base import Supersession
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +364,7 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
     state = str(observed.state)
     if state == run.state:
         return None
-    _notify(ctx, run, state, run.state)
+    _notify(ctx, run, state, run.state, groups.superseded_by(ctx, run, state) if ctx.notifiers else None)
     group_id = run.details.get(groups.DETAILS_KEY)
     if isinstance(group_id, str) and state in TERMINAL_STATES and run.idempotency_key:
         # Before the state is recorded: a crash in between finds the transition again.
@@ -393,13 +396,19 @@ def _send_successful(ctx: StageContext, listener: EventListener, event_id: str) 
     processingevents.send(listener, event_id, processingevents.SUCCESSFUL, headers)
 
 
-def _notify(ctx: StageContext, run: RunRecord, state: str, previous: str | None) -> None:
+def _notify(
+    ctx: StageContext,
+    run: RunRecord,
+    state: str,
+    previous: str | None,
+    superseded_by: Supersession | None = None,
+) -> None:
     """Tell every notifier; a permanent failure is logged, a retryable one propagates."""
     if not ctx.notifiers:
         return
     from kfp_triggers.adapters.notifiers import RunStateChange
 
-    change = RunStateChange.from_run(run, state, previous)
+    change = RunStateChange.from_run(run, state, previous, superseded_by)
     for notifier in ctx.notifiers:
         try:
             notifier.notify(change)

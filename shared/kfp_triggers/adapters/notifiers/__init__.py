@@ -13,6 +13,7 @@ from kfp_triggers.adapters.notifiers.base import (
     NotifierError,
     NotifierUnavailableError,
     RunStateChange,
+    Supersession,
 )
 from kfp_triggers.adapters.notifiers.factory import notifiers_from_env
 from kfp_triggers.adapters.notifiers.github_status import CommitStatus, GitHubStatusNotifier, github_state
@@ -25,6 +26,7 @@ __all__ = [
     "NotifierError",
     "NotifierUnavailableError",
     "RunStateChange",
+    "Supersession",
     "github_state",
     "notifiers_from_env",
 ]

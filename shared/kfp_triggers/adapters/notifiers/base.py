@@ -46,11 +46,22 @@ class InvalidNotifierSettingError(NotifierError, ValueError):
 
 
 @dataclass(frozen=True)
+class Supersession:
+    """The newer invocation of a run's concurrency group that cancelled it, and its run if it has one."""
+
+    event_id: str
+    run_id: str | None = None
+    run_url: str | None = None
+
+
+@dataclass(frozen=True)
 class RunStateChange:
     """One run's state transition, with what was verified about the event that caused the run.
 
     States use KFP's ``RuntimeState`` names (``PENDING``, ``RUNNING``, ``SUCCEEDED``, ...);
     ``previous_state`` is ``None`` when nothing was known before (the first report of a run).
+    ``superseded_by`` names the newer invocation that cancelled the run (a concurrency group's
+    ``cancel-in-progress``), when that is why it was canceled.
     ``listener`` is ``namespace/name`` as the run record keeps it; ``trigger`` is the trigger's
     name. ``origin`` is the trigger's origin (``verifiedBy``, and ``github`` for a webhook GitHub
     signed); empty when nothing was verified, and notifiers then have nothing to report.
@@ -65,12 +76,16 @@ class RunStateChange:
     listener: str
     event_id: str
     origin: Mapping[str, Any] = field(default_factory=dict)
+    superseded_by: Supersession | None = None
 
     @classmethod
-    def from_run(cls, run: RunRecord, state: str, previous_state: str | None) -> RunStateChange:
+    def from_run(
+        cls, run: RunRecord, state: str, previous_state: str | None, superseded_by: Supersession | None = None
+    ) -> RunStateChange:
         """Build a change from a run record (its origin was kept at launch) and the observed transition."""
         origin = run.details.get("origin")
         return cls(
+            superseded_by=superseded_by,
             run_id=run.run_id,
             backend=run.backend,
             state=state,

@@ -49,7 +49,12 @@ from kfp_triggers.adapters.http import (
     default_client,
 )
 from kfp_triggers.adapters.launchers.base import RunState
-from kfp_triggers.adapters.notifiers.base import NotifierError, NotifierUnavailableError, RunStateChange
+from kfp_triggers.adapters.notifiers.base import (
+    NotifierError,
+    NotifierUnavailableError,
+    RunStateChange,
+    Supersession,
+)
 from kfp_triggers.interceptors.github_api import api_base_url
 from kfp_triggers.tekton.github_commit import GitHubCommit, commit_from_origin, valid_host
 
@@ -101,9 +106,16 @@ def github_state(state: str | None, canceled_as: str = "error") -> str | None:
     return None
 
 
-def describe(run_id: str, state: str) -> str:
-    """``KFP run <id> <what happened>``, the run id shortened so the text fits 140 characters."""
+def describe(run_id: str, state: str, superseded_by: Supersession | None = None) -> str:
+    """``KFP run <id> <what happened>``, the run id shortened so the text fits 140 characters.
+
+    A run a newer invocation of its concurrency group cancelled says so: ``... was canceled:
+    superseded by run <id>`` (or by the newer event, while its run does not exist yet).
+    """
     words = _WORDS.get(run_state(state), "changed state")
+    if superseded_by is not None and run_state(state) in (RunState.CANCELED, RunState.CANCELING):
+        newer = f"run {superseded_by.run_id}" if superseded_by.run_id else f"event {superseded_by.event_id}"
+        words = f"{words}: superseded by {newer}"[: MAX_DESCRIPTION - 20]
     text = f"KFP run {run_id} {words}"
     if len(text) <= MAX_DESCRIPTION:
         return text
@@ -200,10 +212,14 @@ class GitHubStatusNotifier:
         owner, repo, sha = (urllib.parse.quote(p, safe="") for p in (commit.owner, commit.repo, commit.sha))
         path = f"repos/{owner}/{repo}/statuses/{sha}"
         target = change.run_url if _is_web_url(change.run_url) else None
+        newer = change.superseded_by
+        if newer is not None and run_state(change.state) is RunState.CANCELED and _is_web_url(newer.run_url):
+            target = newer.run_url  # where the work went on
         context = "/".join(
             p for p in (self.context_prefix, _listener_part(change.listener), change.trigger) if p
         )
-        return CommitStatus(base + path, state, describe(change.run_id, change.state), context, target)
+        description = describe(change.run_id, change.state, change.superseded_by)
+        return CommitStatus(base + path, state, description, context, target)
 
     def _repository_allowed(self, commit: GitHubCommit) -> bool:
         if not self.repositories:

@@ -212,6 +212,11 @@ def leave(state: GroupState | None, key: str, now: datetime) -> tuple[list[Group
     return promoted, replace(group, members=members)
 
 
+def members_of(state: GroupState | None) -> list[GroupMember]:
+    """A group's members, oldest first."""
+    return [] if state is None else sorted(state.members.values(), key=lambda m: m.order)
+
+
 def stale_reservations(state: GroupState, before: datetime) -> list[GroupMember]:
     """Reserved members whose hand-off to launch should have arrived before ``before``."""
     return [

@@ -418,6 +418,9 @@ class ConcurrencyGroups(Protocol):
     def stale_reservations(self, before: datetime) -> list[tuple[str, GroupMember]]:
         """Members reserved a slot before ``before`` whose run request has not come back, by group."""
 
+    def group_members(self, group: str) -> list[GroupMember]:
+        """The group's members now, oldest first (empty for an unknown group)."""
+
 
 class Store(EventJournal, IdempotencyLedger, RunStore, ConcurrencyGroups, Protocol):
     """Everything the stages persist, behind one object built by :func:`store_from_url`."""

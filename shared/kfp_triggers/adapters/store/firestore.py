@@ -442,6 +442,12 @@ class FirestoreStore:
         """Remove ``key`` and reserve slots for the next queued members (see :func:`_groups.leave`)."""
         return self._group_change(group, lambda state: _groups.leave(state, key, now))
 
+    def group_members(self, group: str) -> list[GroupMember]:
+        """The group's members, oldest first."""
+        doc = self._client.get(self._client.name(GROUPS, group))
+        fields = None if doc is None else decode_fields(doc.get("fields", {}))
+        return _groups.members_of(None if fields is None else GroupState.loads(str(fields["state"])))
+
     def stale_reservations(self, before: datetime) -> list[tuple[str, GroupMember]]:
         """Reserved members older than ``before``, by group (a query on ``reservedSince``)."""
         where = {

@@ -403,6 +403,11 @@ class SqliteStore:
         """Remove ``key`` and reserve slots for the next queued members (see :func:`_groups.leave`)."""
         return self._group_change(group, lambda state: _groups.leave(state, key, now))
 
+    def group_members(self, group: str) -> list[GroupMember]:
+        """The group's members, oldest first."""
+        rows = self._read("SELECT state FROM concurrency_groups WHERE group_id = ?", (group,))
+        return _groups.members_of(GroupState.loads(rows[0][0]) if rows else None)
+
     def stale_reservations(self, before: datetime) -> list[tuple[str, GroupMember]]:
         """Reserved members older than ``before``, by group."""
         rows = self._read(
