@@ -315,6 +315,11 @@ class StoreContract:
         assert store.admit_to_group("ns/main", member(2), "queue", 1).verdict == "queued"  # redelivered
         assert store.admit_to_group("ns/other", member(3), "queue", 1).verdict == "launch"
         assert store.group_run_started("ns/main", "k1", "run-1")
+        assert [(m.key, m.status, m.run_id) for m in store.group_members("ns/main")] == [
+            ("k1", "RUNNING", "run-1"),
+            ("k2", "QUEUED", None),
+        ]
+        assert store.group_members("ns/none") == []
         assert not store.group_run_started("ns/main", "k-unknown", "run-x")
         assert store.stale_reservations(at(100)) == []
         [promoted] = store.leave_group("ns/main", "k1", at(10))
