@@ -8,7 +8,10 @@ baseline. Each server runs in its own process group, so stopping it stops gunico
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -54,10 +57,29 @@ FUNCTIONS = {
 }
 
 
+@functools.cache
+def deployed_config() -> Path:
+    """The example listener as a bundle ships it: its YAML and the compiled form stages load.
+
+    Made once per process in a directory removed at exit (the compiled file is never written into
+    examples/, which ``make run`` reads as YAML).
+    """
+    from kfp_triggers.app.validation import load
+    from kfp_triggers.config.compiled import write_compiled
+
+    top = Path(tempfile.mkdtemp(prefix="kfpt-bench-config-"))
+    atexit.register(shutil.rmtree, top, ignore_errors=True)
+    shutil.copytree(EXAMPLE, top / EXAMPLE.name, ignore=shutil.ignore_patterns("secrets"))
+    shutil.copytree(EXAMPLE.parent / "pipelines", top / "pipelines")
+    write_compiled(load([str(top / EXAMPLE.name)]), top / EXAMPLE.name)
+    return top / EXAMPLE.name
+
+
 def function_env(state_dir: Path) -> dict[str, str]:
-    """``KFPT_*`` settings for every server: the example listener, in-process hand-off, no real launch."""
+    """``KFPT_*`` settings for every server: the example listener as deployed, in-process hand-off,
+    no real launch."""
     return {
-        "KFPT_CONFIG": str(EXAMPLE),
+        "KFPT_CONFIG": str(deployed_config()),
         "KFPT_SECRETS_DIR": str(EXAMPLE / "secrets"),
         "KFPT_TRANSPORT": "memory",
         "KFPT_STORE": f"sqlite:///{state_dir / 'state.db'}",

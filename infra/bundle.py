@@ -450,6 +450,34 @@ def stage_sources(stage: str, config: ConfigFiles) -> dict[PurePosixPath, Path |
     return sources
 
 
+def compiled_config(config: ConfigFiles) -> dict[PurePosixPath, bytes]:
+    """The compiled form of the shipped configuration, at ``config/`` beside its YAML.
+
+    It is compiled from the files exactly as they ship, read the way a deployed stage reads them
+    (``KFPT_CONFIG=config`` from the bundle's root), with every check ``validate`` makes, so a
+    stage that loads it has what loading the YAML would give it (see
+    ``kfp_triggers.config.compiled``), without parsing.
+    """
+    engine = _engine()
+    from kfp_triggers.config import compiled
+    from kfp_triggers.errors import ConfigError
+
+    with tempfile.TemporaryDirectory(prefix="kfpt-compile-") as scratch:
+        root = Path(scratch)
+        for rel, data in config.files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        here = Path.cwd()
+        os.chdir(root)  # sources read "config/<file>:<line>", as in the deployed stage
+        try:
+            loaded = engine.load([CONFIG_DIR])
+        except ConfigError as exc:
+            raise BundleError(f"the shipped configuration does not load: {exc}") from exc
+        finally:
+            os.chdir(here)
+    return {PurePosixPath(CONFIG_DIR) / compiled.COMPILED_NAME: compiled.dumps(loaded).encode("utf-8")}
+
+
 def _write(dest: Path, data: bytes) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(data)
@@ -500,6 +528,7 @@ def bundle(out: Path, config_path: Path, stages: Iterable[str] = tuple(STAGES)) 
     if unknown:
         raise BundleError(f"unknown stage(s) {', '.join(unknown)}; stages are {', '.join(STAGES)}")
     config = collect_config(config_path)
+    config = ConfigFiles({**config.files, **compiled_config(config)}, config.skipped)
     plans = {stage: stage_sources(stage, config) for stage in chosen}
     out.mkdir(parents=True, exist_ok=True)
     overall: list[tuple[str, bytes]] = []

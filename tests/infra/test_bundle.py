@@ -35,6 +35,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from kfp_triggers.config.compiled import load_compiled
 from tests.conftest import EXAMPLES, ROOT
 
 BUNDLE_SCRIPT = ROOT / "infra" / "bundle.py"
@@ -137,8 +138,20 @@ def test_five_bundles_with_the_deployable_layout(bundles: Path) -> None:
             "requirements.txt",
             "MANIFEST.sha256",
             "config/listener.yaml",
+            "config/.kfpt-compiled.json",
             "pipelines/train.yaml",
         }
+        # The compiled configuration is current for the shipped YAML: a stage loads it, not the YAML.
+        here = Path.cwd()
+        os.chdir(top)
+        try:
+            compiled = load_compiled(["config"])
+        finally:
+            os.chdir(here)
+        assert compiled is not None and compiled.listener().name == "github-push"
+        assert [t.source for t in compiled.triggers_for(compiled.listener())] == [
+            f"config/listener.yaml:{n}" for n in (13, 40)
+        ]
 
 
 def test_manifests_list_every_file_with_its_sha256(bundles: Path) -> None:

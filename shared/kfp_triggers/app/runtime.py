@@ -27,6 +27,7 @@ from typing import Any
 from kfp_triggers import settings as registry
 from kfp_triggers.adapters.transports.base import Publisher
 from kfp_triggers.app.validation import load
+from kfp_triggers.config.compiled import load_compiled
 from kfp_triggers.errors import KfptError, SettingError
 from kfp_triggers.logs import configure as configure_logging
 from kfp_triggers.logs import log_context
@@ -143,7 +144,10 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
             f"KFPT_STAGE_TIMEOUT_S must be a positive number of seconds, not {settings.stage_timeout_s}"
         )
     lease_s, claim_wait_s = lease_for(settings.stage_timeout_s)
-    config = load([settings.config], check_cel=False, check_bindings=False)  # see validation.hooks
+    # A bundle's compiled configuration when it is current, else the YAML (see validation.hooks).
+    config = load_compiled([settings.config]) or load(
+        [settings.config], check_cel=False, check_bindings=False
+    )
     secrets = FileSecrets(settings.secrets_dir)
     env = dict(environ)
 

@@ -14,9 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import yaml
-
-from kfp_triggers.cel import goregex, gourl, goyaml
+from kfp_triggers.cel import goregex, gourl
 from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint, no_such_overload
 from kfp_triggers.errors import SecretError
 from kfp_triggers.golang import fmt as gofmt
@@ -106,6 +104,10 @@ def parse_json(s: Any) -> dict[str, Any]:
 def parse_yaml(s: Any) -> dict[str, Any]:
     if type(s) is not str:
         raise no_such_overload("parseYAML", s)
+    import yaml  # loaded by the first parseYAML, not by every intercept cold start
+
+    from kfp_triggers.cel import goyaml
+
     try:
         data = goyaml.load(s)
     except goyaml.YAMLLimitError as exc:

@@ -10,7 +10,7 @@ resulting :class:`Configuration` answers which triggers and trigger groups an
 from __future__ import annotations
 
 from kfp_triggers.config.configuration import Configuration, check_config, load_config
-from kfp_triggers.config.fields import ValidationHooks
+from kfp_triggers.config.hooks import ValidationHooks
 from kfp_triggers.config.models import (
     CORE_INTERCEPTORS,
     Binding,

@@ -11,11 +11,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from kfp_triggers.config.fields import Report, ValidationHooks
-from kfp_triggers.config.models import Binding, EventListener, ResolvedGroup, ResolvedTrigger, Template
-from kfp_triggers.config.parse import Objects, parse_documents
-from kfp_triggers.config.validate import emptiness_problems, resolve_all
-from kfp_triggers.config.yamlsource import load_documents
+from kfp_triggers.config.hooks import ValidationHooks
+from kfp_triggers.config.models import (
+    Binding,
+    EventListener,
+    Objects,
+    ResolvedGroup,
+    ResolvedTrigger,
+    Template,
+)
 from kfp_triggers.errors import ConfigError, Problem
 
 ListenerKey = tuple[str, str]
@@ -48,6 +52,16 @@ class Configuration:
         self.listeners: Mapping[ListenerKey, EventListener] = MappingProxyType(dict(objects.listeners))
         self.templates: Mapping[tuple[str, str], Template] = MappingProxyType(dict(objects.templates))
         self.bindings: Mapping[tuple[str, str, str], Binding] = MappingProxyType(dict(objects.bindings))
+
+    @property
+    def objects(self) -> Objects:
+        """Every object as parsed, before references were resolved."""
+        return self._objects
+
+    @property
+    def resolved(self) -> Mapping[ListenerKey, tuple[list[ResolvedTrigger], list[ResolvedGroup]]]:
+        """Each listener's resolved triggers and trigger groups, by ``(namespace, name)``."""
+        return MappingProxyType(self._resolved)
 
     def listener(self, name: str | None = None) -> EventListener:
         """The listener called ``name`` (``"name"`` or ``"namespace/name"``); with ``None``, the only one.
@@ -101,6 +115,13 @@ def check_config(
 
     Problems (errors and warnings) are sorted by file, then line; a problem found twice is listed once.
     """
+    # The parser, the YAML reader and the resolver load only here: a stage that starts from a
+    # compiled configuration (see :mod:`.compiled`) never imports them.
+    from kfp_triggers.config.fields import Report
+    from kfp_triggers.config.parse import parse_documents
+    from kfp_triggers.config.validate import emptiness_problems, resolve_all
+    from kfp_triggers.config.yamlsource import load_documents
+
     if isinstance(paths, (str, Path)):  # one path given bare, not as a list
         paths = [paths]
     report = Report()

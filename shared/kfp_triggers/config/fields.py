@@ -9,25 +9,14 @@ every problem instead of stopping at the first.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kfp_triggers.config.hooks import ValidationHooks
 from kfp_triggers.config.models import source_of
 from kfp_triggers.config.yamlsource import LList, LMap
 from kfp_triggers.errors import Problem
-
-
-@dataclass(frozen=True)
-class ValidationHooks:
-    """Checks supplied by other modules, so this package needs none of them.
-
-    ``binding_expression(value)`` returns the problems of one binding parameter value (malformed
-    ``$(...)``); ``cel_expression(expr)`` returns a CEL syntax error message, or ``None``.
-    """
-
-    binding_expression: Callable[[str], list[str]] | None = None
-    cel_expression: Callable[[str], str | None] | None = None
 
 
 @dataclass

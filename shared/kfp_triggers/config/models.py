@@ -112,6 +112,10 @@ class InterceptorSpec:
     source: str = ""
 
 
+PAYLOAD_VALIDATION_ANNOTATION = "tekton.dev/payload-validation"
+ACCEPTED_STATUS_ANNOTATION = "kfp-triggers.dev/accepted-status"
+VERIFY_AT_INGEST_ANNOTATION = "kfp-triggers.dev/verify-at-ingest"
+
 CONCURRENCY_POLICIES = ("allow", "cancel-in-progress", "queue", "queue-latest", "skip")
 """What a new invocation does to its concurrency group's other runs (see :class:`Concurrency`)."""
 
@@ -329,3 +333,17 @@ class InterceptorObject:
     url: str | None
     ca_bundle: str | None = None
     source: str = ""
+
+
+@dataclass
+class Objects:
+    """Every object of a configuration, keyed as Kubernetes would key them."""
+
+    listeners: dict[tuple[str, str], EventListener] = field(default_factory=dict)
+    triggers: dict[tuple[str, str], TriggerDecl] = field(default_factory=dict)
+    bindings: dict[tuple[str, str, str], Binding] = field(default_factory=dict)  # (kind, ns, name)
+    templates: dict[tuple[str, str], Template] = field(default_factory=dict)
+    # (kind, ns, name); ClusterInterceptors have ns ""
+    interceptors: dict[tuple[str, str, str], InterceptorObject] = field(default_factory=dict)
+    sources: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (kind, ns, name) -> file:line
+    count: int = 0  # triggers.tekton.dev documents seen

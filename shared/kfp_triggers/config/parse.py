@@ -11,20 +11,19 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from kfp_triggers.config.fields import Ctx, Report, ValidationHooks, check_keys, opt_map, opt_str, string_map
+from kfp_triggers.config.fields import Ctx, Report, check_keys, opt_map, opt_str, string_map
+from kfp_triggers.config.hooks import ValidationHooks
 from kfp_triggers.config.models import (
     CLUSTER_TRIGGER_BINDING,
     CORE_INTERCEPTORS,
     TRIGGER_BINDING,
     Binding,
-    EventListener,
     InterceptorObject,
-    Template,
-    TriggerDecl,
+    Objects,
     source_of,
 )
 from kfp_triggers.config.parse_bindings import parse_binding_params
@@ -46,20 +45,6 @@ KINDS = (
 )
 CLUSTER_SCOPED = (CLUSTER_TRIGGER_BINDING, "ClusterInterceptor")
 ALPHA_ONLY = ("ClusterInterceptor", "Interceptor")
-
-
-@dataclass
-class Objects:
-    """Every object of a configuration, keyed as Kubernetes would key them."""
-
-    listeners: dict[tuple[str, str], EventListener] = field(default_factory=dict)
-    triggers: dict[tuple[str, str], TriggerDecl] = field(default_factory=dict)
-    bindings: dict[tuple[str, str, str], Binding] = field(default_factory=dict)  # (kind, ns, name)
-    templates: dict[tuple[str, str], Template] = field(default_factory=dict)
-    # (kind, ns, name); ClusterInterceptors have ns ""
-    interceptors: dict[tuple[str, str, str], InterceptorObject] = field(default_factory=dict)
-    sources: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (kind, ns, name) -> file:line
-    count: int = 0  # triggers.tekton.dev documents seen
 
 
 def parse_documents(docs: Iterable[Document], report: Report, hooks: ValidationHooks) -> Objects:

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 from kfp_triggers.config.fields import Ctx, check_keys, map_items, opt_list, opt_map, opt_str
 from kfp_triggers.config.models import (
+    ACCEPTED_STATUS_ANNOTATION,
+    PAYLOAD_VALIDATION_ANNOTATION,
+    VERIFY_AT_INGEST_ANNOTATION,
     Concurrency,
     EventListener,
     ListenerTrigger,
@@ -31,10 +34,7 @@ from kfp_triggers.config.parse_templates import parse_template_spec
 from kfp_triggers.config.selection import parse_selector
 from kfp_triggers.config.yamlsource import LMap
 
-PAYLOAD_VALIDATION_ANNOTATION = "tekton.dev/payload-validation"
-ACCEPTED_STATUS_ANNOTATION = "kfp-triggers.dev/accepted-status"
 ACCEPTED_STATUSES = (200, 201, 202, 204)
-VERIFY_AT_INGEST_ANNOTATION = "kfp-triggers.dev/verify-at-ingest"
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _UID_NAMESPACE = uuid.UUID("6b1f2b52-54b5-4f51-9d0e-6c1f0e7a0b3d")
 _LISTENER_SPEC_KEYS = (

@@ -22,13 +22,13 @@ from kfp_triggers.config.models import (
     EventListener,
     InterceptorDecl,
     InterceptorSpec,
+    Objects,
     ResolvedGroup,
     ResolvedTrigger,
     Template,
     TriggerDecl,
     split_source,
 )
-from kfp_triggers.config.parse import Objects
 from kfp_triggers.config.parse_concurrency import group_params
 from kfp_triggers.config.selection import select_triggers
 from kfp_triggers.errors import Problem

@@ -13,8 +13,8 @@ selected, or in two groups) runs once here where Tekton would create its resourc
 
 from __future__ import annotations
 
-from kfp_triggers.config.models import EventListener, ResolvedGroup, ResolvedTrigger, split_source
-from kfp_triggers.config.parse import GROUP, Objects
+from kfp_triggers.config.models import EventListener, Objects, ResolvedGroup, ResolvedTrigger, split_source
+from kfp_triggers.config.parse import GROUP
 from kfp_triggers.config.resolve import Resolver
 from kfp_triggers.errors import Problem
 

@@ -10,7 +10,6 @@ and non-string mapping keys become their JSON text, as ``sigs.k8s.io/yaml`` does
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from kfp_triggers.config.files import ContentVersion, discover_files
 from kfp_triggers.errors import Problem
 
 try:  # libyaml is much faster; the pure-Python loader gives the same nodes.
@@ -208,39 +208,6 @@ def read_documents(file: str, text: str, problems: list[Problem]) -> list[Docume
     return docs
 
 
-def discover_files(paths: Sequence[str | Path], problems: list[Problem]) -> list[Path]:
-    """Expand files and directories (recursively, ``*.yaml``/``*.yml``, sorted) into a file list.
-
-    Hidden files and directories (``.git``, ``.venv``...) are skipped inside a directory; a file
-    named explicitly is always read. The same file reached twice is read once.
-    """
-    found: list[Path] = []
-    seen: set[Path] = set()
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            candidates = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in (".yaml", ".yml")
-                and p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not candidates:
-                problems.append(Problem(str(path), 0, "no *.yaml or *.yml files in this directory"))
-        elif path.is_file():
-            candidates = [path]
-        else:
-            problems.append(Problem(str(path), 0, "no such file or directory"))
-            continue
-        for candidate in candidates:
-            key = candidate.resolve()
-            if key not in seen:
-                seen.add(key)
-                found.append(candidate)
-    return found
-
-
 def load_documents(
     paths: Sequence[str | Path], problems: list[Problem]
 ) -> tuple[list[Document], list[Path], str]:
@@ -251,7 +218,7 @@ def load_documents(
     """
     docs: list[Document] = []
     read: list[Path] = []
-    digest = hashlib.sha256()
+    version = ContentVersion()
     for path in sorted(discover_files(paths, problems), key=str):
         try:
             raw = path.read_bytes()
@@ -263,7 +230,6 @@ def load_documents(
             problems.append(Problem(str(path), 0, f"file is not UTF-8 text: {exc.reason}"))
             continue
         read.append(path)
-        digest.update(len(raw).to_bytes(8, "big"))
-        digest.update(raw)
+        version.add(raw)
         docs.extend(read_documents(str(path), text, problems))
-    return docs, read, digest.hexdigest()
+    return docs, read, version.hexdigest()

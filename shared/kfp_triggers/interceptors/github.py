@@ -31,8 +31,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from kfp_triggers.errors import SecretError
 from kfp_triggers.golang.fmt import format_v
 from kfp_triggers.golang.json import GoJsonError, unmarshal_object
@@ -244,6 +242,8 @@ def _sender_qualifies(client: GitHubClient, repo: _Repo, sender: str, check_type
 
 def _in_owners_file(text: str, sender: str) -> bool:
     """Whether ``sender`` is among the file's approvers or reviewers (case-insensitive)."""
+    import yaml  # only githubOwners reads YAML: loaded on its first use
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterator
 
 from kfp_triggers.config import EventListener, InterceptorSpec
-from kfp_triggers.config.parse_triggers import VERIFY_AT_INGEST_ANNOTATION
+from kfp_triggers.config.models import VERIFY_AT_INGEST_ANNOTATION
 from kfp_triggers.errors import KfptError
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.tekton.request import RawRequest
