@@ -318,17 +318,23 @@ def _knative_tick(stage: str, event: CloudEvent | Mapping[str, Any]) -> CloudEve
 
 
 def _dispatch(stage: str, ctx: StageContext, event: CloudEvent) -> object:
-    from kfp_triggers.stages.pipeline import intercept, render
-    from kfp_triggers.stages.runs import launch, status
-
+    # Each stage imports only its own code: intercept and render never load launch's.
     data = read_data(event)
     if stage == "intercept" and isinstance(data, EventReceived):
+        from kfp_triggers.stages.pipeline import intercept
+
         return intercept(ctx, event, data)
     if stage == "render" and isinstance(data, TriggerMatched):
+        from kfp_triggers.stages.pipeline import render
+
         return render(ctx, event, data)
     if stage == "launch" and isinstance(data, RunRequested):
+        from kfp_triggers.stages.runs import launch
+
         return launch(ctx, event, data)
     if stage == "status" and isinstance(data, RunCreated | StatusTick):
+        from kfp_triggers.stages.runs import status
+
         return status(ctx, event, data)
     from kfp_triggers.errors import InvalidRequestError
 
