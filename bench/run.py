@@ -12,7 +12,8 @@ chain alone.
 
 ``--quick`` runs every section with tiny sample sizes (a smoke test of the harness, not a
 measurement). Usage: ``python -m bench.run [--quick] [--no-emulators] [--no-chain] [--output PATH]``
-or ``python bench/run.py``.
+or ``python bench/run.py``; ``python -m bench.runcontrol [--quick]`` runs the run-control section
+alone.
 """
 
 from __future__ import annotations
@@ -39,11 +40,20 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import chain, coldstart, handoff, ingest, matching
+from bench import chain, coldstart, handoff, ingest, matching, runcontrol
 from bench.common import ROOT, fmt_ms, fmt_ratio
 
 DEFAULT_OUTPUT = ROOT / "build" / "bench" / "latest.json"
-SECTIONS = ("matching", "ingest_throughput", "cold_start", "imports", "handoff_imports", "chain", "targets")
+SECTIONS = (
+    "matching",
+    "ingest_throughput",
+    "cold_start",
+    "imports",
+    "handoff_imports",
+    "chain",
+    "runcontrol",
+    "targets",
+)
 EMULATOR_SECTIONS = ("handoff_imports", "chain")
 FORBIDDEN_AT_START = ("kfp", "google.cloud.pubsub_v1", "grpc")
 MATCHING_TARGET_MS = 1.2  # "about 1 ms": within a fifth of it
@@ -76,6 +86,8 @@ class Settings:
     import_rounds: int = 3
     chain_burst: int = 100
     chain_steady_seconds: float = 15.0
+    runcontrol_pushes: int = 50
+    runcontrol_push_seconds: float = 10.0
 
 
 QUICK = Settings(
@@ -89,6 +101,8 @@ QUICK = Settings(
     import_rounds=1,
     chain_burst=5,
     chain_steady_seconds=1.0,
+    runcontrol_pushes=runcontrol.QUICK_PLAN.pushes,
+    runcontrol_push_seconds=runcontrol.QUICK_PLAN.push_seconds,
 )
 
 
@@ -137,6 +151,14 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
         # the top-level phases are the relay's: the chain as Cloud Pub/Sub's push would feed it
         runs_per_s = chain_result["burst"]["runs_per_s"]
         p50_ms = chain_result["steady"]["latency_ms"]["p50"]
+    control = result["runcontrol"]
+    cancel_met, queue_met, queue_most, queue_limit = None, None, None, None
+    if control["measured"]:
+        cancel_met = all(control[runcontrol.CANCEL]["expectations"].values())
+        queue = control[runcontrol.QUEUE]
+        queue_met = all(queue["expectations"].values())
+        queue_most = max(queue["max_running_sampled"], queue["max_running_exact"])
+        queue_limit = queue["max_running_limit"]
     return {
         "matching_fastest_backend": fastest,
         "matching_fastest_median_ms": fast_ms,
@@ -150,6 +172,10 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
         "chain_runs_per_s_met": None if runs_per_s is None else runs_per_s >= CHAIN_RUNS_PER_S_TARGET,
         "chain_p50_ms": p50_ms,
         "chain_p50_met": None if p50_ms is None else p50_ms <= CHAIN_P50_TARGET_MS,
+        "runcontrol_cancel_in_progress_met": cancel_met,
+        "runcontrol_queue_met": queue_met,
+        "runcontrol_queue_most_running": queue_most,
+        "runcontrol_queue_limit": queue_limit,
     }
 
 
@@ -182,6 +208,14 @@ def report_targets(t: dict[str, Any]) -> list[str]:
             f"{t['chain_runs_per_s']:.1f} runs/s -> {verdict(t['chain_runs_per_s_met'])}",
             f"chain webhook -> run p50 <= {CHAIN_P50_TARGET_MS / 1e3:g} s (relay, steady): "
             f"{fmt_ms(t['chain_p50_ms'])} ms -> {verdict(t['chain_p50_met'])}",
+        ]
+    if t["runcontrol_cancel_in_progress_met"] is not None:
+        lines += [
+            "run control, cancel-in-progress: exactly one run SUCCEEDED, every other push cancelled or "
+            f"superseded, none lost, group left empty -> {verdict(t['runcontrol_cancel_in_progress_met'])}",
+            f"run control, queue: at most {t['runcontrol_queue_limit']} running at once "
+            f"(most seen {t['runcontrol_queue_most_running']}), every push SUCCEEDED, none lost, group left "
+            f"empty -> {verdict(t['runcontrol_queue_met'])}",
         ]
     return lines
 
@@ -250,6 +284,10 @@ def run(
         settings.concurrencies, settings.load_seconds, settings.load_warmup_seconds, settings.load_repeats
     )
     result["imports"] = ingest.imports(settings.import_rounds)
+    result["runcontrol"] = runcontrol.run(
+        runcontrol.Plan(pushes=settings.runcontrol_pushes, push_seconds=settings.runcontrol_push_seconds),
+        concurrently=quick,
+    )
     with emulators(use_emulators, firestore=use_chain) as (hosts, why_not):
         result["meta"]["emulators"] = {"available": hosts is not None, "reason": why_not}
         target = prepare(hosts.pubsub) if hosts is not None else None
@@ -286,6 +324,8 @@ def report(result: dict[str, Any]) -> str:
         ("Heavy imports of each function module", ingest.report_imports(result["imports"])),
         ("Imports of the first hand-off", handoff.report(result["handoff_imports"])),
         ("Emulator chain: webhooks to KFP runs", chain.report(result["chain"])),
+        (f"Run control: {result['runcontrol']['plan']['pushes']} pushes to one branch",
+         runcontrol.report(result["runcontrol"])),
         ("Targets (informational)", report_targets(result["targets"])),
     ]  # fmt: skip
     lines = [title]

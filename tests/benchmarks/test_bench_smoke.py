@@ -33,6 +33,7 @@ HEADINGS = (
     "== Heavy imports of each function module",
     "== Imports of the first hand-off",
     "== Emulator chain",
+    "== Run control",
     "== Targets",
 )
 

@@ -113,6 +113,9 @@ class ContractServer:
 def _handler(server: ContractServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle's algorithm on, a kept-alive client
+        # waits about 40 ms for the second. Go's net/http (the real KFP API) turns it off too.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
