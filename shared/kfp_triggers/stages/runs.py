@@ -153,8 +153,8 @@ def _launch_once(
         claim = store.claim(key, owner, ctx.lease_s, ctx.clock())
         if claim.status == ClaimStatus.COMPLETED:
             done = _already_launched(ctx, requested, key, claim)
-            if done is not None and group is not None:  # in case the group never heard of the run
-                groups.run_started(ctx, group, key, done.run_id)
+            if done is not None and group is not None and done.state not in TERMINAL_STATES:
+                groups.run_started(ctx, group, key, done.run_id)  # in case the group never heard of it
             return done
         if claim.acquired:
             break
