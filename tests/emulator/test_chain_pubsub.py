@@ -10,6 +10,7 @@ test plays GitHub (a signed push, then the same delivery again) and the schedule
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing
@@ -330,3 +331,87 @@ def test_launch_that_cannot_reach_kfp_is_retried_then_dead_lettered(start_chain:
         assert (main.accepted, main.rendered, main.launched, main.run_id) == (True, True, False, None)
         assert main.idempotency_key == requested.idempotency_key
     print(f"push to dead letter {waited:.1f} s")
+
+
+def _signed_push(folder: Path, sha: str) -> Path:
+    """The example's push to main with another head commit, signed with the example secret."""
+    import hashlib
+    import hmac
+
+    payload = json.loads((EXAMPLE / "payloads" / "push.json").read_text())
+    payload["after"] = payload["head_commit"]["id"] = sha
+    body = json.dumps(payload).encode()
+    signature = hmac.new(
+        (EXAMPLE / "secrets" / "github-webhook" / "secret").read_bytes(), body, hashlib.sha256
+    )
+    head = [
+        "POST / HTTP/1.1",
+        "Host: hooks.example.com",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "X-GitHub-Event: push",
+        f"X-GitHub-Delivery: delivery-{sha[:12]}",
+        f"X-Hub-Signature-256: sha256={signature.hexdigest()}",
+    ]
+    path = folder / f"push-{sha[:12]}.http"
+    path.write_bytes(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+    return path
+
+
+def test_a_queued_run_request_goes_back_to_launch_over_pubsub_when_the_slot_frees(
+    start_chain: StartChain, tmp_path: Path
+) -> None:
+    """Two pushes to main under ``queue``: the second waits, then status hands it back to launch.
+
+    The listener's inline triggers share one concurrency group per repository (``queue``, one run
+    at a time). The second push's request is kept in the store; when the status stage sees the
+    first run end it frees the slot and publishes the kept request on launch's topic, and the
+    launch function runs it: both pipelines really run, one after the other.
+    """
+    config = tmp_path / "config" / "github-push"
+    shutil.copytree(EXAMPLE, config, ignore=shutil.ignore_patterns("requests", "payloads"))
+    shutil.copytree(EXAMPLE.parent / "pipelines", tmp_path / "config" / "pipelines")
+    listener = (config / "listener.yaml").read_text()
+    annotated = listener.replace(
+        "metadata:\n  name: github-push\n",
+        "metadata:\n  name: github-push\n  annotations:\n"
+        '    kfp-triggers.dev/concurrency-group: "$(tt.params.repo)"\n'
+        "    kfp-triggers.dev/concurrency-policy: queue\n",
+        1,
+    )
+    assert annotated != listener
+    (config / "listener.yaml").write_text(annotated)
+    chain = start_chain(list(ENTRY_POINTS), {s: {"KFPT_CONFIG": str(config)} for s in ENTRY_POINTS})
+    chain.topology(TOPICS)
+    with ExitStack() as stack:
+        ticker = stack.enter_context(closing(Ticker(chain.environ, chain.project, TOPIC_RUNS)))
+        store = stack.enter_context(closing(chain.store()))
+        first, second = (chain.post(_signed_push(tmp_path, sha * 40)) for sha in ("a", "b"))
+        assert first[0] == second[0] == 202, (first, second)
+        first_id, second_id = first[1]["eventID"], second[1]["eventID"]
+
+        def queued() -> bool:
+            story = store.get_event(second_id)
+            record = story.trigger("train-on-main") if story is not None else None
+            return record is not None and bool(record.launch_note)
+
+        wait_until("the second push to be queued", queued, RUN_LIMIT_S, 0.2)
+        [run1] = runs_of(store, first_id)
+        story = store.get_event(second_id)
+        waiting = story.trigger("train-on-main") if story is not None else None
+        # Behind the first run, or behind its event while that run was still being created.
+        behind = (f"queued behind run {run1.run_id}", f"queued behind event {first_id}")
+        assert waiting is not None and waiting.launch_note in behind
+        assert runs_of(store, second_id) == []
+
+        def both_done() -> bool:
+            ticker.tick_every(1.0)
+            runs = runs_of(store, first_id) + runs_of(store, second_id)
+            return len(runs) == 2 and all(r.state == "SUCCEEDED" for r in runs)
+
+        wait_until("both runs to succeed, one after the other", both_done, RUN_LIMIT_S * 2, 0.2)
+        [run1] = runs_of(store, first_id)
+        [run2] = runs_of(store, second_id)
+        assert run2.created_at >= run1.updated_at  # it started once the first had ended
+        for stage, server in chain.servers.items():
+            assert "Traceback" not in server.log(), f"{stage} failed:\n{server.log()[-3000:]}"

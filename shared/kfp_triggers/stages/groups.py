@@ -137,12 +137,11 @@ def run_started(ctx: StageContext, group: GroupRef, key: str, run_id: str) -> bo
 def note_for(admission: Admission, cancelled: list[str]) -> str | None:
     """What the policy did, in the journal's words."""
     by = admission.by
+    ahead = None if by is None else (f"run {by.run_id}" if by.run_id else f"event {by.event_id}")
     if admission.verdict == "queued":
-        return f"queued behind run {by.run_id}" if by and by.run_id else "queued"
+        return f"queued behind {ahead}" if ahead else "queued"
     if admission.verdict == "skipped":
-        return (
-            f"skipped: run {by.run_id} in progress" if by and by.run_id else "skipped: a run is in progress"
-        )
+        return f"skipped: {ahead} in progress" if ahead else "skipped: a run is in progress"
     if admission.verdict == "superseded":
         return f"superseded by event {by.event_id}" if by else "superseded by a newer event"
     if cancelled:
