@@ -1,7 +1,8 @@
 """The ``kfp-triggers`` command line.
 
-Every command prints JSON on stdout. On failure it prints ``{"error": "..."}`` and exits 1, so
-scripts can rely on the exit status and still read a reason.
+Commands print JSON on stdout, except what is written for people unless ``--output json`` asks
+for JSON: the listings' tables and ``events explain``'s account. On failure a command prints
+``{"error": "..."}`` and exits 1, so scripts can rely on the exit status and still read a reason.
 """
 
 from __future__ import annotations
@@ -118,6 +119,15 @@ def _parser() -> argparse.ArgumentParser:
             q.add_argument("--output", choices=["table", "json"], default="table")
         lst.set_defaults(handler=cmd_list, noun=noun)
         show.set_defaults(handler=cmd_show, noun=noun)
+        if noun == "events":
+            explain = verbs.add_parser("explain", help="a readable account of one event")
+            explain.add_argument("id", metavar="EVENT_ID")
+            explain.add_argument("--store", help="store URL (default: KFPT_STORE)")
+            # For people: text even when stdout is not a terminal; JSON on request.
+            explain.add_argument(
+                "--output", choices=["text", "json"], default="text", help="text (the default) or json"
+            )
+            explain.set_defaults(handler=cmd_explain)
         if noun == "runs":
             cancel = verbs.add_parser("cancel", help="cancel a run on its backend (idempotent)")
             cancel.add_argument("run_id", metavar="RUN_ID")
@@ -279,6 +289,18 @@ def cmd_show(args: argparse.Namespace) -> Any:
 
     store = ops.open_store(args.store)
     return ops.show_run(store, args.id) if args.noun == "runs" else ops.show_event(store, args.id)
+
+
+def cmd_explain(args: argparse.Namespace) -> Any:
+    """events explain: the event told for people (text), or the same account as JSON."""
+    from kfp_triggers.app import operations as ops
+    from kfp_triggers.app.explain_text import render_text
+
+    explained = ops.explain_event(ops.open_store(args.store), args.id)
+    if args.output == "json":
+        return explained
+    sys.stdout.write(render_text(explained))
+    return None
 
 
 def cmd_cancel(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Operator commands: serve the chain, send a request, read the journal and the runs, cancel, replay.
+"""Operator commands: serve the chain, send a request, read and explain the journal, runs, cancel, replay.
 
 The CLI parses arguments; these functions do the work and return JSON-ready values.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kfp_triggers.adapters.store import store_from_url
-from kfp_triggers.adapters.store.base import EventRecord, EventSummary, Store
+from kfp_triggers.adapters.store.base import EventRecord, EventSummary, RunRecord, Store
 from kfp_triggers.adapters.store.factory import store_from_env
 from kfp_triggers.app.runtime import Settings
 from kfp_triggers.errors import InvalidRequestError
@@ -105,6 +105,25 @@ def show_event(store: Store, event_id: str) -> dict[str, Any]:
     if record is None:
         raise InvalidRequestError(f"no event {event_id!r} in the journal")
     return event_json(record)
+
+
+def explain_event(store: Store, event_id: str) -> dict[str, Any]:
+    """``events explain``: the account of one event (see :mod:`kfp_triggers.app.explain`).
+
+    The runs its triggers launched are read from the store for their state, link and times.
+    """
+    from kfp_triggers.app.explain import explain
+
+    record = store.get_event(event_id)
+    if record is None:
+        raise InvalidRequestError(f"no event {event_id!r} in the journal")
+    runs: dict[str, RunRecord] = {}
+    for trigger in record.triggers:
+        if trigger.run_id and trigger.run_id not in runs:
+            run = store.get_run(trigger.run_id)
+            if run is not None:
+                runs[run.run_id] = run
+    return explain(record, runs)
 
 
 def event_json(record: EventRecord) -> dict[str, Any]:
