@@ -23,7 +23,7 @@ from kfp_triggers.adapters.store import (
     Store,
     TriggerDecision,
 )
-from kfp_triggers.adapters.store._groups import GroupMember
+from kfp_triggers.adapters.store._groups import GroupMember, GroupRules
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 StoreFactory = Callable[[], Store]
@@ -309,11 +309,13 @@ class StoreContract:
         def member(n: int) -> GroupMember:
             return GroupMember(f"k{n}", f"ev-{n}", f"o{n}", request={"n": n})
 
-        assert store.admit_to_group("ns/main", member(1), "queue", 1).verdict == "launch"
-        queued = store.admit_to_group("ns/main", member(2), "queue", 1)
+        assert store.admit_to_group("ns/main", member(1), GroupRules("queue", 1), at(0)).verdict == "launch"
+        queued = store.admit_to_group("ns/main", member(2), GroupRules("queue", 1), at(0))
         assert queued.verdict == "queued" and queued.by is not None and queued.by.key == "k1"
-        assert store.admit_to_group("ns/main", member(2), "queue", 1).verdict == "queued"  # redelivered
-        assert store.admit_to_group("ns/other", member(3), "queue", 1).verdict == "launch"
+        assert (
+            store.admit_to_group("ns/main", member(2), GroupRules("queue", 1), at(0)).verdict == "queued"
+        )  # redelivered
+        assert store.admit_to_group("ns/other", member(3), GroupRules("queue", 1), at(0)).verdict == "launch"
         assert store.group_run_started("ns/main", "k1", "run-1")
         assert [(m.key, m.status, m.run_id) for m in store.group_members("ns/main")] == [
             ("k1", "RUNNING", "run-1"),
@@ -327,8 +329,26 @@ class StoreContract:
         assert store.leave_group("ns/main", "k1", at(11)) == []
         assert [(g, m.key) for g, m in store.stale_reservations(at(10.5))] == [("ns/main", "k2")]
         assert store.stale_reservations(at(10)) == []
-        assert store.admit_to_group("ns/main", member(2), "queue", 1).verdict == "launch"
+        assert store.admit_to_group("ns/main", member(2), GroupRules("queue", 1), at(0)).verdict == "launch"
         assert store.stale_reservations(at(100)) == []
+
+    def test_a_gated_group_is_due_when_its_gate_passes(self, store: Store) -> None:
+        rules = GroupRules("allow", rate_limit=1, rate_window_s=60)
+        assert store.admit_to_group("g/rate", GroupMember("k1", "e1", "o1"), rules, at(0)).verdict == "launch"
+        delayed = store.admit_to_group(
+            "g/rate", GroupMember("k2", "e2", "o2", request={"n": 2}), rules, at(1)
+        )
+        assert (delayed.verdict, delayed.until) == ("queued", at(60))
+        debounced = GroupRules("allow", debounce_s=30)
+        store.admit_to_group("g/debounce", GroupMember("d1", "e3", "o3"), debounced, at(5))
+        assert store.due_groups(at(34)) == []
+        assert store.due_groups(at(35)) == ["g/debounce"]
+        assert sorted(store.due_groups(at(60))) == ["g/debounce", "g/rate"]
+        assert store.promote_group("g/rate", at(59)) == []
+        [started] = store.promote_group("g/rate", at(60))
+        assert (started.key, started.status, started.request) == ("k2", "RESERVED", {"n": 2})
+        assert store.due_groups(at(60)) == ["g/debounce"]
+        assert store.promote_group("g/none", at(60)) == []
 
     def test_concurrent_admissions_to_one_group_launch_one(self, store: Store) -> None:
         claimers = 8
@@ -336,7 +356,9 @@ class StoreContract:
 
         def admit(i: int) -> str:
             barrier.wait(timeout=120)
-            return store.admit_to_group("hot", GroupMember(f"k{i}", f"ev-{i}", f"o{i}"), "skip", 1).verdict
+            return store.admit_to_group(
+                "hot", GroupMember(f"k{i}", f"ev-{i}", f"o{i}"), GroupRules("skip", 1), at(0)
+            ).verdict
 
         with ThreadPoolExecutor(claimers) as pool:
             verdicts = list(pool.map(admit, range(claimers)))

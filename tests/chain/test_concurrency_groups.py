@@ -51,8 +51,9 @@ BRANCHES = EXAMPLES / "github-branches"
 SECRETS = EXAMPLES / "github-push" / "secrets"
 
 
-def config_text(policy: str, max_running: int = 1) -> str:
+def config_text(policy: str, max_running: int = 1, gates: str = "") -> str:
     extra = f'\n    kfp-triggers.dev/max-running: "{max_running}"' if policy.startswith("queue") else ""
+    extra += gates
     return f"""
 apiVersion: triggers.tekton.dev/v1beta1
 kind: EventListener
@@ -166,9 +167,11 @@ class Outbox:
 class Chain:
     """The launch and status stages over one store, config, backend and outbox."""
 
-    def __init__(self, store: Callable[[], Store], tmp_path: Path, policy: str, max_running: int = 1) -> None:
+    def __init__(
+        self, store: Callable[[], Store], tmp_path: Path, policy: str, max_running: int = 1, gates: str = ""
+    ) -> None:
         path = tmp_path / "config.yaml"
-        path.write_text(config_text(policy, max_running), encoding="utf-8")
+        path.write_text(config_text(policy, max_running, gates), encoding="utf-8")
         self.config: Configuration = load([path], check_cel=False)
         self.listener_name = "el"
         self.store_factory = store
@@ -449,3 +452,45 @@ def test_the_branch_example_cancels_a_branchs_older_run_and_a_deleted_branchs_ru
     assert deliver("refs/heads/feature/x", "0" * 40, deleted=True) == []
     assert chain.backend.cancelled == [main1.run_id, feature.run_id]
     assert chain.backend.running() == [main2.run_id]
+
+
+def test_a_rate_limit_delays_launches_and_a_tick_starts_them_when_the_window_allows(
+    store_factory: Callable[[], Store], tmp_path: Path
+) -> None:
+    gates = '\n    kfp-triggers.dev/rate-limit: "2/1m"'
+    chain = Chain(store_factory, tmp_path, "allow", gates=gates)
+    requests = [chain.request("main") for _ in range(3)]
+    launched = [run for r in requests for run in chain.launch(r)]
+    assert len(launched) == 2
+    note = chain.notes(requests[2])["note"]
+    assert note == "delayed until 2026-12-01T12:01:00+00:00 (rate limit 2 per 60 s)"
+    chain.now = T0 + timedelta(seconds=59)
+    chain.tick()
+    assert chain.deliver_handed_on() == []
+    chain.now = T0 + timedelta(seconds=61)
+    chain.tick()  # the first launch has left the window
+    [third] = chain.deliver_handed_on()
+    assert third.event_id == requests[2].event_id and len(chain.backend.states) == 3
+
+
+def test_a_debounce_launches_the_last_push_of_a_burst_once_it_is_quiet(
+    store_factory: Callable[[], Store], tmp_path: Path
+) -> None:
+    gates = '\n    kfp-triggers.dev/debounce: "30s"'
+    chain = Chain(store_factory, tmp_path, "cancel-in-progress", gates=gates)
+    burst = [chain.request("main") for _ in range(3)]
+    for requested in burst:
+        chain.now = T0 + timedelta(seconds=int(requested.event_id.rsplit("-", 1)[1]))
+        assert chain.launch(requested) == []
+    assert [chain.notes(r)["note"] for r in burst[:2]] == [
+        f"superseded by event {burst[1].event_id}",
+        f"superseded by event {burst[2].event_id}",
+    ]
+    assert chain.launch(burst[0]) == []  # a superseded push stays superseded
+    chain.now = T0 + timedelta(seconds=32)
+    chain.tick()
+    assert chain.deliver_handed_on() == []  # the last push waits 30 s from its arrival
+    chain.now = T0 + timedelta(seconds=34)
+    chain.tick()
+    [run] = chain.deliver_handed_on()
+    assert run.event_id == burst[2].event_id and len(chain.backend.states) == 1

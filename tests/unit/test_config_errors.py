@@ -353,6 +353,48 @@ ERROR_CASES: list[tuple[str, str, list[tuple[str, str]]]] = [
         ],
     ),
     (
+        "rate limits and debounce windows that do not make sense",
+        dedent(
+            """
+            apiVersion: triggers.tekton.dev/v1beta1
+            kind: Trigger
+            metadata:
+              name: bad-rate
+              annotations:
+                kfp-triggers.dev/rate-limit: "ten per hour"
+                kfp-triggers.dev/debounce: "30 seconds"
+            spec: {template: {ref: tpl}}
+            ---
+            apiVersion: triggers.tekton.dev/v1beta1
+            kind: Trigger
+            metadata:
+              name: out-of-range
+              annotations:
+                kfp-triggers.dev/rate-limit: "0/1h"
+                kfp-triggers.dev/debounce: "8d"
+            spec: {template: {ref: tpl}}
+            ---
+            apiVersion: triggers.tekton.dev/v1beta1
+            kind: Trigger
+            metadata:
+              name: skipping
+              annotations:
+                kfp-triggers.dev/concurrency-group: "g"
+                kfp-triggers.dev/concurrency-policy: skip
+                kfp-triggers.dev/debounce: "30s"
+            spec: {template: {ref: tpl}}
+            """
+        )
+        + TEMPLATE,
+        [
+            ("name: bad-rate", "rate-limit must be N/DURATION (at most N launches per window, as 10/1h)"),
+            ("name: bad-rate", "debounce must be a duration up to 7 days (as 30s or 5m), not '30 seconds'"),
+            ("name: out-of-range", "rate-limit must be N/DURATION"),
+            ("name: out-of-range", "debounce must be a duration up to 7 days (as 30s or 5m), not '8d'"),
+            ("name: skipping", "they do not combine with the skip policy"),
+        ],
+    ),
+    (
         "listener that selects nothing",
         "apiVersion: triggers.tekton.dev/v1beta1\nkind: EventListener\nmetadata: {name: el}\nspec:\n"
         "  serviceAccountName: sa\n",

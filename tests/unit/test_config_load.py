@@ -569,3 +569,38 @@ def test_a_grouped_trigger_whose_template_renders_several_runs_is_warned_about(t
         "renders 2 resources; only the first run of each invocation is in the concurrency group"
         in warning.message
     )
+
+
+def test_a_rate_limit_and_a_debounce_apply_to_the_trigger_alone_without_a_group(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.yaml",
+        """
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: EventListener
+        metadata: {name: el}
+        spec:
+          triggers: [{name: gated, triggerRef: gated}]
+        ---
+        apiVersion: triggers.tekton.dev/v1beta1
+        kind: Trigger
+        metadata:
+          name: gated
+          annotations:
+            kfp-triggers.dev/rate-limit: "10/1h30m"
+            kfp-triggers.dev/debounce: "1.5m"
+        spec:
+          template:
+            spec:
+              resourcetemplates: [{apiVersion: pipelines.kubeflow.org/v2beta1, kind: Run}]
+        """,
+    )
+    [trigger] = only(load_config([path]))
+    spec = trigger.concurrency
+    assert spec is not None
+    assert (spec.group, spec.policy, spec.rate_limit, spec.rate_window_s, spec.debounce_s) == (
+        "",
+        "allow",
+        10,
+        5400.0,
+        90.0,
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kfp_triggers.adapters.store import InvalidStoreUrlError, TriggerDecision, store_from_url
-from kfp_triggers.adapters.store._groups import GroupMember
+from kfp_triggers.adapters.store._groups import GroupMember, GroupRules
 from kfp_triggers.adapters.store.sqlite import SCHEMA_VERSION, SqliteStore
 from tests.store_contract import StoreContract, StoreFactory, at, make_run
 
@@ -161,14 +161,17 @@ def test_a_version_1_file_is_migrated_in_place(tmp_path: Path) -> None:
     conn.close()
     store = SqliteStore(path)
     try:
-        assert store.schema_version() == SCHEMA_VERSION == 4
+        assert store.schema_version() == SCHEMA_VERSION == 5
         event = store.get_event("ev-1")
         assert event is not None and event.request == {"method": "POST"}
-        # Version 4's parts work on the migrated file: launch notes and concurrency groups.
+        # The later parts work on the migrated file: launch notes, concurrency groups, due times.
         store.record_launch("ev-1", "t", "k", None, None, None, note="skipped: run r0 in progress")
         event = store.get_event("ev-1")
         assert event is not None and event.triggers[0].launch_note == "skipped: run r0 in progress"
-        assert store.admit_to_group("g", GroupMember("k", "ev-1", "o1"), "skip", 1).verdict == "launch"
+        assert (
+            store.admit_to_group("g", GroupMember("k", "ev-1", "o1"), GroupRules("skip", 1), at(0)).verdict
+            == "launch"
+        )
         store.record_event("ev-2", "default/l", at(0), {}, None, expires_at=at(1))
         assert store.purge(at(2)) == 1
         assert store.get_event("ev-1") is not None

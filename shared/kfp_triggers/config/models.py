@@ -132,6 +132,9 @@ class Concurrency:
     of its own. ``policy`` is one of :data:`CONCURRENCY_POLICIES`; ``max_running`` bounds the
     group's runs under ``queue`` and ``queue-latest``. ``action`` ``cancel-group`` makes the
     trigger cancel its group's runs instead of launching (a pull request closed, for example).
+    ``rate_limit`` launches at most per ``rate_window_s`` (0: no limit) and ``debounce_s`` (0: none)
+    delay what exceeds them or what may still be followed by a newer invocation; an empty
+    ``group`` with either means the trigger is its own group.
     """
 
     group: str
@@ -139,6 +142,9 @@ class Concurrency:
     max_running: int = 1
     action: str = "launch"
     source: str = ""
+    rate_limit: int = 0
+    rate_window_s: float = 0.0
+    debounce_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kfp_triggers.adapters.launchers.base import LaunchError
-from kfp_triggers.adapters.store import Admission, GroupMember, RunRecord
+from kfp_triggers.adapters.store import Admission, GroupMember, GroupRules, RunRecord
 from kfp_triggers.config import ResolvedTrigger
 from kfp_triggers.errors import KfptError
 from kfp_triggers.stages.context import StageContext
@@ -50,6 +50,7 @@ class GroupRef:
     policy: str
     max_running: int
     action: str
+    rules: GroupRules
 
 
 def group_of(trigger: ResolvedTrigger, params: dict[str, str]) -> GroupRef | None:
@@ -59,12 +60,18 @@ def group_of(trigger: ResolvedTrigger, params: dict[str, str]) -> GroupRef | Non
     renders empty. Groups are per namespace.
     """
     spec = trigger.concurrency
-    if spec is None or (spec.policy == "allow" and spec.action == "launch"):
+    gated = spec is not None and (spec.rate_limit > 0 or spec.debounce_s > 0)
+    if spec is None or (spec.policy == "allow" and spec.action == "launch" and not gated):
         return None
     values = {p.name: p.default for p in trigger.template.params if isinstance(p.default, str)}
     values.update({k: v for k, v in params.items() if isinstance(v, str)})
-    key = _PARAM.sub(lambda m: values.get(m.group(1), ""), spec.group)
-    return GroupRef(f"{trigger.namespace}/{key}", spec.policy, spec.max_running, spec.action)
+    if spec.group:
+        key = _PARAM.sub(lambda m: values.get(m.group(1), ""), spec.group)
+    else:  # a rate limit or a debounce of the trigger alone
+        key = f"trigger {trigger.name}"
+    policy = "cancel-in-progress" if spec.action == "cancel-group" else spec.policy
+    rules = GroupRules(policy, spec.max_running, spec.rate_limit, spec.rate_window_s, spec.debounce_s)
+    return GroupRef(f"{trigger.namespace}/{key}", spec.policy, spec.max_running, spec.action, rules)
 
 
 def order_of(ctx: StageContext, requested: RunRequested, key: str) -> str:
@@ -83,8 +90,7 @@ def admit(ctx: StageContext, group: GroupRef, requested: RunRequested, key: str)
         trigger=requested.trigger.name,
         request=requested.to_data(),
     )
-    policy = "cancel-in-progress" if group.action == "cancel-group" else group.policy
-    return ctx.store.admit_to_group(group.group_id, member, policy, group.max_running)
+    return ctx.store.admit_to_group(group.group_id, member, group.rules, ctx.clock())
 
 
 def settle_displaced(ctx: StageContext, admission: Admission, key: str, event_id: str) -> list[str]:
@@ -134,10 +140,13 @@ def run_started(ctx: StageContext, group: GroupRef, key: str, run_id: str) -> bo
     return False
 
 
-def note_for(admission: Admission, cancelled: list[str]) -> str | None:
+def note_for(admission: Admission, cancelled: list[str], rules: GroupRules | None = None) -> str | None:
     """What the policy did, in the journal's words."""
     by = admission.by
     ahead = None if by is None else (f"run {by.run_id}" if by.run_id else f"event {by.event_id}")
+    if admission.verdict == "queued" and admission.until is not None:
+        until = admission.until.astimezone(UTC).isoformat(timespec="seconds")
+        return f"delayed until {until} ({gate_of(rules)})"
     if admission.verdict == "queued":
         return f"queued behind {ahead}" if ahead else "queued"
     if admission.verdict == "skipped":
@@ -196,6 +205,28 @@ def hand_on(ctx: StageContext, members: list[GroupMember]) -> None:
 def release_slot(ctx: StageContext, group_id: str, key: str) -> None:
     """The run of ``key`` ended: free its slot and start whoever waits for it."""
     hand_on(ctx, ctx.store.leave_group(group_id, key, ctx.clock()))
+
+
+def gate_of(rules: GroupRules | None) -> str:
+    """The gates of ``rules`` in words (``rate limit 5 per 3600 s, debounce 30 s``)."""
+    if rules is None:
+        return "a rate limit or debounce"
+    parts = []
+    if rules.rate_limit:
+        parts.append(f"rate limit {rules.rate_limit} per {rules.rate_window_s:g} s")
+    if rules.debounce_s:
+        parts.append(f"debounce {rules.debounce_s:g} s")
+    return ", ".join(parts) or "a gate"
+
+
+def start_due(ctx: StageContext, now: datetime) -> int:
+    """Start the waiting run requests whose rate limit or debounce has let them go by ``now``."""
+    started = 0
+    for group_id in ctx.store.due_groups(now):
+        members = ctx.store.promote_group(group_id, now)
+        hand_on(ctx, members)
+        started += len(members)
+    return started
 
 
 def resend_stale(ctx: StageContext, now: datetime, after_s: float) -> int:

@@ -183,7 +183,7 @@ def _launch_once(
         except KfptError:
             store.release(key, owner)  # delivered again: the group gives it the same standing
             raise
-        note = groups.note_for(admission, cancelled)
+        note = groups.note_for(admission, cancelled, group.rules)
     labels = {
         LABEL_LISTENER: requested.listener.name,
         LABEL_TRIGGER: requested.trigger.name,
@@ -238,7 +238,7 @@ def _settle_unlaunched(
         verdict = "cancelled-group"
     else:
         groups.settle_displaced(ctx, admission, key, requested.event_id)  # a queued one it replaced
-        note = groups.note_for(admission, []) or admission.verdict
+        note = groups.note_for(admission, [], group.rules) or admission.verdict
         verdict = admission.verdict
     if verdict == "queued":
         store.release(key, owner)
@@ -339,6 +339,9 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
         purged = ctx.purge_if_due()  # the tick is the periodic work there is: housekeeping rides on it
         if purged:
             log.info("purged %d expired journal entries and idempotency records", purged)
+        due = groups.start_due(ctx, ctx.clock())
+        if due:
+            log.info("started %d run requests their rate limit or debounce had held back", due)
         resent = groups.resend_stale(ctx, ctx.clock(), RESERVATION_RESEND_S)
         if resent:
             log.warning("sent %d run requests again whose group slot was not taken up", resent)

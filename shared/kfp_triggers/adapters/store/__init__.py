@@ -6,7 +6,7 @@ the port and its record types live in :mod:`kfp_triggers.adapters.store.base`.
 
 from __future__ import annotations
 
-from kfp_triggers.adapters.store._groups import Admission, GroupMember
+from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupRules
 from kfp_triggers.adapters.store.base import (
     TERMINAL_STATES,
     Claim,
@@ -40,6 +40,7 @@ __all__ = [
     "EventRecord",
     "EventSummary",
     "GroupMember",
+    "GroupRules",
     "IdempotencyLedger",
     "InvalidStoreUrlError",
     "LeaseLostError",

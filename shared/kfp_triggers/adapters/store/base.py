@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from kfp_triggers.adapters.store._groups import Admission, GroupMember
+from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupRules
 from kfp_triggers.adapters.store._time import format_time, parse_time
 from kfp_triggers.errors import KfptError
 
@@ -406,8 +406,8 @@ class RunStore(Protocol):
 class ConcurrencyGroups(Protocol):
     """Concurrency groups: who may launch, who waits and who is displaced (see :mod:`._groups`)."""
 
-    def admit_to_group(self, group: str, member: GroupMember, policy: str, max_running: int) -> Admission:
-        """Admit an invocation into ``group`` under ``policy`` (a redelivery gets its earlier answer)."""
+    def admit_to_group(self, group: str, member: GroupMember, rules: GroupRules, now: datetime) -> Admission:
+        """Admit an invocation into ``group`` under ``rules`` (a redelivery gets its earlier answer)."""
 
     def group_run_started(self, group: str, key: str, run_id: str) -> bool:
         """Record that ``key``'s run exists; False when ``key`` was displaced meanwhile."""
@@ -420,6 +420,12 @@ class ConcurrencyGroups(Protocol):
 
     def group_members(self, group: str) -> list[GroupMember]:
         """The group's members now, oldest first (empty for an unknown group)."""
+
+    def promote_group(self, group: str, now: datetime) -> list[GroupMember]:
+        """Reserve a slot for each waiting member its gates now allow; those members, to start again."""
+
+    def due_groups(self, now: datetime) -> list[str]:
+        """Groups whose first waiting member may be started at ``now`` (its gate has passed)."""
 
 
 class Store(EventJournal, IdempotencyLedger, RunStore, ConcurrencyGroups, Protocol):

@@ -40,7 +40,7 @@ from kfp_triggers.adapters.store._firestore_rest import (
     encode_fields,
     field_path,
 )
-from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupState
+from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupRules, GroupState
 from kfp_triggers.adapters.store._time import format_time, utc
 from kfp_triggers.adapters.store.base import (
     TERMINAL_STATES,
@@ -419,20 +419,50 @@ class FirestoreStore:
     # -- concurrency groups --------------------------------------------------------------------
 
     def _group_change(
-        self, group: str, change: Callable[[GroupState | None], tuple[T, GroupState | None]]
+        self,
+        group: str,
+        change: Callable[[GroupState | None], tuple[T, GroupState | None]],
+        now: datetime | None = None,
     ) -> T:
         def decide(fields: dict[str, Any] | None) -> tuple[T, Write]:
             answer, state = change(None if fields is None else GroupState.loads(str(fields["state"])))
             if state is None:
                 return answer, None
-            since = state.reserved_since()
-            return answer, {"groupID": group, "state": state.dumps(), "reservedSince": since and utc(since)}
+            since, due = state.reserved_since(), _groups.due(state, now)
+            return answer, {
+                "groupID": group,
+                "state": state.dumps(),
+                "reservedSince": since and utc(since),
+                "dueAt": due and utc(due),
+            }
 
         return self._cas(self._client.name(GROUPS, group), decide)
 
-    def admit_to_group(self, group: str, member: GroupMember, policy: str, max_running: int) -> Admission:
+    def promote_group(self, group: str, now: datetime) -> list[GroupMember]:
+        """Reserve slots for the waiting members the gates now allow (see :func:`_groups.promote`)."""
+
+        def change(state: GroupState | None) -> tuple[list[GroupMember], GroupState | None]:
+            if state is None:
+                return [], None
+            promoted, after = _groups.promote(state, now)
+            return promoted, after
+
+        return self._group_change(group, change, now)
+
+    def due_groups(self, now: datetime) -> list[str]:
+        """Groups whose first waiting member may be started at ``now`` (a query on ``dueAt``)."""
+        where = {
+            "fieldFilter": {
+                "field": {"fieldPath": "dueAt"},
+                "op": "LESS_THAN_OR_EQUAL",
+                "value": {"timestampValue": format_time(now)},
+            }
+        }
+        return [str(f["groupID"]) for f in self._query(GROUPS, [where], "dueAt", 1000, select=("groupID",))]
+
+    def admit_to_group(self, group: str, member: GroupMember, rules: GroupRules, now: datetime) -> Admission:
         """Admit ``member`` (see :func:`_groups.admit`) with a conditional commit."""
-        return self._group_change(group, lambda state: _groups.admit(state, member, policy, max_running))
+        return self._group_change(group, lambda state: _groups.admit(state, member, rules, now), now)
 
     def group_run_started(self, group: str, key: str, run_id: str) -> bool:
         """Mark ``key`` running (see :func:`_groups.started`)."""
@@ -440,7 +470,7 @@ class FirestoreStore:
 
     def leave_group(self, group: str, key: str, now: datetime) -> list[GroupMember]:
         """Remove ``key`` and reserve slots for the next queued members (see :func:`_groups.leave`)."""
-        return self._group_change(group, lambda state: _groups.leave(state, key, now))
+        return self._group_change(group, lambda state: _groups.leave(state, key, now), now)
 
     def group_members(self, group: str) -> list[GroupMember]:
         """The group's members, oldest first."""

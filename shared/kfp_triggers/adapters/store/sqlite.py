@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from kfp_triggers.adapters.store import _groups, _rules
-from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupState
+from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupRules, GroupState
 from kfp_triggers.adapters.store._rules import LedgerEntry
 from kfp_triggers.adapters.store._sqlite_db import SqliteDatabase
 from kfp_triggers.adapters.store._time import format_time, parse_time
@@ -34,7 +34,7 @@ from kfp_triggers.adapters.store.base import (
     TriggerRecord,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 T = TypeVar("T")
 
 _SCHEMA = """
@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS event_triggers (
     launch_note TEXT,
     PRIMARY KEY (event_id, trigger_name));
 CREATE TABLE IF NOT EXISTS concurrency_groups (
-    group_id TEXT PRIMARY KEY, state TEXT NOT NULL, reserved_since TEXT);
+    group_id TEXT PRIMARY KEY, state TEXT NOT NULL, reserved_since TEXT, due_at TEXT);
 CREATE TABLE IF NOT EXISTS body_digests (
     listener TEXT NOT NULL, digest TEXT NOT NULL, event_id TEXT NOT NULL, expires_at TEXT,
     PRIMARY KEY (listener, digest));
@@ -72,6 +72,7 @@ CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, created_at);
 # Version 2: events expire (``expires_at``), so the journal can be purged.
 # Version 3: events keep their body's digest, and the first event per (listener, body) is indexed.
 # Version 4: concurrency groups, and what a group's policy did to each launch.
+# Version 5: when a group's waiting member is next due (rate limits, debounce).
 _MIGRATIONS = {
     1: """
 ALTER TABLE events ADD COLUMN expires_at TEXT;
@@ -87,6 +88,9 @@ CREATE TABLE IF NOT EXISTS body_digests (
 ALTER TABLE event_triggers ADD COLUMN launch_note TEXT;
 CREATE TABLE IF NOT EXISTS concurrency_groups (
     group_id TEXT PRIMARY KEY, state TEXT NOT NULL, reserved_since TEXT);
+""",
+    4: """
+ALTER TABLE concurrency_groups ADD COLUMN due_at TEXT;
 """,
 }
 
@@ -377,23 +381,44 @@ class SqliteStore:
     # -- concurrency groups --------------------------------------------------------------------
 
     def _group_change(
-        self, group: str, change: Callable[[GroupState | None], tuple[T, GroupState | None]]
+        self,
+        group: str,
+        change: Callable[[GroupState | None], tuple[T, GroupState | None]],
+        now: datetime | None = None,
     ) -> T:
         with self._write() as conn:
             row = conn.execute("SELECT state FROM concurrency_groups WHERE group_id = ?", (group,)).fetchone()
             answer, state = change(None if row is None else GroupState.loads(row[0]))
             if state is not None:
-                since = state.reserved_since()
                 conn.execute(
-                    "INSERT OR REPLACE INTO concurrency_groups (group_id, state, reserved_since) "
-                    "VALUES (?, ?, ?)",
-                    (group, state.dumps(), _text(since)),
+                    "INSERT OR REPLACE INTO concurrency_groups (group_id, state, reserved_since, due_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (group, state.dumps(), _text(state.reserved_since()), _text(_groups.due(state, now))),
                 )
         return answer
 
-    def admit_to_group(self, group: str, member: GroupMember, policy: str, max_running: int) -> Admission:
+    def promote_group(self, group: str, now: datetime) -> list[GroupMember]:
+        """Reserve slots for the waiting members the gates now allow (see :func:`_groups.promote`)."""
+
+        def change(state: GroupState | None) -> tuple[list[GroupMember], GroupState | None]:
+            if state is None:
+                return [], None
+            promoted, after = _groups.promote(state, now)
+            return promoted, after
+
+        return self._group_change(group, change, now)
+
+    def due_groups(self, now: datetime) -> list[str]:
+        """Groups whose first waiting member may be started at ``now``."""
+        rows = self._read(
+            "SELECT group_id FROM concurrency_groups WHERE due_at IS NOT NULL AND due_at <= ?",
+            (format_time(now),),
+        )
+        return [str(r[0]) for r in rows]
+
+    def admit_to_group(self, group: str, member: GroupMember, rules: GroupRules, now: datetime) -> Admission:
         """Admit ``member`` (see :func:`_groups.admit`) under the write lock."""
-        return self._group_change(group, lambda state: _groups.admit(state, member, policy, max_running))
+        return self._group_change(group, lambda state: _groups.admit(state, member, rules, now), now)
 
     def group_run_started(self, group: str, key: str, run_id: str) -> bool:
         """Mark ``key`` running (see :func:`_groups.started`)."""
@@ -401,7 +426,7 @@ class SqliteStore:
 
     def leave_group(self, group: str, key: str, now: datetime) -> list[GroupMember]:
         """Remove ``key`` and reserve slots for the next queued members (see :func:`_groups.leave`)."""
-        return self._group_change(group, lambda state: _groups.leave(state, key, now))
+        return self._group_change(group, lambda state: _groups.leave(state, key, now), now)
 
     def group_members(self, group: str) -> list[GroupMember]:
         """The group's members, oldest first."""
