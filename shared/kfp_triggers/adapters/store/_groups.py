@@ -284,6 +284,11 @@ def leave(state: GroupState | None, key: str, now: datetime) -> tuple[list[Group
     return promoted, after
 
 
+def promote_if_any(state: GroupState | None, now: datetime) -> tuple[list[GroupMember], GroupState | None]:
+    """:func:`promote` for a group that may not exist (nothing to write then)."""
+    return ([], None) if state is None else promote(state, now)
+
+
 def promote(state: GroupState, now: datetime) -> tuple[list[GroupMember], GroupState]:
     """Reserve a slot for each waiting member, in order, that its gates and the group's slots allow.
 

@@ -441,13 +441,7 @@ class FirestoreStore:
     def promote_group(self, group: str, now: datetime) -> list[GroupMember]:
         """Reserve slots for the waiting members the gates now allow (see :func:`_groups.promote`)."""
 
-        def change(state: GroupState | None) -> tuple[list[GroupMember], GroupState | None]:
-            if state is None:
-                return [], None
-            promoted, after = _groups.promote(state, now)
-            return promoted, after
-
-        return self._group_change(group, change, now)
+        return self._group_change(group, lambda state: _groups.promote_if_any(state, now), now)
 
     def due_groups(self, now: datetime) -> list[str]:
         """Groups whose first waiting member may be started at ``now`` (a query on ``dueAt``)."""
