@@ -14,6 +14,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from tests.launchers.sleepy import WAIT_S, compile_all
 SECRET = (EXAMPLES / "github-push" / "secrets" / "github-webhook" / "secret").read_bytes()
 
 
-def config(package: Path, markers: Path) -> str:
+def config(package: Path, markers: Path, policy: str = "cancel-in-progress") -> str:
     return f"""
 apiVersion: triggers.tekton.dev/v1beta1
 kind: EventListener
@@ -41,7 +42,7 @@ metadata:
   name: nap
   annotations:
     kfp-triggers.dev/concurrency-group: "$(tt.params.branch)"
-    kfp-triggers.dev/concurrency-policy: cancel-in-progress
+    kfp-triggers.dev/concurrency-policy: {policy}
 spec:
   interceptors:
     - ref: {{name: github}}
@@ -83,14 +84,14 @@ def push_file(folder: Path, branch: str, sha: str, seconds: int) -> Path:
     return path
 
 
-@pytest.fixture
-def served(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    package = compile_all(tmp_path_factory.mktemp("pipelines"))["napping"]
+@contextmanager
+def serving(tmp_path: Path, package: Path, policy: str) -> Iterator[tuple[Server, Path]]:
+    """``serve`` on the napping listener under ``policy`` with real kfp.local runs; it and the markers."""
     markers = tmp_path / "markers"
     markers.mkdir()
     folder = tmp_path / "config"
     folder.mkdir()
-    (folder / "listener.yaml").write_text(config(package, markers), encoding="utf-8")
+    (folder / "listener.yaml").write_text(config(package, markers, policy), encoding="utf-8")
     settings = Settings(
         config=str(folder),
         secrets_dir=str(EXAMPLES / "github-push" / "secrets"),
@@ -104,6 +105,34 @@ def served(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     finally:
         srv.httpd.shutdown()
         srv.close()
+
+
+@pytest.fixture
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return compile_all(tmp_path_factory.mktemp("pipelines"))["napping"]
+
+
+@pytest.fixture
+def served(tmp_path: Path, package: Path) -> Iterator[tuple[Server, Path]]:
+    with serving(tmp_path, package, "cancel-in-progress") as running:
+        yield running
+
+
+def post(srv: Server, folder: Path, branch: str, sha: str, seconds: int) -> str:
+    """Send a signed push; its eventID."""
+    status, body = send_request(srv.url, push_file(folder, branch, sha, seconds))
+    assert status == 202, body
+    event_id: str = json.loads(body)["eventID"]
+    return event_id
+
+
+def run_of(srv: Server, event_id: str) -> RunRecord | None:
+    return next((r for r in srv.ctx.store.list_runs(100) if r.event_id == event_id), None)
+
+
+def note_of(srv: Server, event_id: str) -> str | None:
+    event = srv.ctx.store.get_event(event_id)
+    return event.triggers[0].launch_note if event is not None and event.triggers else None
 
 
 def _alive(pid: int) -> bool:
@@ -148,3 +177,34 @@ def test_a_newer_push_cancels_the_branchs_real_run_in_progress(
     event = srv.ctx.store.get_event(new.event_id)
     assert event is not None and event.triggers[0].launch_note == f"launched; cancelled run {old.run_id}"
     srv.ctx.launcher.cancel(other.run_id)  # leave nothing sleeping behind
+
+
+def test_skip_drops_a_push_while_the_branchs_real_run_is_in_progress(tmp_path: Path, package: Path) -> None:
+    with serving(tmp_path, package, "skip") as (srv, markers):
+        first = post(srv, tmp_path, "main", "a" * 8, 3)
+        assert wait_for((markers / f"{'a' * 8}.pid").exists, WAIT_S)
+        second = post(srv, tmp_path, "main", "b" * 8, 1)
+        assert wait_for(lambda: note_of(srv, second) is not None, WAIT_S)
+        run = run_of(srv, first)
+        assert run is not None and note_of(srv, second) == f"skipped: run {run.run_id} in progress"
+        assert wait_for(lambda: (r := run_of(srv, first)) is not None and r.state == "SUCCEEDED", WAIT_S)
+        third = post(srv, tmp_path, "main", "c" * 8, 1)  # the branch is free again
+        assert wait_for(lambda: (r := run_of(srv, third)) is not None and r.state == "SUCCEEDED", WAIT_S)
+        assert run_of(srv, second) is None
+
+
+def test_queue_latest_runs_only_the_newest_waiting_push_after_the_real_run_in_progress(
+    tmp_path: Path, package: Path
+) -> None:
+    with serving(tmp_path, package, "queue-latest") as (srv, markers):
+        first = post(srv, tmp_path, "main", "a" * 8, 3)
+        assert wait_for((markers / f"{'a' * 8}.pid").exists, WAIT_S)
+        second = post(srv, tmp_path, "main", "b" * 8, 1)
+        assert wait_for(lambda: note_of(srv, second) is not None, WAIT_S)
+        third = post(srv, tmp_path, "main", "c" * 8, 1)
+        assert wait_for(lambda: note_of(srv, second) == f"superseded by event {third}", WAIT_S)
+        assert wait_for(lambda: (r := run_of(srv, third)) is not None and r.state == "SUCCEEDED", WAIT_S)
+        first_run, third_run = run_of(srv, first), run_of(srv, third)
+        assert first_run is not None and first_run.state == "SUCCEEDED"
+        assert third_run is not None and third_run.created_at >= first_run.updated_at
+        assert run_of(srv, second) is None  # the replaced push never ran
