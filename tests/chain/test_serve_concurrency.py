@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from kfp_triggers.adapters.store import RunRecord
+from kfp_triggers.app.operations import list_runs
 from kfp_triggers.app.runtime import Settings
 from kfp_triggers.app.serve import Server, send_request, start, wait_for
 from tests.conftest import EXAMPLES
@@ -176,6 +177,8 @@ def test_a_newer_push_cancels_the_branchs_real_run_in_progress(
     assert state(other.run_id) == "RUNNING"  # another branch, another group
     event = srv.ctx.store.get_event(new.event_id)
     assert event is not None and event.triggers[0].launch_note == f"launched; cancelled run {old.run_id}"
+    listed = {r["runID"]: r["concurrencyGroup"] for r in list_runs(srv.ctx.store, 10, None)}
+    assert listed == {old.run_id: "default/main", new.run_id: "default/main", other.run_id: "default/dev"}
     srv.ctx.launcher.cancel(other.run_id)  # leave nothing sleeping behind
 
 

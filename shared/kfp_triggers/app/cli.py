@@ -273,7 +273,7 @@ def cmd_list(args: argparse.Namespace) -> Any:
     store = ops.open_store(args.store)
     if args.noun == "runs":
         rows = ops.list_runs(store, args.limit, args.state)
-        columns = ["runID", "state", "trigger", "eventID", "backend", "updatedAt"]
+        columns = ["runID", "state", "trigger", "concurrencyGroup", "eventID", "backend", "updatedAt"]
     else:
         rows = ops.list_events(store, args.limit, args.listener)
         columns = ["eventID", "listener", "receivedAt", "accepted", "rejected", "runIDs", "errors"]

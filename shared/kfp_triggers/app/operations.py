@@ -29,8 +29,14 @@ def open_store(url: str | None) -> Store:
 
 
 def list_runs(store: Store, limit: int, state: str | None) -> list[dict[str, Any]]:
-    """``runs list``: newest first."""
-    return [r.to_json() for r in store.list_runs(limit, state=state)]
+    """``runs list``: newest first; a run in a concurrency group names it (``concurrencyGroup``)."""
+    rows = []
+    for run in store.list_runs(limit, state=state):
+        row = run.to_json()
+        group = run.details.get("concurrencyGroup")
+        row["concurrencyGroup"] = group if isinstance(group, str) else ""
+        rows.append(row)
+    return rows
 
 
 def show_run(store: Store, run_id: str) -> dict[str, Any]:
