@@ -388,30 +388,34 @@ def test_a_queued_run_request_goes_back_to_launch_over_pubsub_when_the_slot_free
         store = stack.enter_context(closing(chain.store()))
         first, second = (chain.post(_signed_push(tmp_path, sha * 40)) for sha in ("a", "b"))
         assert first[0] == second[0] == 202, (first, second)
-        first_id, second_id = first[1]["eventID"], second[1]["eventID"]
+        event_ids = [first[1]["eventID"], second[1]["eventID"]]
 
-        def queued() -> bool:
-            story = store.get_event(second_id)
+        def note(event_id: str) -> str | None:
+            story = store.get_event(event_id)
             record = story.trigger("train-on-main") if story is not None else None
-            return record is not None and bool(record.launch_note)
+            return record.launch_note if record is not None else None
 
-        wait_until("the second push to be queued", queued, RUN_LIMIT_S, 0.2)
-        [run1] = runs_of(store, first_id)
-        story = store.get_event(second_id)
-        waiting = story.trigger("train-on-main") if story is not None else None
+        # Pub/Sub does not keep order: whichever request reaches launch first runs, the other waits.
+        wait_until("one push to be queued", lambda: any(note(e) for e in event_ids), RUN_LIMIT_S, 0.2)
+        [waiting_id] = [e for e in event_ids if note(e)]
+        [running_id] = [e for e in event_ids if e != waiting_id]
+        wait_until("the other push's run", lambda: bool(runs_of(store, running_id)), RUN_LIMIT_S, 0.2)
+        [running] = runs_of(store, running_id)
         # Behind the first run, or behind its event while that run was still being created.
-        behind = (f"queued behind run {run1.run_id}", f"queued behind event {first_id}")
-        assert waiting is not None and waiting.launch_note in behind
-        assert runs_of(store, second_id) == []
+        assert note(waiting_id) in (
+            f"queued behind run {running.run_id}",
+            f"queued behind event {running_id}",
+        )
+        assert runs_of(store, waiting_id) == []
 
         def both_done() -> bool:
             ticker.tick_every(1.0)
-            runs = runs_of(store, first_id) + runs_of(store, second_id)
+            runs = runs_of(store, running_id) + runs_of(store, waiting_id)
             return len(runs) == 2 and all(r.state == "SUCCEEDED" for r in runs)
 
         wait_until("both runs to succeed, one after the other", both_done, RUN_LIMIT_S * 2, 0.2)
-        [run1] = runs_of(store, first_id)
-        [run2] = runs_of(store, second_id)
-        assert run2.created_at >= run1.updated_at  # it started once the first had ended
+        [ran_first] = runs_of(store, running_id)
+        [ran_second] = runs_of(store, waiting_id)
+        assert ran_second.created_at >= ran_first.updated_at  # it started once the first had ended
         for stage, server in chain.servers.items():
             assert "Traceback" not in server.log(), f"{stage} failed:\n{server.log()[-3000:]}"
