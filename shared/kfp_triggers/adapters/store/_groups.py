@@ -23,9 +23,10 @@ stage's tick starts it then (:func:`promote`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from kfp_triggers.adapters.store._time import format_time, parse_time
 
@@ -373,3 +374,39 @@ def _with(group: GroupState, member: GroupMember, latest: str) -> GroupState:
 
 def _member_of_order(group: GroupState, order: str) -> GroupMember | None:
     return next((m for m in group.members.values() if m.order == order), None)
+
+
+T = TypeVar("T")
+
+
+class GroupRecords:
+    """A store's concurrency-group methods, over the one read-modify-write each store provides.
+
+    A store implements :meth:`_group_change` (read a group's record, let a rule answer and change
+    it, write it back only if nobody changed it meanwhile); the rules above do the rest, the same
+    for every store.
+    """
+
+    def _group_change(
+        self,
+        group: str,
+        change: Callable[[GroupState | None], tuple[T, GroupState | None]],
+        now: datetime | None = None,
+    ) -> T:
+        raise NotImplementedError
+
+    def admit_to_group(self, group: str, member: GroupMember, rules: GroupRules, now: datetime) -> Admission:
+        """Admit ``member`` (see :func:`admit`)."""
+        return self._group_change(group, lambda state: admit(state, member, rules, now), now)
+
+    def group_run_started(self, group: str, key: str, run_id: str) -> bool:
+        """Mark ``key`` running (see :func:`started`)."""
+        return self._group_change(group, lambda state: started(state, key, run_id))
+
+    def leave_group(self, group: str, key: str, now: datetime) -> list[GroupMember]:
+        """Remove ``key`` and reserve slots for the next waiting members (see :func:`leave`)."""
+        return self._group_change(group, lambda state: leave(state, key, now), now)
+
+    def promote_group(self, group: str, now: datetime) -> list[GroupMember]:
+        """Reserve slots for the waiting members the gates now allow (see :func:`promote`)."""
+        return self._group_change(group, lambda state: promote_if_any(state, now), now)

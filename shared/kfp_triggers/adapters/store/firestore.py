@@ -40,7 +40,7 @@ from kfp_triggers.adapters.store._firestore_rest import (
     encode_fields,
     field_path,
 )
-from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupRules, GroupState
+from kfp_triggers.adapters.store._groups import GroupMember, GroupState
 from kfp_triggers.adapters.store._time import format_time, utc
 from kfp_triggers.adapters.store.base import (
     TERMINAL_STATES,
@@ -71,7 +71,7 @@ Write = dict[str, Any] | None
 """What a compare-and-set decides: the document's new fields, or nothing to write."""
 
 
-class FirestoreStore:
+class FirestoreStore(_groups.GroupRecords):
     """A :class:`~kfp_triggers.adapters.store.base.Store` in a Firestore database.
 
     ``emulator_host`` (default: ``FIRESTORE_EMULATOR_HOST``) points it at an emulator, which takes
@@ -438,11 +438,6 @@ class FirestoreStore:
 
         return self._cas(self._client.name(GROUPS, group), decide)
 
-    def promote_group(self, group: str, now: datetime) -> list[GroupMember]:
-        """Reserve slots for the waiting members the gates now allow (see :func:`_groups.promote`)."""
-
-        return self._group_change(group, lambda state: _groups.promote_if_any(state, now), now)
-
     def due_groups(self, now: datetime) -> list[str]:
         """Groups whose first waiting member may be started at ``now`` (a query on ``dueAt``)."""
         where = {
@@ -453,18 +448,6 @@ class FirestoreStore:
             }
         }
         return [str(f["groupID"]) for f in self._query(GROUPS, [where], "dueAt", 1000, select=("groupID",))]
-
-    def admit_to_group(self, group: str, member: GroupMember, rules: GroupRules, now: datetime) -> Admission:
-        """Admit ``member`` (see :func:`_groups.admit`) with a conditional commit."""
-        return self._group_change(group, lambda state: _groups.admit(state, member, rules, now), now)
-
-    def group_run_started(self, group: str, key: str, run_id: str) -> bool:
-        """Mark ``key`` running (see :func:`_groups.started`)."""
-        return self._group_change(group, lambda state: _groups.started(state, key, run_id))
-
-    def leave_group(self, group: str, key: str, now: datetime) -> list[GroupMember]:
-        """Remove ``key`` and reserve slots for the next queued members (see :func:`_groups.leave`)."""
-        return self._group_change(group, lambda state: _groups.leave(state, key, now), now)
 
     def group_members(self, group: str) -> list[GroupMember]:
         """The group's members, oldest first."""

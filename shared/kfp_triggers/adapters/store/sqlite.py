@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from kfp_triggers.adapters.store import _groups, _rules
-from kfp_triggers.adapters.store._groups import Admission, GroupMember, GroupRules, GroupState
+from kfp_triggers.adapters.store._groups import GroupMember, GroupState
 from kfp_triggers.adapters.store._rules import LedgerEntry
 from kfp_triggers.adapters.store._sqlite_db import SqliteDatabase
 from kfp_triggers.adapters.store._time import format_time, parse_time
@@ -105,7 +105,7 @@ _RUN_COLUMNS = (
 )
 
 
-class SqliteStore:
+class SqliteStore(_groups.GroupRecords):
     """A :class:`~kfp_triggers.adapters.store.base.Store` in one SQLite file (created on demand)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -397,11 +397,6 @@ class SqliteStore:
                 )
         return answer
 
-    def promote_group(self, group: str, now: datetime) -> list[GroupMember]:
-        """Reserve slots for the waiting members the gates now allow (see :func:`_groups.promote`)."""
-
-        return self._group_change(group, lambda state: _groups.promote_if_any(state, now), now)
-
     def due_groups(self, now: datetime) -> list[str]:
         """Groups whose first waiting member may be started at ``now``."""
         rows = self._read(
@@ -409,18 +404,6 @@ class SqliteStore:
             (format_time(now),),
         )
         return [str(r[0]) for r in rows]
-
-    def admit_to_group(self, group: str, member: GroupMember, rules: GroupRules, now: datetime) -> Admission:
-        """Admit ``member`` (see :func:`_groups.admit`) under the write lock."""
-        return self._group_change(group, lambda state: _groups.admit(state, member, rules, now), now)
-
-    def group_run_started(self, group: str, key: str, run_id: str) -> bool:
-        """Mark ``key`` running (see :func:`_groups.started`)."""
-        return self._group_change(group, lambda state: _groups.started(state, key, run_id))
-
-    def leave_group(self, group: str, key: str, now: datetime) -> list[GroupMember]:
-        """Remove ``key`` and reserve slots for the next queued members (see :func:`_groups.leave`)."""
-        return self._group_change(group, lambda state: _groups.leave(state, key, now), now)
 
     def group_members(self, group: str) -> list[GroupMember]:
         """The group's members, oldest first."""
