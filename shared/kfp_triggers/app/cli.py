@@ -12,6 +12,7 @@ import json
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
         lst = verbs.add_parser("list")
         lst.add_argument("--limit", type=int, default=50)
         lst.add_argument("--listener" if noun == "events" else "--state")
+        if noun == "events":
+            lst.add_argument("--trigger", help="only events this trigger decided on")
+            lst.add_argument(
+                "--since", help="only events received since: a duration (2h, 30m) or an ISO time"
+            )
+            lst.add_argument("--rejected", action="store_true", help="only events a trigger rejected")
+            lst.add_argument("--errors", action="store_true", help="only events with an error")
         show = verbs.add_parser("show")
         show.add_argument("id")
         for q in (lst, show):
@@ -275,7 +283,9 @@ def cmd_list(args: argparse.Namespace) -> Any:
         rows = ops.list_runs(store, args.limit, args.state)
         columns = ["runID", "state", "trigger", "concurrencyGroup", "eventID", "backend", "updatedAt"]
     else:
-        rows = ops.list_events(store, args.limit, args.listener)
+        since = ops.parse_since(args.since, datetime.now(UTC)) if args.since else None
+        only = ops.EventFilter(args.trigger, since, args.rejected, args.errors)
+        rows = ops.list_events(store, args.limit, args.listener, only)
         columns = ["eventID", "listener", "receivedAt", "accepted", "rejected", "runIDs", "errors"]
     if args.output == "json":
         return rows

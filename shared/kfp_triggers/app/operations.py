@@ -12,7 +12,7 @@ import os
 import sys
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,67 @@ def cancel_run(store: Store, run_id: str, environ: Mapping[str, str]) -> dict[st
     }
 
 
-def list_events(store: Store, limit: int, listener: str | None) -> list[dict[str, Any]]:
-    """``events list``: newest first, with accepted and rejected triggers and resulting runs."""
-    return [_summary_json(e) for e in store.list_events(limit, listener=listener)]
+EVENTS_SCANNED = 5000
+"""How many of the newest events ``events list`` looks through when it filters by trigger, verdict or time."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EventFilter:
+    """What ``events list`` keeps: a trigger that decided, events since a moment, rejections, errors."""
+
+    trigger: str | None = None
+    since: datetime | None = None
+    rejected: bool = False
+    errors: bool = False
+
+    def keeps(self, event: EventSummary) -> bool:
+        """Whether ``event`` passes every filter given."""
+        if self.trigger and self.trigger not in (*event.accepted, *event.rejected):
+            return False
+        if self.since and (event.received_at is None or event.received_at < self.since):
+            return False
+        if self.rejected and not event.rejected:
+            return False
+        return not (self.errors and not event.errors)
+
+    @property
+    def any(self) -> bool:
+        """Whether any filter is given (else the store's own newest ``limit`` are the answer)."""
+        return bool(self.trigger or self.since or self.rejected or self.errors)
+
+
+def parse_since(raw: str, now: datetime) -> datetime:
+    """``--since``: a duration back from ``now`` (``90s``, ``2h``, ``1h30m``) or an ISO 8601 moment.
+
+    Raises:
+        InvalidRequestError: neither.
+    """
+    from kfp_triggers.config.parse_concurrency import parse_duration
+
+    seconds = parse_duration(raw)
+    if seconds is not None:
+        return now - timedelta(seconds=seconds)
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequestError(
+            f"--since {raw!r} is neither a duration (as 2h or 30m) nor an ISO 8601 time"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def list_events(
+    store: Store, limit: int, listener: str | None, only: EventFilter | None = None
+) -> list[dict[str, Any]]:
+    """``events list``: newest first, with accepted and rejected triggers and resulting runs.
+
+    With filters, the newest :data:`EVENTS_SCANNED` events of the listener are looked through and
+    the newest ``limit`` that pass are listed.
+    """
+    if only is None or not only.any:
+        return [_summary_json(e) for e in store.list_events(limit, listener=listener)]
+    found = [e for e in store.list_events(EVENTS_SCANNED, listener=listener) if only.keeps(e)]
+    return [_summary_json(e) for e in found[:limit]]
 
 
 def _shown(request: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -107,7 +107,7 @@ def parse_concurrency(ctx: Ctx, annotations: dict[str, str], line: int, what: st
             rate_limit, window_s = parsed
     debounce_s = 0.0
     if DEBOUNCE in given:
-        found = _duration(given[DEBOUNCE])
+        found = parse_duration(given[DEBOUNCE])
         if found is None or not 0 < found <= MAX_WINDOW_S:
             ctx.error(
                 line,
@@ -129,7 +129,7 @@ def parse_concurrency(ctx: Ctx, annotations: dict[str, str], line: int, what: st
     )
 
 
-def _duration(raw: str) -> float | None:
+def parse_duration(raw: str) -> float | None:
     """Seconds of a Go duration (``90s``, ``1h30m``, ``1.5h``); ``None`` when it is not one."""
     text = raw.strip()
     parts = _DURATION.findall(text)
@@ -141,7 +141,7 @@ def _duration(raw: str) -> float | None:
 def _rate(raw: str) -> tuple[int, float] | None:
     """``(N, window seconds)`` of ``N/DURATION``; ``None`` when malformed or out of range."""
     count, sep, window = raw.strip().partition("/")
-    seconds = _duration(window) if sep else None
+    seconds = parse_duration(window) if sep else None
     if not count.isdigit() or seconds is None:
         return None
     if not 1 <= int(count) <= MAX_RUNNING_LIMIT or not 0 < seconds <= MAX_WINDOW_S:
