@@ -19,7 +19,6 @@ on a later tick and sent again.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -29,6 +28,7 @@ from kfp_triggers.adapters.store import Admission, GroupMember, GroupRules, RunR
 from kfp_triggers.config import ResolvedTrigger
 from kfp_triggers.errors import KfptError
 from kfp_triggers.stages.context import StageContext
+from kfp_triggers.tekton.templates import PARAM_REFERENCE
 from kfp_triggers.wire.events import RunRequested, event_for, topic_for
 
 if TYPE_CHECKING:
@@ -39,16 +39,12 @@ log = logging.getLogger(__name__)
 DETAILS_KEY = "concurrencyGroup"
 """Where a run record keeps the group it holds a slot in (``run.details``)."""
 
-_PARAM = re.compile(r"\$\(tt\.params\.([_a-zA-Z][_a-zA-Z0-9.-]*)\)")
-
 
 @dataclass(frozen=True)
 class GroupRef:
     """The group one run request belongs to, and how the group behaves."""
 
     group_id: str
-    policy: str
-    max_running: int
     action: str
     rules: GroupRules
 
@@ -66,12 +62,12 @@ def group_of(trigger: ResolvedTrigger, params: dict[str, str]) -> GroupRef | Non
     values = {p.name: p.default for p in trigger.template.params if isinstance(p.default, str)}
     values.update({k: v for k, v in params.items() if isinstance(v, str)})
     if spec.group:
-        key = _PARAM.sub(lambda m: values.get(m.group(1), ""), spec.group)
+        key = PARAM_REFERENCE.sub(lambda m: values.get(m.group(1), ""), spec.group)
     else:  # a rate limit or a debounce of the trigger alone
         key = f"trigger {trigger.name}"
     policy = "cancel-in-progress" if spec.action == "cancel-group" else spec.policy
     rules = GroupRules(policy, spec.max_running, spec.rate_limit, spec.rate_window_s, spec.debounce_s)
-    return GroupRef(f"{trigger.namespace}/{key}", spec.policy, spec.max_running, spec.action, rules)
+    return GroupRef(f"{trigger.namespace}/{key}", spec.action, rules)
 
 
 def order_of(ctx: StageContext, requested: RunRequested, key: str) -> str:
