@@ -24,7 +24,7 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,gcp,kfp,vertex,fast-cel]'
+	$(BIN)/python -m pip install -q -e '.[dev,gcp,kfp,vertex,fast-cel,metrics]'
 	touch $(STAMP)
 
 venv: $(STAMP) ## create .venv and install the project with every extra
