@@ -48,6 +48,8 @@ _TRACE = "logging.googleapis.com/trace"
 _SPAN = "logging.googleapis.com/spanId"
 _SAMPLED = "logging.googleapis.com/trace_sampled"
 ENGINE_LOGGER = "kfp_triggers"
+RECORD_FIELDS = "kfpt_fields"
+"""A record attribute (``extra={"kfpt_fields": {...}}``) whose fields the JSON line carries."""
 _TRUTHY = ("y", "yes", "t", "true", "on", "1")
 """The values functions-framework reads as ``LOG_EXECUTION_ID`` on."""
 
@@ -94,6 +96,9 @@ class CloudLoggingFormatter(logging.Formatter):
         context = dict(_CONTEXT.get())
         traceparent = context.pop("traceparent", None)
         entry.update(context)
+        fields = getattr(record, RECORD_FIELDS, None)
+        if isinstance(fields, Mapping):
+            entry.update(fields)
         if traceparent:
             entry.update(self._trace_fields(traceparent))
         return json.dumps(entry, ensure_ascii=False, default=str)

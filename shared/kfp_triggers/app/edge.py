@@ -19,7 +19,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
-from kfp_triggers.app.runtime import handle_http, max_body_bytes
+from kfp_triggers.app.runtime import built_context, handle_http, max_body_bytes
+from kfp_triggers.metrics import EVENTS_RECEIVED
 from kfp_triggers.stages import StageContext
 from kfp_triggers.stages.ingest import HttpAnswer
 from kfp_triggers.tekton.headers import headers_from_wsgi
@@ -42,6 +43,9 @@ def answer(environ: Mapping[str, Any], ctx: StageContext | None = None) -> HttpA
     limit = ctx.max_body_bytes if ctx is not None else max_body_bytes()
     body = read_body(environ, limit)
     if isinstance(body, HttpAnswer):
+        counted = ctx or built_context()
+        if counted is not None:  # refused before any listener was addressed
+            counted.metrics.count(EVENTS_RECEIVED, "", str(body.status))
         return body
     request = RawRequest(
         str(environ.get("REQUEST_METHOD") or "GET"), request_target(environ), headers_from_wsgi(environ), body

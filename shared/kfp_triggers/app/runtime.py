@@ -14,10 +14,12 @@ dropped with an error log instead of being retried for ever.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +33,7 @@ from kfp_triggers.config.compiled import load_compiled
 from kfp_triggers.errors import KfptError, SettingError
 from kfp_triggers.logs import configure as configure_logging
 from kfp_triggers.logs import log_context
+from kfp_triggers.metrics import MESSAGES_DROPPED, MESSAGES_RETRIED, STAGE_DURATION, Metrics
 from kfp_triggers.secretstore import FileSecrets
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.ingest import HttpAnswer, ingest
@@ -71,6 +74,8 @@ class Settings:
     github_enterprise_hosts: tuple[str, ...] = registry.GITHUB_ENTERPRISE_HOSTS.default
     stage_timeout_s: float = registry.STAGE_TIMEOUT_S.default
     message_key_secret: str = ""
+    metrics: str = "off"
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -96,6 +101,8 @@ class Settings:
             github_enterprise_hosts=get(registry.GITHUB_ENTERPRISE_HOSTS),
             stage_timeout_s=get(registry.STAGE_TIMEOUT_S),
             message_key_secret=get(registry.MESSAGE_KEY_SECRET) or "",
+            metrics=get(registry.METRICS) or "off",
+            metrics_port=get(registry.METRICS_PORT),
         )
 
 
@@ -138,6 +145,10 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         SettingError: a setting is unusable.
     """
     retention_s = retention_seconds(settings)
+    if settings.metrics == "prometheus" and importlib.util.find_spec("prometheus_client") is None:
+        raise SettingError(
+            "KFPT_METRICS=prometheus needs prometheus-client: pip install 'kfp-triggers[metrics]'"
+        )
     enterprise_hosts = _enterprise_hosts(settings)
     if not math.isfinite(settings.stage_timeout_s) or settings.stage_timeout_s <= 0:
         raise SettingError(
@@ -188,6 +199,7 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         lease_s=lease_s,
         claim_wait_s=claim_wait_s,
         message_key=_message_key(settings, secrets),
+        metrics=Metrics.of(settings.metrics),
     )
     if any(name.startswith(NOTIFIER_SETTINGS_PREFIX) and value for name, value in env.items()):
         # Configured notifiers are built now: a bad setting must fail the stage loudly (500,
@@ -232,6 +244,7 @@ class _Process:
     lock = threading.Lock()
     settings: Settings | None = None
     context: StageContext | None = None
+    metrics_server: Any = None
 
 
 def context() -> StageContext:
@@ -243,7 +256,25 @@ def context() -> StageContext:
             configure_logging(os.environ)
             _Process.settings = Settings.from_env(os.environ)
             _Process.context = build_context(_Process.settings, publisher_from_env(os.environ), os.environ)
+            _serve_metrics(_Process.settings, _Process.context)
         return _Process.context
+
+
+def built_context() -> StageContext | None:
+    """The process-wide context when it has been built, without building it."""
+    return _Process.context
+
+
+def _serve_metrics(settings: Settings, ctx: StageContext) -> None:
+    """Answer scrapes on ``KFPT_METRICS_PORT`` when the settings ask for a Prometheus scrape."""
+    if settings.metrics_port is None or ctx.metrics.tally is None:
+        return
+    from kfp_triggers.app.scrape import start_metrics_server
+
+    try:
+        _Process.metrics_server = start_metrics_server(ctx.metrics.tally, "0.0.0.0", settings.metrics_port)
+    except OSError as exc:  # the stage still serves; its scrape target reports down
+        log.error("metrics port %s not opened: %s", settings.metrics_port, exc)
 
 
 def reset_context() -> None:
@@ -251,6 +282,10 @@ def reset_context() -> None:
     with _Process.lock:
         _Process.context = None
         _Process.settings = None
+        if _Process.metrics_server is not None:
+            _Process.metrics_server.shutdown()
+            _Process.metrics_server.server_close()
+            _Process.metrics_server = None
 
 
 def max_body_bytes() -> int:
@@ -278,32 +313,55 @@ def handle_event(
     current = ctx or context()
     settings = _Process.settings or Settings()
     limit = max_age_s if max_age_s is not None else settings.max_event_age_s
+    metrics = current.metrics
+    started = time.perf_counter()
     try:
         inner = _knative_tick(stage, event) or decode_stage_input(event)
     except KfptError as exc:
-        _give_up_or_retry(stage, event, exc)
+        _give_up_or_retry(stage, event, exc, metrics)
         return None
     with log_context(stage=stage, eventID=inner.get(EVENT_ID_EXTENSION), traceparent=traceparent_of(inner)):
         try:
-            if current.message_key is not None:
-                from kfp_triggers.wire.messageauth import verify
-
-                verify(inner, current.message_key)  # a refusal is permanent: logged and dropped
+            key = current.message_key
+            if key is not None and not _authentic(stage, event, inner, key, metrics):
+                return None
             if _too_old(inner, limit, current.clock()):
                 log.error("dropping %s %s: older than %.0f s", inner["type"], inner["id"], limit)
+                metrics.count(MESSAGES_DROPPED, stage, "too_old")
                 return None
             return _dispatch(stage, current, inner)
         except KfptError as exc:
-            _give_up_or_retry(stage, event, exc)
+            _give_up_or_retry(stage, event, exc, metrics)
             return None
+        finally:
+            metrics.observe(STAGE_DURATION, time.perf_counter() - started, stage)
 
 
-def _give_up_or_retry(stage: str, event: CloudEvent | Mapping[str, Any], exc: KfptError) -> None:
+def _give_up_or_retry(
+    stage: str, event: CloudEvent | Mapping[str, Any], exc: KfptError, metrics: Metrics
+) -> None:
     """Raise a retryable error again (the platform redelivers); log anything else and give up."""
     if exc.retryable:
         log.warning("%s: retryable failure: %s", stage, exc)
+        metrics.count(MESSAGES_RETRIED, stage)
         raise exc
     log.error("%s: giving up on %s: %s", stage, _event_id(event), exc)
+    metrics.count(MESSAGES_DROPPED, stage, "permanent_error")
+
+
+def _authentic(
+    stage: str, event: CloudEvent | Mapping[str, Any], inner: CloudEvent, key: bytes, metrics: Metrics
+) -> bool:
+    """Whether ``inner`` carries a stage's valid signature; a refusal is permanent: logged and dropped."""
+    from kfp_triggers.wire.messageauth import UnauthenticMessageError, verify
+
+    try:
+        verify(inner, key)
+    except UnauthenticMessageError as exc:
+        log.error("%s: giving up on %s: %s", stage, _event_id(event), exc)
+        metrics.count(MESSAGES_DROPPED, stage, "unauthentic")
+        return False
+    return True
 
 
 KNATIVE_PING = "dev.knative.sources.ping"

@@ -10,6 +10,8 @@ their topics: on the in-process bus by default, or on real Pub/Sub topics (strea
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import json
 import logging
 import sys
@@ -25,7 +27,9 @@ from typing import Any
 from kfp_triggers import settings as registry
 from kfp_triggers.app.edge import wsgi_app
 from kfp_triggers.app.runtime import Settings, build_context, handle_event
+from kfp_triggers.app.scrape import metrics_route
 from kfp_triggers.app.wsgi_server import ServerLimits, WsgiServer
+from kfp_triggers.metrics import DEAD_LETTERS
 from kfp_triggers.stages import StageContext
 from kfp_triggers.tekton.request import read_http_request
 from kfp_triggers.wire.events import StatusTick, event_for, from_pubsub_message
@@ -86,6 +90,8 @@ def start(
     ``limits`` bounds what clients can make the HTTP server hold (connections, timeouts, header sizes).
     """
     transport = registry.value(environ, registry.TRANSPORT)
+    if registry.value(environ, registry.METRICS) is None and importlib.util.find_spec("prometheus_client"):
+        settings = dataclasses.replace(settings, metrics="prometheus")  # serve's default: /metrics
     stoppers: list[Callable[[], None]] = []
     if transport == "pubsub":
         from kfp_triggers.adapters.transports.factory import publisher_from_env
@@ -103,11 +109,15 @@ def start(
     else:
         for stage, topic in STAGE_TOPICS.items():
             publisher.subscribe(topic, _stage_handler(stage, ctx), name=f"{topic}-{stage}")
+        publisher.on_dead_letter = lambda topic: ctx.metrics.count(DEAD_LETTERS, topic)
         publisher.start()
         stoppers.append(publisher.stop)
     stoppers.append(_start_ticker(ctx, tick_s))
     try:
-        httpd = WsgiServer((host, port), wsgi_app(ctx), limits)
+        app = wsgi_app(ctx)
+        if ctx.metrics.tally is not None:
+            app = metrics_route(ctx.metrics.tally, app)
+        httpd = WsgiServer((host, port), app, limits)
     except BaseException:
         for stop in stoppers:
             stop()

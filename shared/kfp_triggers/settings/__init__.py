@@ -137,6 +137,16 @@ LOG_LEVEL = Setting(
     "engine log level",
     ALL,
 )
+METRICS: Setting[str | None] = Setting(
+    "KFPT_METRICS", Choice(("off", "log", "prometheus")), None,
+    "where counters and latencies go: log lines (log-based metrics), a Prometheus scrape, or nowhere",
+    ALL, default_doc="`prometheus` under `serve`, else `off`",
+)  # fmt: skip
+METRICS_PORT: Setting[int | None] = Setting(
+    "KFPT_METRICS_PORT", Number(minimum=1, maximum=65535, whole=True, described="a TCP port"), None,
+    "with KFPT_METRICS=prometheus, a deployed stage serves GET /metrics on this port", ALL,
+    default_doc="unset: no metrics port (`serve` answers `/metrics` on its own port)",
+)  # fmt: skip
 CEL_BACKEND = Setting(
     "KFPT_CEL_BACKEND", Choice(("celpy", "cel-expr", "auto")), "celpy", "CEL evaluator (auto: celpy)", CEL
 )

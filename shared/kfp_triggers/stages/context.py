@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from kfp_triggers.errors import KfptError
+from kfp_triggers.metrics import OFF, Metrics
 
 if TYPE_CHECKING:
     from cloudevents.http import CloudEvent
@@ -57,6 +58,7 @@ class StageContext:
     ``publisher`` carries stage outputs; ``source`` names this deployment in CloudEvent ``source``.
     ``lease_s`` and ``claim_wait_s`` govern launch claims (see :mod:`kfp_triggers.stages.lease`).
     With a ``message_key``, what the stages publish is signed (see :mod:`kfp_triggers.wire.messageauth`).
+    ``metrics`` takes the counts and latencies the stages record (see :mod:`kfp_triggers.metrics`).
     """
 
     config: Configuration
@@ -75,6 +77,7 @@ class StageContext:
     source: str = "//kfp-triggers"
     notifiers_factory: Callable[[], list[Notifier]] = _no_notifiers
     message_key: bytes | None = field(default=None, repr=False)
+    metrics: Metrics = OFF
     _last_purge: datetime | None = None
     _processor: EventProcessor | None = None
     _notifiers: list[Notifier] | None = None

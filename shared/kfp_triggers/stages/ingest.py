@@ -12,6 +12,7 @@ redelivery of the same webhook is recognised downstream and launches nothing new
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from kfp_triggers.config import EventListener
 from kfp_triggers.errors import KfptError
 from kfp_triggers.golang import fastjson
 from kfp_triggers.logs import log_context
+from kfp_triggers.metrics import EVENTS_RECEIVED, STAGE_DURATION
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.edge_auth import authentication_failure, wants_edge_auth
 from kfp_triggers.tekton.eventids import event_id_for
@@ -70,11 +72,22 @@ def ingest(ctx: StageContext, request: RawRequest, event_id: str | None = None) 
     """
     if request.url.split("?", 1)[0] == "/live":
         return HttpAnswer(200, b"ok", {"Content-Type": "text/plain; charset=utf-8"})
+    started = time.perf_counter()
+    listener = route(ctx, request.url)
+    answer = _answer(ctx, listener, request, event_id)
+    # The listener label is a configured name (or empty), never the path a sender chose.
+    ctx.metrics.count(EVENTS_RECEIVED, listener.name if listener is not None else "", str(answer.status))
+    ctx.metrics.observe(STAGE_DURATION, time.perf_counter() - started, "ingest")
+    return answer
+
+
+def _answer(
+    ctx: StageContext, listener: EventListener | None, request: RawRequest, event_id: str | None
+) -> HttpAnswer:
     if len(request.body) > ctx.max_body_bytes:
         return HttpAnswer.json(
             413, {"error": f"request body is {len(request.body)} bytes; the limit is {ctx.max_body_bytes}"}
         )
-    listener = route(ctx, request.url)
     if listener is None:
         # The answer names no listener: which ones exist is not the sender's business.
         path = request.url.split("?", 1)[0][:200]

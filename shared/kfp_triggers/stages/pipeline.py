@@ -22,6 +22,7 @@ from kfp_triggers.adapters.store.base import TriggerDecision
 from kfp_triggers.adapters.transports.base import MessageTooLargeError
 from kfp_triggers.config import EventListener, InterceptorSpec
 from kfp_triggers.errors import KfptError
+from kfp_triggers.metrics import TRIGGER_DECISIONS
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.tekton.chain import ChainOutcome
 from kfp_triggers.tekton.headers import without_credentials
@@ -134,8 +135,9 @@ def _intercept(
     for item in items:
         chain = item.chain
         ok, error = chain.accepted, chain.error
+        decided_by = chain.decisions[-1].name if chain.decisions and not ok else ""
         if ok and replay_of is not None and signs_body(origins[id(item)].get("verifiedBy")):
-            ok = False
+            ok, decided_by = False, "replay"
             error = (
                 f"refused as a replay: this signed body was first delivered as event {replay_of} "
                 "(a signature covers the body, not the delivery id)"
@@ -144,6 +146,8 @@ def _intercept(
         outcomes.append(
             TriggerDecision(item.trigger.name, item.group, decisions, ok, chain.extensions, error)
         )
+        verdict = "accepted" if ok else "error" if chain.error else "rejected"
+        ctx.metrics.count(TRIGGER_DECISIONS, listener.name, item.trigger.name, verdict, decided_by)
     # Every decision is journalled before any trigger is handed on, in one write for the event.
     ctx.store.record_decisions(event_id, outcomes)
     accepted: list[str] = []
@@ -162,6 +166,7 @@ def _intercept(
             extensions=chain.extensions,
             decisions=outcome.decisions,
             origin=origins.get(id(item), {}),
+            received_at=received.received_at,
         )
         key = idempotency_key(listener_ref, matched.trigger, event_id)
         if _hand_on(ctx, matched, "intercept", event, key, {}):
@@ -248,6 +253,7 @@ def render(ctx: StageContext, event: CloudEvent, matched: TriggerMatched) -> Run
         params=dict(params),
         resources=resources,
         origin=dict(matched.origin),
+        received_at=matched.received_at,
     )
     if not _hand_on(ctx, requested, "render", event, key, dict(params)):
         return None

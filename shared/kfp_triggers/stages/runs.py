@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cloudevents.http import CloudEvent
@@ -29,6 +30,7 @@ from kfp_triggers.adapters.store import TERMINAL_STATES, Admission, Claim, Claim
 from kfp_triggers.config import EventListener, ResolvedTrigger
 from kfp_triggers.config.pipelines import package_roots
 from kfp_triggers.errors import KfptError
+from kfp_triggers.metrics import RUN_LAUNCHES, RUN_STATES, WEBHOOK_TO_RUN
 from kfp_triggers.stages import groups
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.lease import LeaseKeeper, invocation_owner
@@ -245,6 +247,7 @@ def _settle_unlaunched(
     else:
         store.complete(key, owner, {"verdict": verdict, "note": note}, expires_at=ctx.expiry())
     store.record_launch(requested.event_id, requested.trigger.name, key, None, None, None, note=note)
+    ctx.metrics.count(RUN_LAUNCHES, _backend(ctx), "held")
     log.info("event %s trigger %s: %s", requested.event_id, requested.trigger.name, note)
 
 
@@ -259,11 +262,13 @@ def _already_launched(
         raise LaunchInProgressError(f"run request {key} has a completed claim without a run id")
     stored = ctx.store.get_run(claim.run_id)
     log.info("event %s: run %s already launched for %s", requested.event_id, claim.run_id, key)
+    backend = claim.backend or (stored.backend if stored else "unknown")
+    ctx.metrics.count(RUN_LAUNCHES, backend, "deduplicated")
     return RunCreated(
         event_id=requested.event_id,
         idempotency_key=key,
         run_id=claim.run_id,
-        backend=claim.backend or (stored.backend if stored else "unknown"),
+        backend=backend,
         state=stored.state if stored else "UNKNOWN",
         run_url=stored.run_url if stored else None,
     )
@@ -305,6 +310,8 @@ def _record(
         # Another invocation took the key over (or adopted this very run); the backend's key
         # check gave it this same run.
         log.warning("claim on %s was taken over; run %s stands", key, launched.run_id)
+    else:
+        _count_created(ctx, requested, launched.backend)
     return RunCreated(
         event_id=requested.event_id,
         idempotency_key=key,
@@ -315,7 +322,26 @@ def _record(
     )
 
 
+def _count_created(ctx: StageContext, requested: RunRequested, backend: str) -> None:
+    """Count a run recorded for the first time, and time the webhook's way to it."""
+    ctx.metrics.count(RUN_LAUNCHES, backend, "created")
+    if requested.received_at:
+        try:
+            received = datetime.fromisoformat(requested.received_at.replace("Z", "+00:00"))
+            seconds = (ctx.clock() - received).total_seconds()
+        except (ValueError, TypeError):  # not a time ingest wrote; nothing to measure
+            return
+        ctx.metrics.observe(
+            WEBHOOK_TO_RUN, max(seconds, 0.0), requested.listener.name, requested.trigger.name
+        )
+
+
+def _backend(ctx: StageContext) -> str:
+    return str(getattr(ctx.launcher, "backend", "") or "unknown")
+
+
 def _journal_failure(ctx: StageContext, requested: RunRequested, key: str, message: str) -> None:
+    ctx.metrics.count(RUN_LAUNCHES, _backend(ctx), "failed")
     log.warning("event %s trigger %s: %s", requested.event_id, requested.trigger.name, message)
     ctx.store.record_launch(requested.event_id, requested.trigger.name, key, None, None, message)
 
@@ -375,6 +401,7 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
     previous = ctx.store.record_state(run.run_id, state, ctx.clock())
     if previous is None:
         return None
+    ctx.metrics.count(RUN_STATES, run.backend, state)
     log.info(
         "run %s of event %s trigger %s: %s -> %s", run.run_id, run.event_id, run.trigger, previous, state
     )

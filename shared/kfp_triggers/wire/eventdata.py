@@ -244,6 +244,8 @@ class TriggerMatched(_Payload):
     extensions: dict[str, Any] = field(metadata=_json("extensions", "object"), default_factory=dict)
     decisions: list[dict[str, Any]] = field(metadata=_json("decisions", "objects"), default_factory=list)
     origin: dict[str, Any] = field(metadata=_json("origin", "object"), default_factory=dict)
+    received_at: str | None = field(metadata=_json("receivedAt", "text?"), default=None)
+    """When ingest received the webhook (carried on for the webhook-to-run latency)."""
 
     def message_id(self) -> str:
         return f"{self.event_id}/{self.trigger.namespace}/{self.trigger.name}"
@@ -262,6 +264,8 @@ class RunRequested(_Payload):
     params: dict[str, Any] = field(metadata=_json("params", "object"), default_factory=dict)
     resources: list[dict[str, Any]] = field(metadata=_json("resources", "objects"), default_factory=list)
     origin: dict[str, Any] = field(metadata=_json("origin", "object"), default_factory=dict)
+    received_at: str | None = field(metadata=_json("receivedAt", "text?"), default=None)
+    """When ingest received the webhook (carried on for the webhook-to-run latency)."""
 
     def message_id(self) -> str:
         return f"{self.event_id}/{self.trigger.namespace}/{self.trigger.name}"

@@ -82,6 +82,8 @@ _POLL_S = 0.05
 class LocalLauncher:
     """Launches runs with kfp.local in background subprocesses; see the module docstring."""
 
+    backend = BACKEND
+
     def __init__(
         self,
         output_root: str | os.PathLike[str],

@@ -97,6 +97,8 @@ class MemoryBus:
         if record_bytes < 0:
             raise ValueError("record_bytes cannot be negative")
         self.max_delivery_attempts = max_delivery_attempts
+        self.on_dead_letter: Callable[[str], None] | None = None
+        """Called with a message's topic when it is moved to that topic's dead-letter topic."""
         self.synchronous = synchronous
         self.record_bytes = record_bytes
         self.queue_bytes = queue_bytes
@@ -191,6 +193,8 @@ class MemoryBus:
         attributes["CloudPubSubDeadLetterSourceSubscription"] = sub.name
         log.error("message %s exhausted %s deliveries to %s", message.message_id, attempts, sub.name)
         self._publish_encoded(dead_letter_topic(message.topic), message.data, attributes)
+        if self.on_dead_letter is not None:
+            self.on_dead_letter(message.topic)
 
     def _deliver_until_done(self, sub: _Subscription, message: BusMessage) -> None:
         for attempt in range(1, self.max_delivery_attempts + 1):
