@@ -150,6 +150,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="only show what would differ")
     p.set_defaults(handler=cmd_replay)
 
+    p = sub.add_parser("dashboard", help="serve a read-only web dashboard over the store")
+    p.add_argument("--store", help="store URL (default: KFPT_STORE)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (no authentication: see README)")
+    p.add_argument("--port", type=int, default=8090)
+    p.add_argument("-c", "--config", type=Path, action="append", help="config: offers replay against it")
+    p.set_defaults(handler=cmd_dashboard)
+
     p = sub.add_parser("settings", help="list every KFPT_* setting: type, default, current value, doc")
     p.add_argument("--output", choices=["table", "json"], default="table")
     p.set_defaults(handler=cmd_settings)
@@ -332,6 +339,29 @@ def cmd_replay(args: argparse.Namespace) -> dict[str, Any]:
     config = args.config or [Path(registry.value(os.environ, registry.CONFIG))]
     secrets = args.secrets_dir or Path(registry.value(os.environ, registry.SECRETS_DIR))
     return ops.replay(ops.open_store(args.store), args.event_id, config, secrets, dry_run=args.dry_run)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> None:
+    """Serve the dashboard until interrupted.
+
+    ``--store`` and a single ``-c`` are also set for this process's own chain, so a confirmed replay
+    goes through that configuration into the store the dashboard shows.
+    """
+    import os
+
+    from kfp_triggers.app import operations as ops
+    from kfp_triggers.app.dashboard.server import run_dashboard, start_dashboard
+
+    if args.store:
+        os.environ["KFPT_STORE"] = args.store
+    if args.config and len(args.config) == 1:
+        os.environ["KFPT_CONFIG"] = str(args.config[0])
+    store = ops.open_store(args.store)
+    try:
+        server = start_dashboard(store, os.environ, host=args.host, port=args.port, config=args.config)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from exc
+    run_dashboard(server)
 
 
 def cmd_settings(args: argparse.Namespace) -> Any:
