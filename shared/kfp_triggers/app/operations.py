@@ -10,7 +10,9 @@ import functools
 import json
 import os
 import sys
+import threading
 import uuid
+import weakref
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -277,6 +279,11 @@ def replay(
     return result
 
 
+_CHAINED: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The in-process buses :func:`_rerun` has subscribed the stages to."""
+_CHAINED_LOCK = threading.Lock()
+
+
 def _rerun(request: Any, event_id: str) -> str:
     """Push the request through the configured chain under its original eventID."""
     from kfp_triggers.adapters.transports.memory import MemoryBus
@@ -285,9 +292,13 @@ def _rerun(request: Any, event_id: str) -> str:
     from kfp_triggers.stages.ingest import ingest
 
     ctx = context()
-    if isinstance(ctx.publisher, MemoryBus):  # run the whole chain here, synchronously
-        for stage, topic in STAGE_TOPICS.items():
-            ctx.publisher.subscribe(topic, functools.partial(handle_event, stage, ctx=ctx))
+    with _CHAINED_LOCK:
+        # Run the whole chain here, synchronously; once per bus, as a long-lived process (the
+        # dashboard) replays again on the same context and must not run each stage twice.
+        if isinstance(ctx.publisher, MemoryBus) and ctx.publisher not in _CHAINED:
+            for stage, topic in STAGE_TOPICS.items():
+                ctx.publisher.subscribe(topic, functools.partial(handle_event, stage, ctx=ctx))
+            _CHAINED.add(ctx.publisher)
     answer = ingest(ctx, request, event_id=event_id)
     return f"HTTP {answer.status}: {answer.body.decode(errors='replace').strip()}"
 
