@@ -77,6 +77,15 @@ def test_signed_push_runs_the_pipeline_once_and_redelivery_adds_nothing(
     # The pipeline really ran: its outputs are on disk under the run's directory.
     outputs = list((tmp_path / "runs" / run.run_id).rglob("executor_output.json"))
     assert outputs, "kfp.local wrote no task outputs"
+    # The run is stamped with where it came from: the listener, trigger, event and the verified commit.
+    labels = json.loads((tmp_path / "runs" / run.run_id / "run.json").read_text())["labels"]
+    assert labels["triggers.tekton.dev/eventid"] == event_id
+    assert labels["kfp-triggers.dev/verified-by"] == "github"
+    assert (
+        labels["kfp-triggers.dev/repository"]
+        == run.details["origin"]["github"]["owner"] + "/" + run.details["origin"]["github"]["repo"]
+    )
+    assert labels["kfp-triggers.dev/commit"] == run.details["origin"]["github"]["sha"]
 
     # GitHub redelivers the same delivery: same eventID, same idempotency key, no second run.
     again = _send(server, "push.http")

@@ -445,6 +445,31 @@ def test_inline_pipeline_spec_with_typed_parameters(kfp: tuple[ContractServer, F
     assert launched.run_url == f"{server.base_url}/#/runs/details/{launched.run_id}"
 
 
+def test_provenance_labels_are_a_description_line_above_the_dedupe_footer(
+    kfp: tuple[ContractServer, FakeKfp],
+) -> None:
+    server, fake = kfp
+    sha = "9f3c2b1a" * 5
+    labels = {
+        "triggers.tekton.dev/eventlistener": "github-push",
+        "triggers.tekton.dev/trigger": "train-on-main",
+        "kfp-triggers.dev/repository": "acme/repo",
+        "kfp-triggers.dev/commit": sha,
+    }
+    launcher = launcher_for(server)
+    spec = RunSpec.from_resource(resource())
+    first = launcher.launch(LaunchRequest(spec, "k-prov", event_id="delivery-1", labels=labels))
+    description = created_runs(server)[0].body["description"]
+    lines = description.split("\n")
+    assert lines[-2] == (
+        f"kfp-triggers: eventlistener github-push, trigger train-on-main, repository acme/repo, commit {sha}"
+    )
+    assert lines[-1].startswith("kfp-triggers: event delivery-1, kfpt-key-")
+    # The marker still ends the description: a retry finds the run instead of creating another.
+    again = launcher.launch(LaunchRequest(spec, "k-prov", event_id="delivery-1", labels=labels))
+    assert again.run_id == first.run_id and len(created_runs(server)) == 1
+
+
 def test_pipeline_version_reference(kfp: tuple[ContractServer, FakeKfp]) -> None:
     server, fake = kfp
     ir = yaml.safe_load(TRAIN.read_text())

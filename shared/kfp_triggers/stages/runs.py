@@ -35,7 +35,8 @@ from kfp_triggers.stages import groups
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.lease import LeaseKeeper, invocation_owner
 from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
-from kfp_triggers.tekton.processing import LABEL_EVENT_ID, LABEL_LISTENER, LABEL_TRIGGER, render_template
+from kfp_triggers.stages.provenance import run_labels
+from kfp_triggers.tekton.processing import render_template
 from kfp_triggers.wire.events import (
     ObjectRef,
     RunCreated,
@@ -186,11 +187,7 @@ def _launch_once(
             store.release(key, owner)  # delivered again: the group gives it the same standing
             raise
         note = groups.note_for(admission, cancelled, group.rules)
-    labels = {
-        LABEL_LISTENER: requested.listener.name,
-        LABEL_TRIGGER: requested.trigger.name,
-        LABEL_EVENT_ID: requested.event_id,
-    }
+    labels = run_labels(requested)
     try:
         with LeaseKeeper(store, key, owner, ctx.lease_s, ctx.clock):
             request = LaunchRequest(spec, key, requested.event_id, labels, first_attempt=claim.first)

@@ -225,6 +225,11 @@ class KfpRestLauncher:
         spec = request.spec
         body: dict[str, Any] = {"display_name": spec.display_name}
         footer = f"kfp-triggers: event {request.event_id or '-'}, {marker}"
+        provenance = ", ".join(
+            f"{name.rpartition('/')[2]} {value}" for name, value in request.labels.items() if value
+        )
+        if provenance:  # a line above the footer: the dedupe marker stays the description's end
+            footer = f"kfp-triggers: {provenance}\n{footer}"
         body["description"] = f"{spec.description}\n\n{footer}" if spec.description else footer
         doc = load_pipeline(spec)
         if doc is not None:
