@@ -58,6 +58,7 @@ def test_a_replay_without_the_process_token_is_refused(store: Store, journal: Jo
         refused = client.post(url, data=form)
         assert refused.status_code == 403
         assert "token is missing or stale" in visible(refused.text)
+    assert client.post(url, data={"token": "x" * 20_000}).status_code == 413
     looked = client.get(url)  # a GET never replays: it asks for an event that does not exist
     assert looked.status_code == 404
     assert "Replay of" not in visible(looked.text)

@@ -8,7 +8,7 @@ code. The only requests that change anything are the replay POSTs, behind a per-
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ DEFAULT_LIMIT = 50
 """Rows a list page shows without ``?limit=``."""
 RUNS_REFRESH_S = 10
 """Seconds between the run list's reloads (a meta refresh; no script)."""
+MAX_FORM_BYTES = 16 * 1024
+"""The largest request body read (a replay form is a few dozen bytes); larger ones get 413."""
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -67,6 +69,7 @@ def dashboard_app(
     if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
         raise ValueError(f"the dashboard prefix must be empty or start, not end, with '/': {prefix!r}")
     app = Flask(__name__.rpartition(".")[0], static_url_path=f"{prefix}/static")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_FORM_BYTES
     app.jinja_env.filters.update(FILTERS)
     gate = ReplayGate.from_options(config, environ, allow=allow_replay)
     _routes(app, store, gate, prefix)
@@ -140,13 +143,12 @@ def _routes(app: Flask, store: Store, gate: ReplayGate, prefix: str) -> None:
         return page("search.html", query=query, hits=_search.search(store, query))
 
 
-def _found(view: Any, store: Store, key: str) -> dict[str, Any]:
+def _found(view: Callable[[Store, str], dict[str, Any]], store: Store, key: str) -> dict[str, Any]:
     """``view(store, key)``, or a 404 page when the store does not know ``key``."""
     try:
-        values: dict[str, Any] = view(store, key)
+        return view(store, key)
     except _views.NotFoundError:
         abort(404, f"nothing is recorded under {key!r}")
-    return values
 
 
 def _limit() -> int:

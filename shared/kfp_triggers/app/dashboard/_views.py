@@ -30,7 +30,9 @@ def event_rows(
     """The newest events (of ``listener``, passing ``only``), each with its request and trigger verdicts.
 
     A row is ``events list``'s JSON plus ``request`` (sender, event type, repository, ref, commit)
-    and ``triggers`` (name and verdict, as ``events explain`` decides it).
+    and ``triggers`` (name and verdict, as ``events explain`` decides it). The summaries carry
+    neither, so each listed event is read whole: one more store read per row, which the page's
+    limit (at most :data:`MAX_LIMIT`) bounds.
     """
     rows = ops.list_events(store, max(1, min(limit, MAX_LIMIT)), listener, only)
     for row in rows:
