@@ -11,7 +11,13 @@ import re
 
 import pytest
 
-from kfp_triggers.interceptors.globs import PatternError, compile_pattern, compile_patterns, path_rule, selected
+from kfp_triggers.interceptors.globs import (
+    PatternError,
+    compile_pattern,
+    compile_patterns,
+    path_rule,
+    selected,
+)
 
 CHEAT_SHEET = [
     ("*", "README.md", True),

@@ -12,7 +12,9 @@ from __future__ import annotations
 from kfp_triggers.config.configuration import Configuration, check_config, load_config
 from kfp_triggers.config.hooks import ValidationHooks
 from kfp_triggers.config.models import (
+    BUILTIN_INTERCEPTORS,
     CORE_INTERCEPTORS,
+    PATHS_INTERCEPTOR,
     Binding,
     BindingParam,
     EventListener,
@@ -28,7 +30,9 @@ from kfp_triggers.config.models import (
 )
 
 __all__ = [
+    "BUILTIN_INTERCEPTORS",
     "CORE_INTERCEPTORS",
+    "PATHS_INTERCEPTOR",
     "Binding",
     "BindingParam",
     "Configuration",

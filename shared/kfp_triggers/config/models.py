@@ -20,6 +20,9 @@ NAMESPACED_INTERCEPTOR = "NamespacedInterceptor"
 TRIGGER_BINDING = "TriggerBinding"
 CLUSTER_TRIGGER_BINDING = "ClusterTriggerBinding"
 CORE_INTERCEPTORS = ("cel", "github", "gitlab", "bitbucket", "slack")
+# The project's own interceptors, named under its domain so no user's ClusterInterceptor is shadowed.
+PATHS_INTERCEPTOR = "paths.kfp-triggers.dev"
+BUILTIN_INTERCEPTORS = (*CORE_INTERCEPTORS, PATHS_INTERCEPTOR)
 KFP_RUN_API_VERSION = "pipelines.kubeflow.org/v2beta1"
 KFP_RUN_KIND = "Run"
 

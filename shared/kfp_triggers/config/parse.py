@@ -18,8 +18,8 @@ from typing import Any
 from kfp_triggers.config.fields import Ctx, Report, check_keys, opt_map, opt_str, string_map
 from kfp_triggers.config.hooks import ValidationHooks
 from kfp_triggers.config.models import (
+    BUILTIN_INTERCEPTORS,
     CLUSTER_TRIGGER_BINDING,
-    CORE_INTERCEPTORS,
     TRIGGER_BINDING,
     Binding,
     InterceptorObject,
@@ -210,7 +210,7 @@ def _interceptor_object(
             client.line, f"{kind} '{meta.name}' needs spec.clientConfig.url or spec.clientConfig.service"
         )
         return None
-    if kind == "ClusterInterceptor" and meta.name in CORE_INTERCEPTORS:
+    if kind == "ClusterInterceptor" and meta.name in BUILTIN_INTERCEPTORS:
         ctx.warning(
             data.line,
             f"ClusterInterceptor '{meta.name}' has the name of a core interceptor: the built-in one runs "

@@ -3,7 +3,9 @@
 An entry is ``ref: {name, kind}`` + ``params``, or a legacy ``webhook``, or (v1alpha1 only) one of the
 legacy ``github``/``gitlab``/``bitbucket``/``cel`` blocks, which :mod:`.legacy` converts. Checks that
 need no other document happen here: required fields, webhook shape, CEL expressions (through the
-``cel_expression`` hook) and the warning for signature-checking interceptors without a secret.
+``cel_expression`` hook), the params of the ``paths.kfp-triggers.dev`` interceptor (its globs are
+compiled here, each error at its own line) and the warning for signature-checking interceptors
+without a secret.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 from kfp_triggers.config.fields import Ctx, check_keys, map_items, opt_list, opt_map, opt_str, type_name
 from kfp_triggers.config.legacy import LEGACY_KEYS, ParamItem, convert_legacy, legacy_keys_present
 from kfp_triggers.config.models import (
+    BUILTIN_INTERCEPTORS,
     CLUSTER_INTERCEPTOR,
-    CORE_INTERCEPTORS,
     NAMESPACED_INTERCEPTOR,
+    PATHS_INTERCEPTOR,
     InterceptorDecl,
     WebhookSpec,
 )
@@ -24,6 +27,7 @@ from kfp_triggers.golang.textproto import canonical_header_key
 
 _ENTRY_KEYS = ("name", "ref", "params", "webhook")
 _SIGNED = ("github", "gitlab", "bitbucket")
+_PATHS_PARAMS = ("paths", "pathsIgnore", "personalAccessToken")
 
 
 def parse_interceptors(ctx: Ctx, m: LMap, key: str, what: str) -> tuple[InterceptorDecl, ...]:
@@ -81,7 +85,7 @@ def parse_interceptor(ctx: Ctx, entry: LMap, what: str) -> InterceptorDecl | Non
         if "webhook" not in entry:
             ctx.error(entry.line, f"{what} needs ref.name (or a webhook)")
         return None
-    if webhook is None and ref_kind == CLUSTER_INTERCEPTOR and ref_name in CORE_INTERCEPTORS:
+    if webhook is None and ref_kind == CLUSTER_INTERCEPTOR and ref_name in BUILTIN_INTERCEPTORS:
         _check_core(ctx, ref_name, params, entry, what)
     return InterceptorDecl(
         label=label,
@@ -171,6 +175,59 @@ def _check_core(ctx: Ctx, name: str, params: list[ParamItem], entry: LMap, what:
             )
     if name == "cel":
         _check_cel(ctx, by_name, what)
+    if name == PATHS_INTERCEPTOR:
+        _check_paths(ctx, params, entry, what)
+
+
+def _check_paths(ctx: Ctx, params: list[ParamItem], entry: LMap, what: str) -> None:
+    """Param names, list shapes, every glob, and GitHub's rules for combining the lists."""
+    # Loaded only when the interceptor is configured: ingest, which may load YAML, stays lean.
+    from kfp_triggers.interceptors.globs import PatternError, compile_pattern, path_rule
+
+    lists: dict[str, list[str]] = {}
+    valid = True
+    for param in params:
+        if param.name not in _PATHS_PARAMS:
+            ctx.error(
+                param.line,
+                f"{what}: '{param.name}' is not a param of the {PATHS_INTERCEPTOR} interceptor "
+                f"(its params are {', '.join(_PATHS_PARAMS)})",
+            )
+        elif param.name == "personalAccessToken":
+            _check_secret_ref(ctx, param, what)
+        elif not isinstance(param.value, LList):
+            ctx.error(param.value_line, f"{what}: {param.name} must be a list of glob patterns")
+            valid = False
+        else:
+            texts: list[str] = []
+            for index, item in enumerate(param.value):
+                line = param.value.item_line(index)
+                if not isinstance(item, str):
+                    ctx.error(line, f"{what}: {param.name}[{index}] must be a string, not {type_name(item)}")
+                    valid = False
+                    continue
+                try:
+                    compile_pattern(item)
+                except PatternError as exc:
+                    ctx.error(line, f"{what}: {param.name}[{index}] {item!r} is not a valid pattern: {exc}")
+                    valid = False
+                texts.append(item)
+            lists[param.name] = texts
+    if not valid:
+        return
+    try:
+        path_rule(lists.get("paths"), lists.get("pathsIgnore"))
+    except PatternError as exc:
+        line = next((p.line for p in reversed(params) if p.name in lists), entry.line)
+        ctx.error(line, f"{what}: {exc}")
+
+
+def _check_secret_ref(ctx: Ctx, param: ParamItem, what: str) -> None:
+    value = param.value
+    if not isinstance(value, LMap) or not all(
+        isinstance(value.get(k), str) and value.get(k) for k in ("secretName", "secretKey")
+    ):
+        ctx.error(param.value_line, f"{what}: {param.name} must be {{secretName, secretKey}}")
 
 
 def _check_cel(ctx: Ctx, params: dict[str, ParamItem], what: str) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kfp_triggers.config.models import (
+    BUILTIN_INTERCEPTORS,
     CLUSTER_INTERCEPTOR,
     CLUSTER_TRIGGER_BINDING,
-    CORE_INTERCEPTORS,
     NAMESPACED_INTERCEPTOR,
     BindingParam,
     BindingRef,
@@ -237,11 +237,11 @@ class Resolver:
         name = decl.ref_name or ""
         label = decl.label or name
         if decl.ref_kind == CLUSTER_INTERCEPTOR:
-            if name in CORE_INTERCEPTORS:
+            if name in BUILTIN_INTERCEPTORS:
                 return InterceptorSpec(label, name, decl.ref_kind, dict(decl.params), source=decl.source)
             found = self.objects.interceptors.get(("ClusterInterceptor", "", name))
             missing = (
-                f"interceptor '{name}' is neither a core interceptor ({', '.join(CORE_INTERCEPTORS)}) "
+                f"interceptor '{name}' is neither a core interceptor ({', '.join(BUILTIN_INTERCEPTORS)}) "
                 "nor a ClusterInterceptor defined in the configuration"
             )
         else:

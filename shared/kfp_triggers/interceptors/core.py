@@ -2,7 +2,8 @@
 
 Tekton serves them at ``/cel``, ``/github``, ``/gitlab``, ``/bitbucket`` and ``/slack``; here they
 run in process. ``cel`` is built by a factory supplied by the CEL wiring, so this module does not
-depend on the CEL engine.
+depend on the CEL engine. Beside Tekton's five, the project's own changed-path filter
+(``paths.kfp-triggers.dev``) runs in process the same way: :data:`BUILTIN_INTERCEPTORS` lists all six.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from collections.abc import Callable
 from kfp_triggers.interceptors.bitbucket import BitbucketInterceptor
 from kfp_triggers.interceptors.github import GitHubInterceptor
 from kfp_triggers.interceptors.gitlab import GitLabInterceptor
+from kfp_triggers.interceptors.paths import PATHS_INTERCEPTOR, PathsInterceptor
 from kfp_triggers.interceptors.slack import SlackInterceptor
 from kfp_triggers.tekton.interceptor_protocol import Interceptor, InterceptorServices
 
 CORE_INTERCEPTORS = ("cel", "github", "gitlab", "bitbucket", "slack")
+BUILTIN_INTERCEPTORS = (*CORE_INTERCEPTORS, PATHS_INTERCEPTOR)
 
 _BUILDERS: dict[str, Callable[[InterceptorServices], Interceptor]] = {
     "github": GitHubInterceptor,
     "gitlab": GitLabInterceptor,
     "bitbucket": BitbucketInterceptor,
     "slack": SlackInterceptor,
+    PATHS_INTERCEPTOR: PathsInterceptor,
 }
 
 
@@ -30,10 +34,10 @@ def core_interceptor(
     services: InterceptorServices,
     cel_factory: Callable[[], Interceptor] | None = None,
 ) -> Interceptor:
-    """Build the core interceptor called ``name``.
+    """Build the built-in interceptor called ``name`` (one of :data:`BUILTIN_INTERCEPTORS`).
 
     Raises:
-        KeyError: ``name`` is not a core interceptor, or is ``cel`` and no ``cel_factory`` is given.
+        KeyError: ``name`` is not a built-in interceptor, or is ``cel`` and no ``cel_factory`` is given.
     """
     if name == "cel":
         if cel_factory is None:

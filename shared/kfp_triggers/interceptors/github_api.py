@@ -10,6 +10,13 @@ is configured, and the same paths and queries:
 * ``repos/{owner}/{repo}/collaborators`` — list collaborators (first page only, as Tekton);
 * ``repos/{owner}/{repo}/contents/OWNERS`` — get repository content.
 
+The changed-path filter adds two calls of its own (not Tekton's), with the same headers:
+
+* ``repos/{owner}/{repo}/pulls/{number}/files`` as above, keeping ``previous_filename`` of renames;
+* ``repos/{owner}/{repo}/compare/{base}...{head}?per_page=1`` — compare two commits. Paging
+  applies to the commits only (one is enough); the changed files come on the first page, at
+  most 300 of them for the whole comparison, as GitHub documents.
+
 A failed call raises :class:`GitHubAPIError` whose text is go-github's
 (``GET <url>: <status> <message> [<errors>]``), since Tekton puts it in its status messages.
 
@@ -49,6 +56,8 @@ ENTERPRISE_HOST_HEADER = "X-GitHub-Enterprise-Host"
 _HEADER_UNSAFE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # GitHub lists at most 3000 files of a pull request, 100 a page; stop a server that never ends.
 MAX_PAGES = 100
+MAX_PULL_REQUEST_FILES = 3000
+COMPARE_MAX_FILES = 300
 
 
 class GitHubAPIError(Exception):
@@ -115,6 +124,14 @@ class ApiRoots:
 
 
 @dataclass(frozen=True)
+class ChangedFiles:
+    """Paths the API lists as changed, in its order without repeats; ``complete`` is False at its limit."""
+
+    names: tuple[str, ...]
+    complete: bool
+
+
+@dataclass(frozen=True)
 class _Reply:
     status: int
     headers: Headers
@@ -148,6 +165,38 @@ class GitHubClient:
             if not page:
                 break
         return names
+
+    def pull_request_changes(self, owner: str, repo: str, number: int) -> ChangedFiles:
+        """Every path a pull request touches, the old name of a renamed file included.
+
+        GitHub lists at most 3000 files of a pull request; a list of that length may be cut.
+        """
+        names: list[str] = []
+        listed = 0
+        page = 0
+        for _ in range(MAX_PAGES):
+            query = f"page={page}&per_page=100" if page else "per_page=100"
+            reply = self._get(f"repos/{_seg(owner)}/{_seg(repo)}/pulls/{int(number)}/files?{query}")
+            found, count = _file_names(reply.data, "[]*github.CommitFile")
+            names.extend(found)
+            listed += count
+            page = _next_page(reply.headers)
+            if not page:
+                break
+        complete = listed < MAX_PULL_REQUEST_FILES and not page
+        return ChangedFiles(tuple(dict.fromkeys(names)), complete=complete)
+
+    def compare_changes(self, owner: str, repo: str, base: str, head: str) -> ChangedFiles:
+        """Every path changed between two commits (the old name of a renamed file included).
+
+        GitHub lists at most 300 files of a comparison; a list of that length may be cut.
+        """
+        path = f"repos/{_seg(owner)}/{_seg(repo)}/compare/{_seg(base)}...{_seg(head)}?per_page=1"
+        data = self._get(path).data
+        if not isinstance(data, dict):
+            raise GitHubAPIError(str(type_error(kind(data), "github.CommitsComparison")))
+        names, count = _file_names(data.get("files"), "[]*github.CommitFile")
+        return ChangedFiles(tuple(dict.fromkeys(names)), complete=count < COMPARE_MAX_FILES)
 
     def list_public_members(self, org: str) -> list[str] | None:
         """Logins of the organisation's public members; ``None`` when GitHub answers 404."""
@@ -223,7 +272,25 @@ def _decode(raw: bytes) -> Any:
 
 
 def _seg(value: str) -> str:
+    """One path segment, escaped; a segment that would move the path (``.``, ``..``, empty) is refused."""
+    if value in ("", ".", ".."):
+        raise GitHubAPIError(f"{quote(value)} cannot be a segment of a GitHub API path")
     return urllib.parse.quote(value, safe="$&+,:;=@")
+
+
+def _file_names(data: Any, go_type: str) -> tuple[list[str], int]:
+    """Each file's ``filename``, after its ``previous_filename`` when renamed; and the number of files."""
+    names: list[str] = []
+    items = _list_of_objects(data, go_type)
+    for item in items:
+        name = item.get("filename")
+        if not isinstance(name, str):
+            raise GitHubAPIError("changed file without a 'filename' in the GitHub API reply")
+        previous = item.get("previous_filename")
+        if isinstance(previous, str) and previous:
+            names.append(previous)
+        names.append(name)
+    return names, len(items)
 
 
 def _error_text(url: str, status: int, body: bytes) -> str:

@@ -1,6 +1,7 @@
 """Turning an interceptor reference from the configuration into something that can be called.
 
-Core interceptors (``cel``, ``github``, ``gitlab``, ``bitbucket``, ``slack``) always run in process.
+Core interceptors (``cel``, ``github``, ``gitlab``, ``bitbucket``, ``slack``) and the project's own
+changed-path filter (``paths.kfp-triggers.dev``) always run in process.
 Tekton reaches them through the ClusterInterceptor objects its release installs, whose in-cluster
 address means nothing here, so a copy of those objects in a configuration is ignored (validation
 warns). Other ``ClusterInterceptor``/``NamespacedInterceptor`` refs are called over HTTP(S) at the
@@ -8,7 +9,7 @@ address resolved from the configuration. Instances are built once per
 configuration, so CEL expressions compile once.
 
 The factory is also where deployment settings reach the interceptors that need them: the GitHub
-interceptor gets the GitHub Enterprise Server hosts a webhook may direct its API calls to.
+and paths interceptors get the GitHub Enterprise Server hosts a webhook may direct their API calls to.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from kfp_triggers.config import CORE_INTERCEPTORS, InterceptorSpec
+from kfp_triggers.config import BUILTIN_INTERCEPTORS, PATHS_INTERCEPTOR, InterceptorSpec
 from kfp_triggers.errors import InterceptorError
 from kfp_triggers.tekton.interceptor_protocol import Interceptor, InterceptorServices
 
@@ -86,7 +87,11 @@ class InterceptorFactory:
             from kfp_triggers.interceptors.github import GitHubInterceptor
 
             return GitHubInterceptor(self.services, enterprise_hosts=self.github_enterprise_hosts)
-        if spec.ref_kind == "ClusterInterceptor" and name in CORE_INTERCEPTORS:
+        if spec.ref_kind == "ClusterInterceptor" and name == PATHS_INTERCEPTOR:
+            from kfp_triggers.interceptors.paths import PathsInterceptor
+
+            return PathsInterceptor(self.services, enterprise_hosts=self.github_enterprise_hosts)
+        if spec.ref_kind == "ClusterInterceptor" and name in BUILTIN_INTERCEPTORS:
             from kfp_triggers.interceptors.cel import CelInterceptor
             from kfp_triggers.interceptors.core import core_interceptor
 

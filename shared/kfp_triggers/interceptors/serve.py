@@ -11,7 +11,7 @@ from typing import Any
 from kfp_triggers.cel import CelEnvironment
 from kfp_triggers.errors import InvalidRequestError
 from kfp_triggers.interceptors.cel import CelInterceptor
-from kfp_triggers.interceptors.core import CORE_INTERCEPTORS, core_interceptor
+from kfp_triggers.interceptors.core import BUILTIN_INTERCEPTORS, core_interceptor
 from kfp_triggers.secretstore import SecretStore
 from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, InterceptorServices
 
@@ -23,9 +23,9 @@ def answer(name: str, data: bytes, *, secrets: SecretStore, github_api_url: str)
         InvalidRequestError: unknown interceptor name, or a body that is not an InterceptorRequest.
     """
     key = name.lower()
-    if key not in CORE_INTERCEPTORS:
+    if key not in BUILTIN_INTERCEPTORS:
         raise InvalidRequestError(
-            f"path did not match any interceptors: {name!r} (known: {', '.join(CORE_INTERCEPTORS)})"
+            f"path did not match any interceptors: {name!r} (known: {', '.join(BUILTIN_INTERCEPTORS)})"
         )
     request = InterceptorRequest.from_wire(data)
     services = InterceptorServices(secrets=secrets, github_api_url=github_api_url)
