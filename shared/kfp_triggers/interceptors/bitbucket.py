@@ -5,7 +5,8 @@ Both products send ``X-Event-Key`` (the event) and, when a webhook secret is con
 signature is checked with go-github's rules, so one code path verifies either product. Order:
 params (code 3), ``eventTypes`` (9), empty ``secretKey`` (9), missing ``X-Hub-Signature`` (3),
 secret lookup (9; an empty or blank secret fails it, unlike in Tekton, since anyone can sign with
-it), bad signature (9, ``error validating signature: <reason>``).
+it), bad signature (9, ``error validating signature: <reason>``). A stored secret may hold several
+keys, one per line, for rotation (see :mod:`~kfp_triggers.interceptors.signature`).
 
 Header quirk kept on purpose: Tekton reads ``X-Event-Key`` from the header map *as received*,
 without canonicalising its keys first (it does canonicalise before reading the signature). So the

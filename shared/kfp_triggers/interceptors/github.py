@@ -6,7 +6,8 @@ Checks run in Tekton's order and the first failure decides:
 2. params are decoded (code 3 when malformed);
 3. ``eventTypes``, when set (even to ``[]``), must contain ``X-Github-Event`` (code 9);
 4. ``secretRef``: ``X-Hub-Signature-256`` is checked with go-github's rules (code 9); the legacy
-   ``X-Hub-Signature`` header is never read;
+   ``X-Hub-Signature`` header is never read; the secret may hold several keys, one per line, for
+   rotation (see :mod:`~kfp_triggers.interceptors.signature`);
 5. when the GitHub API is to be called, ``X-GitHub-Enterprise-Host`` must name an allowed host
    (see :class:`~kfp_triggers.interceptors.github_api.ApiRoots`), else the request is refused
    (code 9) before any token is read or sent;

@@ -1,16 +1,16 @@
 """Tekton's core ``gitlab`` interceptor.
 
-GitLab does not sign payloads: it sends the configured secret back verbatim in
-``X-Gitlab-Token``. Tekton compares it to the secret in constant time (byte-exact, so a trailing
-newline in the stored secret matters). Order: params (code 3), ``eventTypes`` against
-``X-Gitlab-Event`` (code 9), empty ``secretKey`` (9), missing token header (3), secret lookup
-(9), token mismatch (3). The body is never parsed. Unlike Tekton, an empty or blank stored secret
-fails the lookup (9): a token compared against nothing authenticates nobody.
+GitLab does not sign payloads: it sends the configured secret back verbatim in ``X-Gitlab-Token``.
+Tekton compares it to the secret in constant time, byte-exact; here the token may also equal any
+non-blank line of the stored secret (one per line, for rotation; see
+:func:`~kfp_triggers.interceptors.signature.secret_candidates`), each compared in constant time.
+Order: params (code 3), ``eventTypes`` against ``X-Gitlab-Event`` (code 9), empty ``secretKey`` (9),
+missing token header (3), secret lookup (9), token mismatch (3). The body is never parsed. Unlike
+Tekton, an empty or blank stored secret fails the lookup (9): a token compared against nothing
+authenticates nobody.
 """
 
 from __future__ import annotations
-
-import hmac
 
 from kfp_triggers.errors import SecretError
 from kfp_triggers.interceptors.params import (
@@ -21,6 +21,7 @@ from kfp_triggers.interceptors.params import (
     parse_params,
     secret_failure,
 )
+from kfp_triggers.interceptors.signature import matches_any, secret_candidates
 from kfp_triggers.secretstore import verification_secret
 from kfp_triggers.tekton.headers import canonicalise, first
 from kfp_triggers.tekton.interceptor_protocol import (
@@ -60,6 +61,6 @@ class GitLabInterceptor:
             secret = verification_secret(self.services.secrets, ref.secret_name, ref.secret_key)
         except SecretError as exc:
             return secret_failure(exc)
-        if not hmac.compare_digest(token.encode("utf-8"), secret):
+        if not matches_any(token.encode("utf-8"), secret_candidates(secret)):
             return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, "Invalid X-GitLab-Token")
         return InterceptorResponse.proceed()

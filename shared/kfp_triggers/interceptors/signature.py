@@ -7,6 +7,10 @@ secret as key, and the comparison is constant-time. Error texts are go-github's.
 
 One check is ours: an empty or blank secret verifies nothing (anyone can compute an HMAC keyed by
 it), so it is refused whatever the signature, where go-github would accept a matching one.
+
+Another addition is rotation: a stored secret may hold several keys, one per line, so a webhook's
+secret can be changed at the sender while deliveries signed with the old one are still accepted
+(:func:`secret_candidates`). Every candidate is checked, in constant time, whichever matches.
 """
 
 from __future__ import annotations
@@ -29,8 +33,29 @@ class SignatureError(ValueError):
     """The signature is malformed or does not match; the message is go-github's."""
 
 
+def secret_candidates(secret: bytes) -> tuple[bytes, ...]:
+    """The keys a stored secret stands for: the value as stored, then each non-blank line of it.
+
+    The whole value comes first because Tekton uses it byte for byte; the lines make a secret
+    rotatable (old and new key, one per line) and let a file that ends in a newline (as ``echo``
+    writes it) match the key a sender was given without one. ``\r\n`` line ends count as ``\n``.
+    """
+    lines = (line.removesuffix(b"\r") for line in secret.split(b"\n"))
+    return tuple(dict.fromkeys([secret, *(line for line in lines if line.strip())]))
+
+
+def matches_any(given: bytes, candidates: tuple[bytes, ...]) -> bool:
+    """Whether ``given`` equals one of ``candidates``, comparing every one in constant time."""
+    found = False
+    for candidate in candidates:
+        found |= hmac.compare_digest(given, candidate)
+    return found
+
+
 def validate_signature(signature: str, payload: bytes, secret: bytes) -> None:
     """Check ``signature`` (``<alg>=<hex>``) against the HMAC of ``payload`` keyed by ``secret``.
+
+    ``secret`` may hold several keys (see :func:`secret_candidates`); one matching is enough.
 
     Raises:
         SignatureError: ``missing signature``, ``error parsing signature "<v>"``,
@@ -52,8 +77,8 @@ def validate_signature(signature: str, payload: bytes, secret: bytes) -> None:
         given = hex_decode(hex_mac)
     except ValueError as exc:
         raise SignatureError(f"error decoding signature {quote(signature)}: {exc}") from None
-    expected = hmac.new(secret, payload, digest).digest()
-    if not hmac.compare_digest(given, expected):
+    expected = tuple(hmac.new(key, payload, digest).digest() for key in secret_candidates(secret))
+    if not matches_any(given, expected):
         raise SignatureError("payload signature check failed")
 
 
