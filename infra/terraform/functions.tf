@@ -14,6 +14,8 @@ resource "google_project_service" "api" {
     "cloudscheduler.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
@@ -142,6 +144,8 @@ locals {
     KFPT_RETENTION_DAYS = tostring(var.retention_days)
     KFPT_TOPIC_PREFIX   = var.prefix
     KFPT_MAX_BODY_BYTES = tostring(var.max_body_bytes)
+    # Each metric value is a log line the log-based metrics of monitoring.tf count (kfp_triggers.metrics).
+    KFPT_METRICS = var.metrics
     # Every stage signs what it publishes and checks what it receives (kfp_triggers.wire.messageauth).
     KFPT_MESSAGE_KEY_SECRET = var.message_key_secret != null ? "${local.message_key.name}/${local.message_key.key}" : null
   }

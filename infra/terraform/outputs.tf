@@ -67,3 +67,13 @@ output "ingest_secrets" {
     error_message = "Every name in verify_at_ingest_secrets must be a key of webhook_secrets."
   }
 }
+
+output "log_metric_types" {
+  description = "Cloud Monitoring metric type of each metric of the engine's catalog (log-based, from the functions' metric log lines); empty with metrics = \"off\"."
+  value       = { for name, m in google_logging_metric.kfpt : name => local.log_metrics[name].type }
+}
+
+output "dashboard" {
+  description = "The Cloud Monitoring dashboard of this deployment (its resource id), or null with metrics = \"off\"."
+  value       = one(google_monitoring_dashboard.kfpt[*].id)
+}

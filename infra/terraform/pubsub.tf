@@ -33,6 +33,9 @@ locals {
   # kfp_triggers.wire.eventtypes.DEAD_LETTER_SUFFIX
   dead_letter_suffix = "-dead-letter"
 
+  # The pull subscription keeping each topic's dead letters (monitoring.tf watches them).
+  dead_letter_subscriptions = { for t in local.topics : t => "${var.prefix}-${t}${local.dead_letter_suffix}" }
+
   # The tick shares the status stage's input topic (kfp_triggers.wire.eventtypes.STATUS_TICK).
   status_tick_type  = "dev.kfptriggers.status.tick.v1"
   status_tick_topic = "${var.prefix}-runs"
@@ -62,7 +65,7 @@ resource "google_pubsub_subscription" "dead_letter" {
   for_each = toset(local.topics)
 
   project = var.project
-  name    = "${var.prefix}-${each.value}${local.dead_letter_suffix}"
+  name    = local.dead_letter_subscriptions[each.value]
   topic   = google_pubsub_topic.dead_letter[each.value].id
   labels  = var.labels
 

@@ -231,6 +231,50 @@ variable "extra_env" {
     condition     = !contains(keys(var.extra_env), "KFPT_MAX_BODY_BYTES")
     error_message = "Set the body limit with max_body_bytes (the functions' memory is sized for it), not in extra_env."
   }
+
+  validation {
+    condition     = length(setintersection(keys(var.extra_env), ["KFPT_METRICS", "KFPT_METRICS_PORT"])) == 0
+    error_message = "Set metrics with the metrics variable, not in extra_env: a function cannot be scraped, so its metrics are log lines or nothing."
+  }
+}
+
+variable "metrics" {
+  description = "KFPT_METRICS of every function: log (each metric value is a JSON log line, counted by the log-based metrics of monitoring.tf, which also creates the dashboard and the silent-listener alert) or off (no metric lines, no log-based metrics, no dashboard)."
+  type        = string
+  default     = "log"
+
+  validation {
+    condition     = contains(["log", "off"], var.metrics)
+    error_message = "metrics must be log or off (a function cannot be scraped, so prometheus is not offered)."
+  }
+}
+
+variable "alerts" {
+  description = "Create the alert policies: messages dead-lettered (from Pub/Sub's metrics) and, with metrics = \"log\", a listener that accepted no webhook for accepted_silence_window."
+  type        = bool
+  default     = true
+}
+
+variable "notification_channels" {
+  description = "Notification channels the alert policies notify, as full names (projects/<project>/notificationChannels/<id>, see `gcloud beta monitoring channels list`). Empty (the default): incidents are opened in Cloud Monitoring but nobody is notified."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "notification_channels must be full names: projects/<project>/notificationChannels/<id>."
+  }
+}
+
+variable "accepted_silence_window" {
+  description = "How long a listener may go without an accepted webhook (ingest answered 202) before the silent-listener alert fires: a duration in whole minutes, written in seconds (60s to 84600s, Cloud Monitoring's limit for a metric-absence condition)."
+  type        = string
+  default     = "3600s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.accepted_silence_window)) && try(tonumber(trimsuffix(var.accepted_silence_window, "s")) % 60 == 0 && tonumber(trimsuffix(var.accepted_silence_window, "s")) >= 60 && tonumber(trimsuffix(var.accepted_silence_window, "s")) <= 84600, false)
+    error_message = "accepted_silence_window must be whole minutes in seconds, from 60s to 84600s (23.5 hours), such as 3600s."
+  }
 }
 
 variable "retention_days" {

@@ -410,6 +410,26 @@ output "topics" {
 output "status_tick_topic" {
   value = local.status_tick_topic
 }
+
+output "log_metrics" {
+  value = local.log_metrics
+}
+
+output "dashboard_json" {
+  value = jsonencode(local.dashboard)
+}
+
+output "dead_letter_subscriptions" {
+  value = local.dead_letter_subscriptions
+}
+
+output "dead_letter_backlog" {
+  value = local.dead_letter_backlog
+}
+
+output "accepted_webhooks" {
+  value = local.accepted_webhooks
+}
 """
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kfp_triggers.cel.values import INT64_MAX, INT64_MIN, EvalError, Uint, runtime_type_name
+from kfp_triggers.cel.values import INT64_MAX, INT64_MIN, BoolKey, EvalError, Uint, runtime_type_name
 from kfp_triggers.golang import fmt as gofmt
 
 
@@ -21,8 +21,15 @@ def is_list(v: Any) -> bool:
 def map_find(m: dict[Any, Any], key: Any) -> tuple[bool, Any]:
     """Look a key up with CEL's numeric key equivalence (``{1: x}[1u]``, ``[1.0]``).
 
-    Python treats ``True`` and ``1`` as the same key; CEL does not, so those two are told apart.
+    Python treats ``True`` and ``1`` as the same key; CEL does not, so those two are told apart
+    (a map holding both stores its bool key as :class:`~kfp_triggers.cel.values.BoolKey`).
     """
+    if type(key) is BoolKey:
+        key = key.value
+    if type(key) is bool:
+        wrapped = BoolKey(key)
+        if wrapped in m:
+            return True, m[wrapped]
     try:
         hit = key in m
     except TypeError:

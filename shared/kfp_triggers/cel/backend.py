@@ -28,18 +28,22 @@ class Checked:
     types: dict[int, T]
 
 
-def parse_and_check(expression: str) -> Checked:
+def parse_and_check(
+    expression: str, variables: Mapping[str, T] | None = None, *, strict: bool = True
+) -> Checked:
     """Parse and check as Tekton does; raise :class:`CelCompileError` with Tekton's wording.
 
     The message is ``failed to parse expression "...": ERROR: ...`` for syntax errors and
-    ``expression "..." check failed: ERROR: ...`` for type errors.
+    ``expression "..." check failed: ERROR: ...`` for type errors. ``variables`` and ``strict``
+    are for the conformance suite (see :func:`kfp_triggers.cel.checker.check`); Tekton always
+    checks against its own four variables.
     """
     try:
         tree = syntax.parse(expression)
     except syntax.SyntaxProblemError as exc:
         raise CelCompileError(f"failed to parse expression {quote(expression)}: {exc}") from None
     try:
-        types = checker.check(expression, tree)
+        types = checker.check(expression, tree, variables, strict=strict)
     except checker.CheckFailedError as exc:
         raise CelCompileError(f"expression {quote(expression)} check failed: {exc}") from None
     return Checked(expression, tree, types)

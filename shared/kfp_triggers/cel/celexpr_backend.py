@@ -31,7 +31,7 @@ from kfp_triggers.cel import typesys as ts
 from kfp_triggers.cel.backend import Checked
 from kfp_triggers.cel.celpy_backend import InterpretedProgram, fail
 from kfp_triggers.cel.routing import routing_reason
-from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint
+from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint, map_insert
 from kfp_triggers.secretstore import SecretStore
 
 _MAP_STRING_DYN = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
@@ -84,10 +84,14 @@ class CelExprBackend:
 
     name = "cel-expr"
 
-    def __init__(self, secrets: SecretStore | None = None) -> None:
+    def __init__(
+        self, secrets: SecretStore | None = None, variables: Mapping[str, ts.T] | None = None
+    ) -> None:
+        """``variables`` replaces Tekton's declarations (the conformance suite declares its own)."""
         self.library = library.build(secrets)
+        declared = _VARIABLES if variables is None else {k: native_type(t) for k, t in variables.items()}
         self.env = cel.NewEnv(
-            variables=_VARIABLES,
+            variables=declared,
             extensions=[ext_strings.ExtStrings(), ext_math.ExtMath(), ext_encoders.ExtEncoders()],
         )
         self._natives: OrderedDict[tuple[int, int, str, str], _Native] = OrderedDict()
@@ -184,6 +188,22 @@ def translate_error(message: str) -> str:
     return text
 
 
+_NATIVE_SCALARS = {
+    "int": cel.Type.INT, "uint": cel.Type.UINT, "double": cel.Type.DOUBLE, "bool": cel.Type.BOOL,
+    "string": cel.Type.STRING, "bytes": cel.Type.BYTES, "null": cel.Type.NULL,
+    "timestamp": cel.Type.TIMESTAMP, "duration": cel.Type.DURATION,
+}  # fmt: skip
+
+
+def native_type(t: ts.T) -> Any:
+    """A checker type as the C++ runtime's declaration type (``dyn`` for anything else)."""
+    if t.kind == "list":
+        return cel.Type.List(native_type(t.params[0]))
+    if t.kind == "map":
+        return cel.Type.Map(native_type(t.params[0]), native_type(t.params[1]))
+    return _NATIVE_SCALARS.get(t.kind, cel.Type.DYN)
+
+
 def from_native(value: Any) -> Any:
     """A C++ result (``cel.Value`` or item accessor) in the shared value model."""
     kind = value.type().name()
@@ -199,7 +219,10 @@ def from_native(value: Any) -> Any:
     if kind.startswith("LIST"):
         return [from_native(item) for item in raw]
     if kind.startswith("MAP"):
-        return {key: from_native(raw[key]) for key in raw}
+        out: dict[Any, Any] = {}
+        for key in raw:
+            map_insert(out, key, from_native(raw[key]))
+        return out
     if kind == "TIMESTAMP":
         delta = raw - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         return Timestamp((delta.days * 86400 + delta.seconds) * timeutil.NANOS + delta.microseconds * 1000)

@@ -10,6 +10,7 @@ positions cel-go uses. It also rewrites namespaced calls into global calls for t
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 from kfp_triggers.cel import decls, formatting, nodes
@@ -36,38 +37,48 @@ VARIABLES: dict[str, T] = {
 }
 """The variables Tekton declares for its CEL interceptor."""
 
-_TYPE_IDENTS = {
-    name: ts.type_of(
-        {"null_type": ts.NULL, "list": ts.list_of(ts.DYN), "map": ts.map_of(ts.DYN, ts.DYN)}.get(
-            name, T(name)
-        )
-    )
-    for name in decls.TYPE_NAMES
+_TYPE_DENOTED = {
+    "null_type": ts.NULL,
+    "list": ts.list_of(ts.DYN),
+    "map": ts.map_of(ts.DYN, ts.DYN),
+    "google.protobuf.Timestamp": ts.TIMESTAMP,
+    "google.protobuf.Duration": ts.DURATION,
 }
+_TYPE_IDENTS = {name: ts.type_of(_TYPE_DENOTED.get(name, T(name))) for name in decls.TYPE_NAMES}
 
 
 class CheckFailedError(Exception):
     """The expression does not type-check; the message lists every error in cel-go's format."""
 
 
-def check(text: str, node: Node) -> dict[int, T]:
-    """Check ``node`` (parsed from ``text``); return the static type of each node by ``id``."""
-    checker = _Checker()
+def check(
+    text: str, node: Node, variables: Mapping[str, T] | None = None, *, strict: bool = True
+) -> dict[int, T]:
+    """Check ``node`` (parsed from ``text``); return the static type of each node by ``id``.
+
+    ``variables`` replaces Tekton's declarations (the conformance suite declares its own). With
+    ``strict=False`` type errors are not reported, as for an expression run unchecked: names are
+    still resolved (``math.abs`` becomes one function), and a node that failed to check is typed
+    ``dyn``.
+    """
+    checker = _Checker(VARIABLES if variables is None else dict(variables))
     try:
         checker.check(node)
     except RecursionError:
         raise CheckFailedError(nodes.render_error(text, 0, "expression recursion limit exceeded")) from None
-    if checker.errors:
+    if checker.errors and strict:
         raise CheckFailedError(nodes.render_errors(text, checker.errors))
+    if checker.errors:
+        return {}
     return {k: ts.substitute(checker.mapping, v, True) for k, v in checker.types.items()}
 
 
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, variables: dict[str, T]) -> None:
         self.mapping: ts.Mapping = {}
         self.errors: list[tuple[int, str]] = []
         self.types: dict[int, T] = {}
-        self.scopes: list[dict[str, T]] = [VARIABLES]
+        self.scopes: list[dict[str, T]] = [variables]
         self.fresh = itertools.count()
 
     def error(self, pos: int, message: str) -> T:
@@ -102,6 +113,9 @@ class _Checker:
         return self.error(node.pos, f"undeclared reference to '{node.name}' (in container '')")
 
     def c_select(self, node: Select) -> T:
+        found = None if node.test_only else self._qualified(node)
+        if found is not None:
+            return found
         operand = self.sub(self.check(node.operand))
         if operand.kind == "map":
             result = operand.params[1]
@@ -186,6 +200,16 @@ class _Checker:
         if problem is not None:
             pos, message = problem
             self.error(node.pos if pos is None else pos, message)
+
+    def _qualified(self, node: Select) -> T | None:
+        """The type of a selection chain that names a declaration as a whole (``a.b`` declared)."""
+        name = nodes.qualified_name(node)
+        if name is None or any(name.split(".", 1)[0] in scope for scope in self.scopes[1:]):
+            return None  # not a plain chain, or its root is a comprehension variable
+        declared = self.scopes[0].get(name) or _TYPE_IDENTS.get(name)
+        if declared is not None:
+            node.qualified = name
+        return declared
 
     def _is_variable(self, qualified: str) -> bool:
         root = qualified.split(".", 1)[0]

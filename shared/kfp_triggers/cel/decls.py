@@ -250,5 +250,7 @@ FUNCTIONS: dict[str, list[Overload]] = _table(STANDARD, EXTENSIONS, TEKTON, _gen
 TEKTON_FUNCTIONS: dict[str, list[Overload]] = _table(TEKTON)
 """Only Tekton's own functions (the cel-expr backend declares these itself)."""
 
-TYPE_NAMES = ("int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn")
-"""Identifiers that denote type values (``type(x) == string``)."""
+TYPE_NAMES = ("int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
+              "google.protobuf.Timestamp", "google.protobuf.Duration")  # fmt: skip
+"""Identifiers that denote type values (``type(x) == string``), as cel-go's standard library
+declares them; ``dyn`` is not one (a bare ``dyn`` is an undeclared reference)."""

@@ -11,7 +11,15 @@ import math
 from typing import Any
 
 from kfp_triggers.cel import timeutil
-from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint, no_such_overload
+from kfp_triggers.cel.values import (
+    CelType,
+    Duration,
+    EvalError,
+    Timestamp,
+    Uint,
+    no_such_overload,
+    plain_key,
+)
 from kfp_triggers.golang import fmt as gofmt
 
 # Characters Go's strings.TrimSpace removes (unicode.IsSpace).
@@ -165,7 +173,7 @@ def format_value(arg: Any) -> str:
     if t is list or t is tuple:
         return "[" + ", ".join(format_value(v) for v in arg) + "]"
     if t is dict:
-        entries = sorted((format_value(k), format_value(v)) for k, v in arg.items())
+        entries = sorted((format_value(plain_key(k)), format_value(v)) for k, v in arg.items())
         return "{" + ", ".join(f"{k}: {v}" for k, v in entries) + "}"
     raise EvalError(f"error during formatting: unsupported value of type {t.__name__}")
 

@@ -15,7 +15,15 @@ from collections.abc import Callable
 from typing import Any
 
 from kfp_triggers.cel import goregex, gourl
-from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint, no_such_overload
+from kfp_triggers.cel.values import (
+    CelType,
+    Duration,
+    EvalError,
+    Timestamp,
+    Uint,
+    no_such_overload,
+    plain_key,
+)
 from kfp_triggers.errors import SecretError
 from kfp_triggers.golang import fmt as gofmt
 from kfp_triggers.golang import json as gojson
@@ -171,7 +179,8 @@ def to_struct_json(value: Any, container: str) -> Any:
         out: dict[str, Any] = {}
         for k, v in value.items():
             if type(k) is not str:
-                raise _StructError(f"unsupported type conversion from '{_kind(k)}' to string", native=True)
+                kind = _kind(plain_key(k))
+                raise _StructError(f"unsupported type conversion from '{kind}' to string", native=True)
             out[k] = to_struct_json(v, container)
         return out
     if t is CelType:

@@ -60,24 +60,30 @@ def _cache_file() -> str | bool:
     return str(directory / f"cel-grammar-lark-{lark.__version__}.cache")
 
 
-_TRAILING_COMMA_RULES = """
+_CEL_GO_RULES = """
 list_items     : expr ("," expr)* [","]
 map_items      : expr ":" expr ("," expr ":" expr)* [","]
+ESC_IDENT      : /`[_a-zA-Z0-9.\\/ -]+`/
 """
 
 
 def _cel_go_grammar(grammar: str) -> str:
-    """Two corrections to cel-python's grammar where it accepts a different language than cel-go.
+    """Corrections to cel-python's grammar where it accepts a different language than cel-go.
 
-    cel-go allows a trailing comma in list and map literals (``[1, 2,]``), and it does not read
-    ``1.`` as a number, so ``1.size()`` is a call on an int rather than a syntax error.
+    cel-go allows a trailing comma in list and map literals (``[1, 2,]``), it does not read
+    ``1.`` as a number, so ``1.size()`` is a call on an int rather than a syntax error, and it
+    accepts a backtick-quoted field name after a dot (``m.`content-type```; enabled by default
+    since cel-go v0.24, so in the v0.30 Tekton v0.37 pins).
     """
     patched = grammar.replace('list_lit       : "[" [exprlist] "]"', 'list_lit       : "[" [list_items] "]"')
     patched = patched.replace('map_lit        : "{" [mapinits] "}"', 'map_lit        : "{" [map_items] "}"')
     patched = patched.replace('FLOAT_LIT      : /-?/ DIGIT+ "." DIGIT* EXPONENT? | ', "FLOAT_LIT      : ")
-    if patched.count("list_items") != 1 or patched.count("map_items") != 1:
+    patched = patched.replace(
+        'member_dot     : member "." IDENT\n', 'member_dot     : member "." (IDENT | ESC_IDENT)\n'
+    )
+    if patched.count("list_items") != 1 or patched.count("map_items") != 1 or "ESC_IDENT" not in patched:
         return grammar  # a different cel-python grammar: keep it as it is
-    return patched + _TRAILING_COMMA_RULES
+    return patched + _CEL_GO_RULES
 
 
 def _build(cache: str | bool) -> lark.Lark:

@@ -14,7 +14,14 @@ from kfp_triggers.cel import access, decls, stdlib
 from kfp_triggers.cel.ext_misc import sort_by_keys
 from kfp_triggers.cel.library import Library
 from kfp_triggers.cel.nodes import Call, Comprehension, Ident, ListExpr, Literal, MapExpr, Node, Select
-from kfp_triggers.cel.values import CelType, EvalError, no_such_overload, runtime_type_name
+from kfp_triggers.cel.values import (
+    CelType,
+    EvalError,
+    map_insert,
+    map_keys,
+    no_such_overload,
+    runtime_type_name,
+)
 
 Fn = Callable[[dict[str, Any]], Any]
 
@@ -40,14 +47,11 @@ class _Compiler:
         return lambda act: value
 
     def c_ident(self, node: Ident) -> Fn:
-        name = node.name
-        if name in decls.TYPE_NAMES:
-            type_value = CelType("null_type" if name == "null_type" else name)
-
-            return lambda act: act.get(name, type_value)
-        return lambda act: act[name]
+        return _lookup(node.name)
 
     def c_select(self, node: Select) -> Fn:
+        if node.qualified is not None:
+            return _lookup(node.qualified)
         operand = self.compile(node.operand)
         field = node.field
         if node.test_only:
@@ -77,7 +81,7 @@ class _Compiler:
                 key = k(act)
                 value = v(act)
                 try:
-                    out[key] = value
+                    map_insert(out, key, value)
                 except TypeError:
                     raise EvalError(f"unsupported map key type: {runtime_type_name(key)}") from None
             return out
@@ -151,6 +155,21 @@ class _Compiler:
         return run
 
 
+def _lookup(name: str) -> Fn:
+    """A variable, else a type name; a name that is neither is cel-go's unbound-attribute error."""
+    if name in decls.TYPE_NAMES:
+        type_value = CelType(name)
+        return lambda act: act.get(name, type_value)
+
+    def lookup(act: dict[str, Any]) -> Any:
+        try:
+            return act[name]
+        except KeyError:
+            raise EvalError(f"no such attribute(s): {name}") from None
+
+    return lookup
+
+
 def _missing(name: str) -> Fn:
     def fail(act: dict[str, Any]) -> Any:
         raise EvalError(f"no such overload: {name}")
@@ -161,7 +180,9 @@ def _missing(name: str) -> Fn:
 def _range(value: Any) -> list[Any]:
     if type(value) is list:
         return value
-    if type(value) is tuple or type(value) is dict:
+    if type(value) is dict:
+        return map_keys(value)
+    if type(value) is tuple:
         return list(value)
     go_type = _GO_TYPES.get(type(value), "types." + type(value).__name__)
     raise EvalError(f"unsupported comprehension range type: {go_type}")

@@ -30,9 +30,16 @@ class Ident(Node):
 
 @dataclass(eq=False)
 class Select(Node):
+    """``operand.field``; the checker sets ``qualified`` when the whole chain names a declaration.
+
+    ``google.protobuf.Timestamp`` parses as selections on ``google``, but denotes one type name;
+    likewise a variable declared as ``a.b`` is found for ``a.b.c`` (longest declared prefix).
+    """
+
     operand: Node
     field: str
     test_only: bool = False
+    qualified: str | None = None
 
 
 @dataclass(eq=False)

@@ -12,7 +12,9 @@ Tekton user sees:
 * NaN compares as false in C++ but is an error in cel-go; NaN needs a division, ``sqrt`` or a
   string conversion, so those expressions are evaluated in process;
 * ``lastIndexOf`` with an offset at or past the end, and ``split('')`` of an empty string;
-* ``map``/``filter`` over a map iterate keys in a different order.
+* ``map``/``filter`` over a map iterate keys in a different order;
+* a map handed back from C++ is a Python dict, which merges the keys ``true`` and ``1`` and
+  reads ``1u`` as ``1``; map literals with such keys are evaluated in process.
 
 Tekton's own functions and cel-go's Sets and Lists extensions have no C++ implementation. They
 could be handed to the C++ runtime as Python callbacks, but each call then converts its
@@ -27,11 +29,13 @@ from collections.abc import Callable, Iterator
 from kfp_triggers.cel import decls, library
 from kfp_triggers.cel import typesys as ts
 from kfp_triggers.cel.backend import Checked
-from kfp_triggers.cel.nodes import Call, Comprehension, Literal, Node, Select
+from kfp_triggers.cel.nodes import Call, Comprehension, Literal, MapExpr, Node, Select
 
 _PYTHON_MEMBERS = frozenset(decls.TEKTON_FUNCTIONS) | frozenset(library.PYTHON_ONLY_MEMBERS)
 _PYTHON_GLOBALS = frozenset(library.PYTHON_ONLY_GLOBALS)
 _ROUTED_CALLS = frozenset({"timestamp", "duration", "format", "math.sqrt"})
+# The C++ runtime hands maps back as Python dicts, merging the keys true and 1 and reading 1u as 1.
+_ROUTED_KEY_KINDS = frozenset({"bool", "uint", "dyn"})
 _ROUTED_ARGUMENTS = {
     "int": frozenset({"bool", "dyn"}),
     "string": frozenset({"double", "dyn"}),
@@ -52,6 +56,8 @@ def routing_reason(checked: Checked) -> str | None:
                 return "sortBy"
             if node.kind in ("map", "filter") and kind(node.target) in ("map", "dyn"):
                 return "iteration order over a map"
+        elif isinstance(node, MapExpr) and any(kind(k) in _ROUTED_KEY_KINDS for k, _ in node.entries):
+            return "a map with bool, uint or dynamic keys"
         elif isinstance(node, Call):
             reason = _call_reason(node, kind)
             if reason:

@@ -58,13 +58,45 @@ def check_timestamp(nanos: int, offset: int) -> Timestamp:
 
 
 # -- equality and ordering ------------------------------------------------------------------------
+_TWO_63 = 9223372036854775808.0  # float64(math.MaxInt64) in Go: 2**63 after rounding
+_TWO_64 = 18446744073709551616.0  # float64(math.MaxUint64)
+
+
+def _compare_double(d: float, n: int) -> int:
+    """cel-go's ``compareDoubleInt``/``compareDoubleUint``: the integer is converted to a double.
+
+    So ``9223372036854775807`` and ``9223372036854775808.0`` are equal (the int rounds up to
+    2**63), where an exact comparison would order them. Doubles beyond the integer type's range
+    are ordered first, as Go does, and ``d`` must not be NaN.
+    """
+    if d < (0 if type(n) is Uint else INT64_MIN):
+        return -1
+    if d > (_TWO_64 if type(n) is Uint else _TWO_63):
+        return 1
+    x = float(n)
+    return -1 if d < x else (1 if d > x else 0)
+
+
+def _compare_numbers(a: Any, b: Any) -> int:
+    """-1, 0 or 1 for two numbers of any CEL numeric types (neither NaN), as cel-go orders them."""
+    if type(a) is float:
+        return _compare_double(a, b) if type(b) is not float else int(a > b) - int(a < b)
+    if type(b) is float:
+        return -_compare_double(b, a)
+    return int(a > b) - int(a < b)  # int and uint: Python's integers compare exactly, as cel-go does
+
+
 def equals(a: Any, b: Any) -> bool:
     """CEL's heterogeneous equality: never an error, numbers compare by value across types."""
     ta, tb = type(a), type(b)
     if ta is tb and ta in (str, bool, bytes):
         return bool(a == b)
     if is_num(a) and is_num(b):
-        return bool(a == b)
+        if ta is tb or (ta is not float and tb is not float):
+            return bool(a == b)
+        if (ta is float and math.isnan(a)) or (tb is float and math.isnan(b)):
+            return False
+        return _compare_numbers(a, b) == 0
     if a is None or b is None:
         return a is None and b is None
     if is_list(a) and is_list(b):
@@ -88,7 +120,8 @@ def compare(a: Any, b: Any, op: str) -> int:
     if is_num(a) and is_num(b):
         if (ta is float and math.isnan(a)) or (tb is float and math.isnan(b)):
             raise EvalError("NaN values cannot be ordered")
-    elif not (ta is tb and ta in (str, bytes, bool, Timestamp, Duration)):
+        return _compare_numbers(a, b)
+    if not (ta is tb and ta in (str, bytes, bool, Timestamp, Duration)):
         if ta in (int, Uint, float, str, bytes, bool, Timestamp, Duration):
             raise no_such_overload()
         raise EvalError(f"no such overload: {op}")

@@ -187,7 +187,10 @@ class _Converter:
     def c_member_dot(self, tree: lark.Tree[Any]) -> Node:
         operand, ident = tree.children
         dot = self.text.rfind(".", 0, self.start(ident))
-        return Select(dot, self.convert(operand), str(ident))
+        name = str(ident)
+        if getattr(ident, "type", "") == "ESC_IDENT":
+            name = name[1:-1]  # a backtick-quoted field name: `content-type`
+        return Select(dot, self.convert(operand), name)
 
     def c_member_dot_arg(self, tree: lark.Tree[Any]) -> Node:
         operand, ident = tree.children[0], tree.children[1]

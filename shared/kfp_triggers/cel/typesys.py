@@ -133,8 +133,8 @@ def _assign(m: Mapping, want: T, got: T) -> bool:
         return other.kind in ("null", "timestamp", "duration")
     if want.kind != got.kind:
         return False
-    if want.kind == "type" and (not want.params or not got.params):
-        return True
+    if want.kind == "type":
+        return True  # cel-go: any type value is assignable to any other (type(1) == type(1u))
     if len(want.params) != len(got.params):
         return False
     return all(_assign(m, w, g) for w, g in zip(want.params, got.params, strict=True))

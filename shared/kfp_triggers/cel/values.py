@@ -59,6 +59,61 @@ class Duration:
 
 
 @dataclass(frozen=True, slots=True)
+class BoolKey:
+    """A ``bool`` map key kept apart from the number it would collide with in a Python dict.
+
+    Python's ``True == 1`` (and ``hash(True) == hash(1)``) would merge ``{1: 'a', true: 'b'}``
+    into one entry, where CEL has two. Only a map holding both a bool and an equal number stores
+    its bool key wrapped (see :func:`map_insert`); every reader of keys unwraps it with
+    :func:`plain_key`, so no CEL value ever sees the wrapper.
+    """
+
+    value: bool
+
+    def __str__(self) -> str:
+        return "true" if self.value else "false"
+
+
+def plain_key(key: Any) -> Any:
+    """A stored map key as the CEL value it stands for (unwraps :class:`BoolKey`)."""
+    return key.value if type(key) is BoolKey else key
+
+
+def map_keys(m: dict[Any, Any]) -> list[Any]:
+    """The keys of a map as CEL values, in insertion order."""
+    keys = list(m)
+    if any(type(k) is BoolKey for k in keys):
+        return [plain_key(k) for k in keys]
+    return keys
+
+
+def map_insert(m: dict[Any, Any], key: Any, value: Any) -> None:
+    """``m[key] = value`` with CEL's key identity: ``true`` and ``1`` (``false`` and ``0``) differ.
+
+    Numbers of different types stay one key (``1``, ``1u`` and ``1.0`` are the same CEL key), so
+    only a collision between a bool and a number needs the bool wrapped in :class:`BoolKey`.
+    A stored bool that a number now collides with is re-keyed in place, keeping the order.
+    """
+    if type(key) is BoolKey:
+        key = key.value
+    if type(key) is bool:
+        wrapped = BoolKey(key)
+        if wrapped in m:
+            m[wrapped] = value
+            return
+    if key in m and (type(key) is bool or type(key) in (int, Uint, float)) and key in (0, 1):
+        stored = next(k for k in m if k == key)
+        if (type(stored) is bool) != (type(key) is bool):
+            if type(key) is bool:
+                m[BoolKey(key)] = value
+                return
+            items = [(BoolKey(k) if k is stored else k, v) for k, v in m.items()]
+            m.clear()
+            m.update(items)
+    m[key] = value
+
+
+@dataclass(frozen=True, slots=True)
 class CelType:
     """A CEL type used as a value, e.g. the result of ``type(1)`` (``int``)."""
 
@@ -151,7 +206,7 @@ def to_json(value: Any) -> Any:
     if t is list or t is tuple:
         return [to_json(v) for v in value]
     if t is dict:
-        return {map_key_string(k): to_json(v) for k, v in value.items()}
+        return {map_key_string(plain_key(k)): to_json(v) for k, v in value.items()}
     if t is Timestamp or t is Duration or t is CelType:
         return str(value)
     raise CelEvalError(f"unsupported CEL value of type {t.__name__}")
