@@ -31,7 +31,7 @@ from kfp_triggers.cel import typesys as ts
 from kfp_triggers.cel.backend import Checked
 from kfp_triggers.cel.celpy_backend import InterpretedProgram, fail
 from kfp_triggers.cel.routing import routing_reason
-from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint, map_insert
+from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint
 from kfp_triggers.secretstore import SecretStore
 
 _MAP_STRING_DYN = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
@@ -219,10 +219,9 @@ def from_native(value: Any) -> Any:
     if kind.startswith("LIST"):
         return [from_native(item) for item in raw]
     if kind.startswith("MAP"):
-        out: dict[Any, Any] = {}
-        for key in raw:
-            map_insert(out, key, from_native(raw[key]))
-        return out
+        # cel-expr-python has already made the keys Python values here, merging true with 1 and
+        # 1u with 1: expressions that could build such maps run in process (see routing).
+        return {key: from_native(raw[key]) for key in raw}
     if kind == "TIMESTAMP":
         delta = raw - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         return Timestamp((delta.days * 86400 + delta.seconds) * timeutil.NANOS + delta.microseconds * 1000)
