@@ -269,3 +269,17 @@ def test_hostile_pull_request_numbers_never_reach_a_url(
     assert res.continue_ is False
     assert "is not a positive whole number" in res.status.message
     assert server.requests == []
+
+
+@pytest.mark.parametrize("owner", ["..", ".", ""])
+def test_the_client_refuses_a_path_segment_that_would_move_the_path(owner: str) -> None:
+    """Also guards Tekton's addChangedFiles and githubOwners calls, which split full_name as Tekton does."""
+    from kfp_triggers.interceptors.github_api import GitHubAPIError, GitHubClient
+
+    with local_server() as server:
+        client = GitHubClient(server.base_url + "/")
+        with pytest.raises(GitHubAPIError, match="cannot be a segment of a GitHub API path"):
+            client.list_pull_request_files(owner, "repo", 1)
+        with pytest.raises(GitHubAPIError, match="cannot be a segment"):
+            client.list_collaborators("acme", owner)
+        assert server.requests == []
