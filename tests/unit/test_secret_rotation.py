@@ -1,8 +1,8 @@
 """Webhook secret rotation: a stored secret holding the old and the new key, one per line.
 
-During a rotation the sender may sign with either key (GitHub and Bitbucket redeliver old
-deliveries with the key of the day they were sent), so each signature-checking interceptor must
-accept both, compare every key in constant time, and still refuse anything else.
+During a rotation a delivery may be signed with either key (one the sender queued or retries
+may still carry the old one), so each signature-checking interceptor must accept both, compare
+every key in constant time, and still refuse anything else.
 """
 
 from __future__ import annotations
