@@ -3,10 +3,9 @@
 Each of these was a difference from cel-go found by the CEL conformance suite or by comparing the
 backends: type values of different types compared at check time, the protobuf names of timestamp
 and duration, a bare ``dyn``, Python's ``True == 1`` merging map keys, exact comparisons where
-cel-go converts an integer to a double, and backtick-quoted field names.
+cel-go converts an integer to a double, backtick-quoted field names, and the C++ backend cutting
+strings at a NUL character.
 """
-
-
 
 from __future__ import annotations
 
@@ -18,7 +17,14 @@ from kfp_triggers.cel.values import BoolKey, map_insert, map_keys, to_json
 from kfp_triggers.errors import CelCompileError
 from tests.unit.cel_support import BACKENDS, evaluate
 
-BODY = {"content-type": "application/json", "a.b": 1, "/api/v1": True, "plain": "x"}
+BODY = {
+    "content-type": "application/json",
+    "a.b": 1,
+    "/api/v1": True,
+    "plain": "x",
+    "nul": "a\x00b",
+    "k\x00": 1,
+}
 
 VALUES: list[tuple[str, str, Any]] = [
     # a type value compares with any other type value; only the same type is equal
@@ -59,6 +65,10 @@ VALUES: list[tuple[str, str, Any]] = [
     ("dyn(1u) > -0.5", "bool", True),
     ("dyn(3) == 3.5", "bool", False),
     ("[dyn(9223372036854775807)].exists(x, x == 9223372036854775808.0)", "bool", True),
+    # a NUL inside a string is part of it (the C++ conversion would cut the string there)
+    ("size(body.nul)", "int", 3),
+    ("body.nul == 'a\\x00b'", "bool", True),
+    ("'k\\x00' in body && !('k' in body)", "bool", True),
     # backtick-quoted field names (cel-go enables them by default since v0.24)
     ("body.`content-type`", "string", "application/json"),
     ("body.`a.b` == 1.0", "bool", True),

@@ -32,6 +32,7 @@ from kfp_triggers.cel.backend import Checked
 from kfp_triggers.cel.celpy_backend import InterpretedProgram, fail
 from kfp_triggers.cel.routing import routing_reason
 from kfp_triggers.cel.values import CelType, Duration, EvalError, Timestamp, Uint
+from kfp_triggers.golang import fastjson
 from kfp_triggers.secretstore import SecretStore
 
 _MAP_STRING_DYN = cel.Type.Map(cel.Type.STRING, cel.Type.DYN)
@@ -77,6 +78,7 @@ class Bound:
     variables: dict[str, Any]
     key: tuple[int, int, str, str]
     native: _Native | None = None
+    nul: bool = False
 
 
 class CelExprBackend:
@@ -113,7 +115,8 @@ class CelExprBackend:
         extensions = variables.get("extensions") or {}
         fingerprint = json.dumps(extensions, sort_keys=True, default=repr) if extensions else ""
         body, header = variables.get("body"), variables.get("header")
-        return Bound(dict(variables), (id(body), id(header), str(variables.get("requestURL")), fingerprint))
+        key = (id(body), id(header), str(variables.get("requestURL")), fingerprint)
+        return Bound(dict(variables), key, nul=_has_nul(variables))
 
     def _native(self, bound: Bound) -> _Native:
         """The C++ activation for these variables, shared with earlier triggers of the same event."""
@@ -131,6 +134,10 @@ class CelExprBackend:
         return found
 
     def evaluate(self, program: NativeProgram | InterpretedProgram, bound: Bound) -> Any:
+        if isinstance(program, NativeProgram) and bound.nul:
+            if program.twin is None:
+                program.twin = self._interpreted(program.checked)
+            program = program.twin
         if isinstance(program, InterpretedProgram):
             try:
                 return program.fn(bound.variables)
@@ -160,6 +167,20 @@ class CelExprBackend:
             raise fail(program.text, exc.message) from None
         except Exception:  # pragma: no cover - the in-process evaluator only raises EvalError
             raise fail(program.text, translate_error(native_error)) from None
+
+
+def _has_nul(variables: Mapping[str, Any]) -> bool:
+    """Whether a string in the variables holds a NUL character (JSON's ``\\u0000``).
+
+    cel-expr-python cuts a Python string at its first NUL when it converts it (``'a\\x00b'`` reads
+    as ``'a'``, in values and in map keys alike), where Go keeps the whole string; such variables
+    are evaluated in process. Serialising them is the quickest complete search (a few
+    microseconds for a large body); a value that cannot be serialised counts as suspect.
+    """
+    try:
+        return b"\\u0000" in fastjson.dumps(variables)
+    except (TypeError, ValueError):
+        return True
 
 
 _ERRORS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
