@@ -15,6 +15,9 @@ import yaml
 
 from kfp_triggers.adapters.notifiers import GitHubStatusNotifier, notifiers_from_env
 from kfp_triggers.adapters.notifiers.factory import secret_token
+from kfp_triggers.app.runtime import Settings
+from kfp_triggers.app.scrape import METRICS_PATH
+from kfp_triggers.metrics import Metrics
 from kfp_triggers.secretstore import FileSecrets
 from kfp_triggers.wire.eventtypes import HOPS, STATUS_TICK
 from tests.infra.conftest import INFRA, KNATIVE, engine_settings, read, require_tool, tool_env
@@ -279,3 +282,77 @@ def test_the_image_compiles_the_engine_and_builds_the_cel_parser_tables_before_d
     assert "write_parser_tables(Path('kfp_triggers/cel').resolve())" in dockerfile
     assert callable(grammar.write_parser_tables)
     assert dockerfile.index("COPY . /functions") < compiled < tables < dockerfile.index("USER ")
+
+
+# --- metrics: a Prometheus scrape port on every stage ------------------------------------------
+
+SCRAPE = {"prometheus.io/scrape": "true", "prometheus.io/path": "/metrics"}
+
+
+def settings_of(rendered: list[dict[str, Any]], service: dict[str, Any]) -> dict[str, str]:
+    """What a stage's process sees: the ConfigMaps it loads, then its own env on top."""
+    configmaps = {d["metadata"]["name"]: d for d in of_kind(rendered, "ConfigMap")}
+    seen: dict[str, str] = {}
+    for source in container(service).get("envFrom", []):
+        seen.update(configmaps[source["configMapRef"]["name"]]["data"])
+    seen.update(env_of(service))
+    return seen
+
+
+def metrics_rules(rendered: list[dict[str, Any]], port: int) -> list[dict[str, Any]]:
+    """The NetworkPolicy rules that name ``port``."""
+    [policy] = of_kind(rendered, "NetworkPolicy")
+    return [r for r in policy["spec"]["ingress"] if any(p.get("port") == port for p in r.get("ports", []))]
+
+
+def test_every_stage_serves_a_prometheus_scrape_on_its_annotated_port(
+    rendered: list[dict[str, Any]], services: dict[str, dict[str, Any]]
+) -> None:
+    for name, service in services.items():
+        seen = settings_of(rendered, service)
+        settings = Settings.from_env(seen)
+        assert Metrics.of(seen["KFPT_METRICS"]).tally is not None, name
+        assert settings.metrics_port == 9095, name
+        annotations = service["spec"]["template"]["metadata"]["annotations"]
+        assert {k: v for k, v in annotations.items() if k.startswith("prometheus.io/")} == {
+            **SCRAPE,
+            "prometheus.io/port": str(settings.metrics_port),
+        }, name
+        assert annotations["prometheus.io/path"] == METRICS_PATH
+        # Knative Serving takes one container port, the one it routes requests to; the scrape
+        # port is not declared and is reached on the pod's address.
+        declared = [p["containerPort"] for p in container(service).get("ports", [])]
+        assert len(declared) <= 1 and settings.metrics_port not in declared, name
+        assert int(seen.get("PORT", "8080")) != settings.metrics_port
+
+
+def test_only_the_monitoring_namespace_is_let_in_for_the_scrape(rendered: list[dict[str, Any]]) -> None:
+    [rule] = metrics_rules(rendered, 9095)
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9095}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    # Every other rule is Knative's data plane, as before the scrape port was added.
+    [policy] = of_kind(rendered, "NetworkPolicy")
+    others = [r for r in policy["spec"]["ingress"] if r is not rule]
+    assert [sorted(p["namespaceSelector"]["matchLabels"].values()) for r in others for p in r["from"]] == [
+        ["knative-serving"],
+        ["kourier-system"],
+    ]
+
+
+def test_the_documented_overlay_moves_the_scrape_to_another_namespace(tmp_path: Path) -> None:
+    readme = read(INFRA / "README.md")
+    [patches] = [
+        block
+        for block in re.findall(r"```yaml\n(.*?)```", readme, re.S)
+        if "NetworkPolicy" in block and "namespaceSelector" in block
+    ]
+    overlay = yaml.safe_load(patches)
+    overlay.update(resources=[os.path.relpath(KNATIVE, tmp_path)])
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay), encoding="utf-8")
+    moved = kustomize(tmp_path)
+    [rule] = metrics_rules(moved, 9095)
+    [peer] = rule["from"]
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "prometheus"}
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9095}]

@@ -210,15 +210,19 @@ def test_only_knatives_data_plane_reaches_the_pods(rendered: list[dict[str, Any]
     spec = policy["spec"]
     assert spec["podSelector"] == {}, "every pod of the namespace"
     assert spec["policyTypes"] == ["Ingress"]
-    [rule] = spec["ingress"]
-    sources = set()
-    for peer in rule["from"]:
-        assert set(peer) == {"namespaceSelector"}, "no pod or address range is let in"
-        [(key, value)] = peer["namespaceSelector"]["matchLabels"].items()
-        assert key == "kubernetes.io/metadata.name"
-        sources.add(value)
-    assert sources == {"knative-serving", "kourier-system"}
-    assert "ports" not in rule or rule["ports"]
+    sources: dict[str, list[Any]] = {}
+    for rule in spec["ingress"]:
+        for peer in rule["from"]:
+            assert set(peer) == {"namespaceSelector"}, "no pod or address range is let in"
+            [(key, value)] = peer["namespaceSelector"]["matchLabels"].items()
+            assert key == "kubernetes.io/metadata.name"
+            sources[value] = rule.get("ports", [])
+    # Knative's namespaces reach every port; the monitoring namespace only the metrics port.
+    assert sources == {
+        "knative-serving": [],
+        "kourier-system": [],
+        "monitoring": [{"protocol": "TCP", "port": 9095}],
+    }
 
 
 @pytest.fixture(scope="module")
