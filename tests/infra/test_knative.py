@@ -244,19 +244,23 @@ def test_only_the_status_stage_gets_the_github_token(
         assert not [k for k in configmap.get("data", {}) if k.startswith("KFPT_GITHUB_TOKEN")]
 
 
+def documented_overlay(directory: Path, *words: str) -> Path:
+    """``directory`` made an overlay of the base with the one patch of infra/README.md holding ``words``."""
+    readme = read(INFRA / "README.md")
+    [patches] = [
+        block for block in re.findall(r"```yaml\n(.*?)```", readme, re.S) if all(w in block for w in words)
+    ]
+    overlay = yaml.safe_load(patches)
+    overlay.update(resources=[os.path.relpath(KNATIVE, directory)])
+    (directory / "kustomization.yaml").write_text(yaml.safe_dump(overlay), encoding="utf-8")
+    return directory
+
+
 def test_the_documented_overlay_turns_github_statuses_off(
     services: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
-    readme = read(INFRA / "README.md")
-    [patches] = [
-        block
-        for block in re.findall(r"```yaml\n(.*?)```", readme, re.S)
-        if "KFPT_GITHUB_TOKEN_SECRET" in block and "op: remove" in block
-    ]
-    overlay = yaml.safe_load(patches)
-    overlay.update(resources=[os.path.relpath(KNATIVE, tmp_path)])
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay), encoding="utf-8")
-    off = {d["metadata"]["name"]: d for d in kustomize(tmp_path) if d["kind"] == "Service"}
+    overlay = documented_overlay(tmp_path, "KFPT_GITHUB_TOKEN_SECRET", "op: remove")
+    off = {d["metadata"]["name"]: d for d in kustomize(overlay) if d["kind"] == "Service"}
     before, after = env_of(services["kfpt-status"]), env_of(off["kfpt-status"])
     assert set(before) - set(after) == {"KFPT_GITHUB_TOKEN_SECRET"}
     assert set(after) < set(before)
@@ -342,16 +346,7 @@ def test_only_the_monitoring_namespace_is_let_in_for_the_scrape(rendered: list[d
 
 
 def test_the_documented_overlay_moves_the_scrape_to_another_namespace(tmp_path: Path) -> None:
-    readme = read(INFRA / "README.md")
-    [patches] = [
-        block
-        for block in re.findall(r"```yaml\n(.*?)```", readme, re.S)
-        if "NetworkPolicy" in block and "namespaceSelector" in block
-    ]
-    overlay = yaml.safe_load(patches)
-    overlay.update(resources=[os.path.relpath(KNATIVE, tmp_path)])
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay), encoding="utf-8")
-    moved = kustomize(tmp_path)
+    moved = kustomize(documented_overlay(tmp_path, "NetworkPolicy", "namespaceSelector"))
     [rule] = metrics_rules(moved, 9095)
     [peer] = rule["from"]
     assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "prometheus"}
