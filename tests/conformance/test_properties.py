@@ -40,6 +40,14 @@ _UINTS = st.sampled_from(["0u", "1u", "3u", "18446744073709551615u"])
 _DOUBLES = st.sampled_from(["0.0", "-0.0", "1.5", "-2.5", "1e300", "9223372036854775808.0", "0.1", "3.0"])
 _STRINGS = st.sampled_from(["''", "'a'", "'abc'", "'A b C'", "'é☃'", "'10'", "'-3'", "'1.5'", "'true'"])
 _FIELDS = ("n", "s", "l", "m", "missing")
+_TIMES = st.sampled_from(
+    ["timestamp('2009-02-13T23:31:30Z')", "timestamp('1970-01-01T00:00:00.123456789+05:30')", "timestamp(0)",
+     "(timestamp('2009-02-13T23:31:30Z') + duration('1h30m'))", "timestamp('9999-12-31T23:59:59Z')"]
+)  # fmt: skip
+_DURATIONS = st.sampled_from(
+    ["duration('1h')", "duration('-1.5s')", "duration('0')", "duration('1ns')", "duration('100h1m')",
+     "(timestamp('2009-02-13T23:31:30Z') - timestamp(0))"]
+)  # fmt: skip
 
 
 def _binary(strategy: st.SearchStrategy[str], ops: str) -> st.SearchStrategy[str]:
@@ -66,6 +74,15 @@ def _typed() -> dict[str, st.SearchStrategy[str]]:
                 st.tuples(lists, ints).map(lambda t: f"{t[0]}[{t[1]}]"),
                 st.tuples(bools, ints, ints).map(lambda t: f"({t[0]} ? {t[1]} : {t[2]})"),
                 ints.map(lambda a: f"math.abs({a})"),
+                st.tuples(strings, strings).map(lambda t: f"{t[0]}.indexOf({t[1]})"),
+                st.tuples(strings, strings, ints).map(lambda t: f"{t[0]}.lastIndexOf({t[1]}, {t[2]})"),
+                st.tuples(ints, ints).map(lambda t: f"math.bitAnd({t[0]}, {t[1]})"),
+                st.tuples(ints, ints).map(lambda t: f"math.greatest({t[0]}, {t[1]}, 3)"),
+                _TIMES.map(lambda t: f"{t}.getHours()"),
+                _TIMES.map(lambda t: f"{t}.getDayOfYear('America/New_York')"),
+                _DURATIONS.map(lambda d: f"{d}.getMinutes()"),
+                _TIMES.map(lambda t: f"int({t})"),
+                strings.map(lambda s: f"size(bytes({s}))"),
             ),
             st.one_of(uints, _binary(uints, "+ - * / %"), ints.map(lambda a: f"uint({a})")),
             st.one_of(
@@ -74,6 +91,10 @@ def _typed() -> dict[str, st.SearchStrategy[str]]:
                 ints.map(lambda a: f"double({a})"),
                 st.just("body.n"),
                 doubles.map(lambda d: f"math.floor({d})"),
+                doubles.map(lambda d: f"math.round({d})"),
+                doubles.map(lambda d: f"math.sign({d})"),
+                uints.map(lambda u: f"double({u})"),
+                strings.map(lambda s: f"double({s})"),
             ),
             st.one_of(
                 strings,
@@ -85,6 +106,15 @@ def _typed() -> dict[str, st.SearchStrategy[str]]:
                 strings.map(lambda s: f"{s}.reverse()"),
                 st.just("body.s"),
                 st.tuples(lists, strings).map(lambda t: f"{t[0]}.map(x, string(x)).join({t[1]})"),
+                st.tuples(strings, ints).map(lambda t: f"{t[0]}.charAt({t[1]})"),
+                st.tuples(strings, strings, strings).map(lambda t: f"{t[0]}.replace({t[1]}, {t[2]})"),
+                strings.map(lambda s: f"{s}.trim()"),
+                strings.map(lambda s: f"strings.quote({s})"),
+                strings.map(lambda s: f"string(base64.decode(base64.encode(bytes({s}))))"),
+                _TIMES.map(lambda t: f"string({t})"),
+                _DURATIONS.map(lambda d: f"string({d})"),
+                st.tuples(strings, ints).map(lambda t: f"{t[0]}.split('', {t[1]}).join('-')"),
+                doubles.map(lambda d: f"string({d})"),
             ),
             st.one_of(
                 lists,
@@ -115,6 +145,11 @@ def _typed() -> dict[str, st.SearchStrategy[str]]:
                 st.sampled_from(_FIELDS).map(lambda f: f"has(body.{f})"),
                 st.tuples(ints, strings).map(lambda t: f"{{1: {t[1]}, true: {t[0]}}}.size() == 2"),
                 st.tuples(ints, ints).map(lambda t: f"type({t[0]}) == type(dyn({t[1]}))"),
+                st.tuples(_TIMES, _TIMES).map(lambda t: f"{t[0]} < {t[1]}"),
+                st.tuples(_DURATIONS, _DURATIONS).map(lambda t: f"{t[0]} >= {t[1]}"),
+                st.tuples(strings, strings).map(lambda t: f"{t[0]}.matches({t[1]})"),
+                st.tuples(strings, ints).map(lambda t: f"{{{t[0]}: {t[1]}, 'k': 2}}[{t[0]}] == {t[1]}"),
+                st.tuples(lists, lists).map(lambda t: f"sets.contains({t[0]}, {t[1]})"),
             ),
         )
     return {"int": ints, "uint": uints, "double": doubles, "string": strings, "list": lists, "bool": bools}
