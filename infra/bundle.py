@@ -11,8 +11,10 @@ each stage gets a directory of its own::
     <out>/<stage>/<other files>      files the configuration names, e.g. a compiled pipeline
     <out>/<stage>/MANIFEST.sha256    sha256 of every file above, ``sha256sum -c`` format
 
-and ``<out>/MANIFEST.sha256`` covers all of them. The configuration is loaded and checked with the
-engine first, so a broken listener is never bundled.
+and ``<out>/image-requirements.txt`` pins what the Knative image installs beside the five stages'
+requirements (the Prometheus client: the Knative Services answer a scrape, while the functions log
+their metrics and do without it). ``<out>/MANIFEST.sha256`` covers all of them. The configuration
+is loaded and checked with the engine first, so a broken listener is never bundled.
 
 A bundle carries only what it positively recognises, never "everything but what looks secret":
 
@@ -66,6 +68,13 @@ CONFIG_DIR = "config"
 MANIFEST = "MANIFEST.sha256"
 #: Names at a bundle's root that configuration files may not take.
 RESERVED = frozenset({"main.py", "requirements.txt", ENGINE_PACKAGE, MANIFEST})
+#: The requirements the Knative image (infra/knative/Dockerfile) adds to the stages' own, at the
+#: bundles' root. ``prometheus_client`` writes the scrape a Service answers on KFPT_METRICS_PORT; it
+#: is imported on the first scrape, never at start, and the functions (KFPT_METRICS=log) never
+#: import it, so their requirements leave it out. Pinned like them, inside pyproject.toml's
+#: ``metrics`` extra (tests/infra checks both).
+IMAGE_REQUIREMENTS = "image-requirements.txt"
+IMAGE_PINS = ("prometheus-client==0.26.0",)
 #: A directory of this name holds secrets (the <secretName>/<key> layout); never copied.
 SECRETS_DIR_NAME = "secrets"
 #: 1980-01-01T00:00:00Z, the earliest time a zip archive can record.
@@ -541,6 +550,12 @@ def bundle(out: Path, config_path: Path, stages: Iterable[str] = tuple(STAGES)) 
             "files": len(written),
             "manifestSha256": hashlib.sha256(written[MANIFEST]).hexdigest(),
         }
+    image = "".join(
+        ["# Installed by infra/knative/Dockerfile beside the stages' requirements (infra/bundle.py).\n"]
+        + [f"{pin}\n" for pin in IMAGE_PINS]
+    ).encode("utf-8")
+    _write(out / IMAGE_REQUIREMENTS, image)
+    overall.append((IMAGE_REQUIREMENTS, image))
     top = manifest_text(overall).encode("utf-8")
     _write(out / MANIFEST, top)
     return {

@@ -164,7 +164,9 @@ def test_manifests_list_every_file_with_its_sha256(bundles: Path) -> None:
         assert all(listed[p] == hashlib.sha256(data).hexdigest() for p, data in files.items())
         assert [line.split("  ", 1)[1] for line in lines] == sorted(files)
     overall = (bundles / "MANIFEST.sha256").read_text(encoding="utf-8").splitlines()
-    assert len(overall) == sum(len(tree(bundles / s)) for s in ENTRY_POINTS)
+    assert len(overall) == sum(len(tree(bundles / s)) for s in ENTRY_POINTS) + 1
+    image = (bundles / "image-requirements.txt").read_bytes()
+    assert f"{hashlib.sha256(image).hexdigest()}  image-requirements.txt" in overall
 
 
 def test_bundling_is_reproducible(bundles: Path, tmp_path: Path) -> None:
@@ -534,3 +536,62 @@ def test_status_bundle_takes_a_scheduler_tick_as_a_push_subscription_delivers_it
     assert code == 200, body
     added = status.log.read_text(errors="replace")[len(before) :]
     assert "giving up" not in added and "Traceback" not in added, added
+
+
+# --- the Knative image's extra requirements: the Prometheus client ------------------------------
+
+
+def test_the_knative_image_adds_the_prometheus_client_and_the_functions_do_not(bundles: Path) -> None:
+    pins = _pins(bundles / "image-requirements.txt")
+    assert pins == {"prometheus-client": importlib.metadata.version("prometheus-client")}
+    assert pins["prometheus-client"] in _pyproject_ranges()["prometheus-client"]
+    for stage in ENTRY_POINTS:
+        assert "prometheus-client" not in _pins(bundles / stage / "requirements.txt"), stage
+    dockerfile = (ROOT / "infra" / "knative" / "Dockerfile").read_text(encoding="utf-8")
+    copied = dockerfile.index("COPY image-requirements.txt /tmp/requirements/image.txt")
+    assert copied < dockerfile.index("-r /tmp/requirements/image.txt") < dockerfile.index("pip check")
+
+
+_SCRAPE_PROBE = """
+import json, os, sys, urllib.request
+import main
+from kfp_triggers.app import runtime
+
+from kfp_triggers.metrics import EVENTS_RECEIVED
+
+runtime.context().metrics.count(EVENTS_RECEIVED, "github-push", "202")
+started = "prometheus_client" in sys.modules
+url = "http://127.0.0.1:" + os.environ["KFPT_METRICS_PORT"] + "/metrics"
+with urllib.request.urlopen(url, timeout=10) as answer:
+    body = answer.read().decode()
+print(json.dumps({"at_start": started, "after_scrape": "prometheus_client" in sys.modules,
+                  "body": body, "engine": runtime.__file__}))
+"""
+
+
+def test_a_stage_imports_the_prometheus_client_on_its_first_scrape_only(
+    bundles: Path, isolated_python: Path, tmp_path: Path
+) -> None:
+    directory = tmp_path / "ingest"
+    shutil.copytree(bundles / "ingest", directory)
+    env = {
+        **_base_env(),
+        "KFPT_CONFIG": "config",
+        "KFPT_TRANSPORT": "memory",
+        "KFPT_METRICS": "prometheus",
+        "KFPT_METRICS_PORT": str(_free_port()),
+    }
+    proc = subprocess.run(
+        [str(isolated_python / "bin" / "python"), "-c", _SCRAPE_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=directory,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.splitlines()[-1])
+    assert Path(seen["engine"]).is_relative_to(directory)
+    assert (seen["at_start"], seen["after_scrape"]) == (False, True)
+    assert 'kfpt_events_received_total{code="202",listener="github-push"} 1.0' in seen["body"]
