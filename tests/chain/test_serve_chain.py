@@ -17,6 +17,7 @@ import pytest
 
 from kfp_triggers.app.runtime import Settings
 from kfp_triggers.app.serve import Server, send_request, start, wait_for
+from tests.chain.serving import serving
 from tests.conftest import EXAMPLES, run_cli
 
 EXAMPLE = EXAMPLES / "github-push"
@@ -273,7 +274,15 @@ def test_non_ascii_header_values_travel_as_utf8(server: Server) -> None:
     assert journalled()["headers"]["X-Note"] == ["tøken ☃"]
 
 
-def test_an_event_too_large_for_pub_sub_is_refused_with_413(server: Server, tmp_path: Path) -> None:
+def test_with_the_claim_check_off_an_event_too_large_for_pub_sub_is_refused_with_413(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with serving(tmp_path, {"KFPT_LAUNCHER": "dry-run"}, claim_check_bytes=0) as server:
+        _refused_as_too_large(server, tmp_path)
+
+
+def _refused_as_too_large(server: Server, tmp_path: Path) -> None:
     # Under the 10 MiB body limit, but a third larger once base64-encoded into the event.
     body = b'{"blob": "' + b"x" * 8_000_000 + b'"}'
     request = tmp_path / "big.http"

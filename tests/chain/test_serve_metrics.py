@@ -8,7 +8,6 @@ so a malformed exposition fails here as it would fail a Prometheus server.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,30 +15,18 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kfp_triggers.app.runtime import Settings
-from kfp_triggers.app.serve import Server, send_request, start, wait_for
+from kfp_triggers.app.serve import Server, send_request, wait_for
 from kfp_triggers.tekton.request import read_http_request
-from tests.conftest import EXAMPLES
+from tests.chain.serving import EXAMPLE, serving
 
-EXAMPLE = EXAMPLES / "github-push"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.chdir(tmp_path)
-    settings = Settings(
-        config=str(EXAMPLE),
-        secrets_dir=str(EXAMPLE / "secrets"),
-        store=f"sqlite:///{tmp_path}/state.db",
-        output_root=str(tmp_path / "runs"),
-        max_body_bytes=64 * 1024,
-    )
-    srv = start(settings, {"KFPT_LAUNCHER": "local"}, port=0, tick_s=0.2)
-    threading.Thread(target=srv.httpd.serve_forever, daemon=True).start()
-    yield srv
-    srv.httpd.shutdown()
-    srv.close()
+    with serving(tmp_path, {"KFPT_LAUNCHER": "local"}, max_body_bytes=64 * 1024) as srv:
+        yield srv
 
 
 def _scrape(srv: Server, accept: str = "") -> tuple[str, str]:

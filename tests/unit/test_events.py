@@ -245,9 +245,11 @@ def test_wire_keys_match_the_documented_shapes() -> None:
     assert set(SAMPLES[0].to_data()["request"]) == {"method", "url", "headers", "bodyBase64"}
     assert set(SAMPLES[1].to_data()) == {
         "eventID", "listener", "trigger", "group", "request", "extensions", "decisions", "origin",
+        "receivedAt",
     }  # fmt: skip
     assert set(SAMPLES[3].to_data()) == {
         "eventID", "listener", "trigger", "idempotencyKey", "uid", "params", "resources", "origin",
+        "receivedAt",
     }  # fmt: skip
     assert set(SAMPLES[4].to_data()) == {"eventID", "idempotencyKey", "runID", "backend", "state", "runURL"}
     assert set(SAMPLES[6].to_data()) == {

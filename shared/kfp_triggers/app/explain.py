@@ -99,6 +99,14 @@ def _body(request: Mapping[str, Any], headers: Mapping[str, list[str]]) -> dict[
     omitted = request.get("bodyOmitted")
     if isinstance(omitted, Mapping):
         return {"contentType": content_type, "bytes": omitted.get("bytes"), "omitted": dict(omitted)}
+    stored = request.get("bodyRef")
+    if isinstance(stored, Mapping):
+        reason = "kept in the body store (over KFPT_CLAIM_CHECK_BYTES); replay fetches it from there"
+        return {
+            "contentType": content_type,
+            "bytes": stored.get("bytes"),
+            "omitted": {**stored, "reason": reason},
+        }
     encoded = request.get("bodyBase64")
     try:
         raw = base64.b64decode(str(encoded or ""), validate=True)

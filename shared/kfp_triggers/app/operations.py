@@ -248,7 +248,7 @@ def replay(
             "for the store's journal and was not kept"
         )
     data = HttpRequestData.from_data(record.request)
-    request = RawRequest(data.method, data.url, data.headers, data.body)
+    request = RawRequest(data.method, data.url, data.headers, _journalled_body(data, event_id))
     config = load(config_paths)
     namespace, _, name = record.listener.rpartition("/")
     listener = config.listener(f"{namespace}/{name}" if namespace else name)
@@ -277,6 +277,22 @@ def replay(
     if not dry_run:
         result["ingest"] = _rerun(request, event_id)
     return result
+
+
+def _journalled_body(data: Any, event_id: str) -> bytes:
+    """A journalled request's body; one the claim check left in the body store is fetched from it."""
+    if data.body_ref is None:
+        return bytes(data.body)
+    from kfp_triggers.adapters.bodies import BodyMismatchError, BodyMissingError, body_store_from_url
+
+    settings = Settings.from_env(os.environ)
+    store = body_store_from_url(settings.body_store, os.environ)
+    try:
+        return store.get(data.body_ref.sha256)
+    except (BodyMissingError, BodyMismatchError) as exc:
+        raise InvalidRequestError(
+            f"event {event_id!r} cannot be replayed: its body is not in {store.describe()} ({exc})"
+        ) from exc
 
 
 _CHAINED: weakref.WeakSet[Any] = weakref.WeakSet()

@@ -76,6 +76,8 @@ class Settings:
     message_key_secret: str = ""
     metrics: str = "off"
     metrics_port: int | None = None
+    claim_check_bytes: int = registry.CLAIM_CHECK_BYTES.default
+    body_store: str = registry.BODY_STORE.default
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -103,6 +105,8 @@ class Settings:
             message_key_secret=get(registry.MESSAGE_KEY_SECRET) or "",
             metrics=get(registry.METRICS) or "off",
             metrics_port=get(registry.METRICS_PORT),
+            claim_check_bytes=get(registry.CLAIM_CHECK_BYTES),
+            body_store=get(registry.BODY_STORE),
         )
 
 
@@ -185,6 +189,11 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
 
         return launcher_from_env(env, settings.output_root)
 
+    def body_store() -> Any:
+        from kfp_triggers.adapters.bodies import body_store_from_url
+
+        return body_store_from_url(settings.body_store, env)
+
     config_root = Path(settings.config)
     context = StageContext(
         notifiers_factory=notifiers,
@@ -200,6 +209,8 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         claim_wait_s=claim_wait_s,
         message_key=_message_key(settings, secrets),
         metrics=Metrics.of(settings.metrics),
+        claim_check_bytes=settings.claim_check_bytes,
+        body_store_factory=body_store,
     )
     if any(name.startswith(NOTIFIER_SETTINGS_PREFIX) and value for name, value in env.items()):
         # Configured notifiers are built now: a bad setting must fail the stage loudly (500,

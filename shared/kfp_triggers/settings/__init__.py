@@ -54,6 +54,12 @@ _PATH = Text(type_name="path", expected="a path")
 _SECONDS = Number(positive=True, described="a positive number of seconds")
 
 
+def _body_store_url(raw: str) -> None:
+    scheme, sep, rest = raw.partition("://")
+    if not sep or scheme not in ("file", "gs") or not rest:
+        raise ValueError
+
+
 def _topic_prefix(raw: str) -> None:
     try:
         check_topic_prefix(raw)
@@ -114,6 +120,16 @@ MAX_BODY_BYTES = Setting(
     "ingest body limit in bytes",
     ("ingest",),
 )
+BODIES = ("ingest", "intercept", "render", "status")
+CLAIM_CHECK_BYTES = Setting(
+    "KFPT_CLAIM_CHECK_BYTES", Number(minimum=0, whole=True), 256 * 1024,
+    "bodies larger than this travel between stages as a reference to the body store (0: never)", BODIES,
+)  # fmt: skip
+BODY_STORE = Setting(
+    "KFPT_BODY_STORE", Text(type_name="url", expected="file://<dir> or gs://<bucket>[/<prefix>]",
+                            check=_body_store_url),
+    "file://.kfpt/bodies", "where bodies over KFPT_CLAIM_CHECK_BYTES are kept", BODIES,
+)  # fmt: skip
 MAX_EVENT_AGE_S = Setting(
     "KFPT_MAX_EVENT_AGE_S", _SECONDS, 86400.0, "stage inputs older than this are dropped, not retried", QUEUED
 )

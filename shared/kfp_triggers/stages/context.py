@@ -18,6 +18,7 @@ from kfp_triggers.metrics import OFF, Metrics
 if TYPE_CHECKING:
     from cloudevents.http import CloudEvent
 
+    from kfp_triggers.adapters.bodies import BodyStore
     from kfp_triggers.adapters.launchers.base import Launcher
     from kfp_triggers.adapters.notifiers import Notifier
     from kfp_triggers.adapters.store.base import Store
@@ -47,6 +48,12 @@ def _no_notifiers() -> list[Notifier]:
     return []
 
 
+def _no_body_store() -> BodyStore:
+    from kfp_triggers.adapters.bodies import BodyStoreConfigError
+
+    raise BodyStoreConfigError("no body store is configured (KFPT_BODY_STORE)")
+
+
 @dataclass
 class StageContext:
     """Configuration plus ports, each port created on first use by its factory.
@@ -59,6 +66,7 @@ class StageContext:
     ``lease_s`` and ``claim_wait_s`` govern launch claims (see :mod:`kfp_triggers.stages.lease`).
     With a ``message_key``, what the stages publish is signed (see :mod:`kfp_triggers.wire.messageauth`).
     ``metrics`` takes the counts and latencies the stages record (see :mod:`kfp_triggers.metrics`).
+    A body over ``claim_check_bytes`` (0: never) travels as a reference to the ``body_store``.
     """
 
     config: Configuration
@@ -78,11 +86,14 @@ class StageContext:
     notifiers_factory: Callable[[], list[Notifier]] = _no_notifiers
     message_key: bytes | None = field(default=None, repr=False)
     metrics: Metrics = OFF
+    claim_check_bytes: int = 0
+    body_store_factory: Callable[[], BodyStore] = _no_body_store
     _last_purge: datetime | None = None
     _processor: EventProcessor | None = None
     _notifiers: list[Notifier] | None = None
     _store: Store | None = None
     _launcher: Launcher | None = None
+    _body_store: BodyStore | None = None
     # Threads of one instance (gunicorn's) share the context: each port is built once.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -112,6 +123,11 @@ class StageContext:
         return self._once("_store", self.store_factory)
 
     @property
+    def body_store(self) -> BodyStore:
+        """Where bodies over ``claim_check_bytes`` wait (see :mod:`kfp_triggers.stages.bodies`)."""
+        return self._once("_body_store", self.body_store_factory)
+
+    @property
     def launcher(self) -> Launcher:
         """The launcher, created on first use (only launch and status need it)."""
         return self._once("_launcher", self.launcher_factory)
@@ -138,7 +154,11 @@ class StageContext:
         self._last_purge = now
         if self.retention_s is None:
             return self.store.purge(now)
-        return self.store.purge(now, unstamped_before=now - timedelta(seconds=self.retention_s))
+        cutoff = now - timedelta(seconds=self.retention_s)
+        purged = self.store.purge(now, unstamped_before=cutoff)
+        if self.claim_check_bytes:  # bodies outlive no journal entry that could name them
+            purged += self.body_store.purge(cutoff)
+        return purged
 
     def listener(self, namespace: str, name: str) -> EventListener:
         """The listener named by an event, or a permanent error when the configuration lacks it."""

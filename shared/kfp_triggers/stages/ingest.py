@@ -22,6 +22,7 @@ from kfp_triggers.errors import KfptError
 from kfp_triggers.golang import fastjson
 from kfp_triggers.logs import log_context
 from kfp_triggers.metrics import EVENTS_RECEIVED, STAGE_DURATION
+from kfp_triggers.stages.bodies import check_in
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.edge_auth import authentication_failure, wants_edge_auth
 from kfp_triggers.tekton.eventids import event_id_for
@@ -110,13 +111,15 @@ def _answer(
 
 def _hand_on(ctx: StageContext, listener: EventListener, request: RawRequest, event_id: str) -> HttpAnswer:
     """Publish the event and answer: 202 once the transport has it, else why not."""
-    received = EventReceived(
-        event_id=event_id,
-        listener=ObjectRef(listener.namespace, listener.name),
-        request=HttpRequestData(request.method, request.url, request.headers, request.body),
-        received_at=ctx.clock().isoformat().replace("+00:00", "Z"),
-    )
     try:
+        received = EventReceived(
+            event_id=event_id,
+            listener=ObjectRef(listener.namespace, listener.name),
+            request=check_in(
+                ctx, HttpRequestData(request.method, request.url, request.headers, request.body)
+            ),
+            received_at=ctx.clock().isoformat().replace("+00:00", "Z"),
+        )
         event = event_for(
             received,
             source=f"{ctx.source}/ingest",

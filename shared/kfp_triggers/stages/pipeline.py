@@ -9,6 +9,7 @@ redelivered input: journal writes replace, message ids are deterministic, and la
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import uuid
@@ -23,6 +24,7 @@ from kfp_triggers.adapters.transports.base import MessageTooLargeError
 from kfp_triggers.config import EventListener, InterceptorSpec
 from kfp_triggers.errors import KfptError
 from kfp_triggers.metrics import TRIGGER_DECISIONS
+from kfp_triggers.stages.bodies import check_in, check_out
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.tekton.chain import ChainOutcome
 from kfp_triggers.tekton.headers import without_credentials
@@ -67,6 +69,7 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
     listener = ctx.listener(received.listener.namespace, received.listener.name)
     secrets = secret_headers(_listener_specs(ctx, listener))
     event_id = _admit(ctx, received, listener, secrets)
+    received = dataclasses.replace(received, request=check_out(ctx, received.request))
     # Tekton sends the request headers on; the credentials among them stay here.
     headers = without_credentials(received.request.headers, secrets)
     processingevents.send(listener, event_id, processingevents.STARTED, headers)
@@ -85,7 +88,10 @@ def _admit(
 ) -> str:
     """Journal the request (credentials redacted) and return the eventID it is processed under."""
     req = received.request
-    journalled = HttpRequestData(req.method, req.url, without_credentials(req.headers, secrets), req.body)
+    # A body in the body store stays there: the journal keeps its reference.
+    journalled = HttpRequestData(
+        req.method, req.url, without_credentials(req.headers, secrets), req.body, req.body_ref
+    )
     event_id = ctx.store.record_event(
         received.event_id,
         f"{listener.namespace}/{listener.name}",
@@ -160,8 +166,10 @@ def _intercept(
             listener=listener_ref,
             trigger=ObjectRef(trigger.namespace, trigger.name),
             group=item.group,
-            request=HttpRequestData(
-                req.method, req.url, without_credentials(chain.header, secrets), chain.body
+            request=check_in(
+                ctx,
+                HttpRequestData(req.method, req.url, without_credentials(chain.header, secrets), chain.body),
+                known=req.body_ref,
             ),
             extensions=chain.extensions,
             decisions=outcome.decisions,
@@ -236,7 +244,8 @@ def render(ctx: StageContext, event: CloudEvent, matched: TriggerMatched) -> Run
     trigger = ctx.trigger(listener, matched.trigger.namespace, matched.trigger.name)
     key = idempotency_key(matched.listener, matched.trigger, matched.event_id)
     uid = invocation_uid(key)
-    chain = ChainOutcome(True, matched.request.body, matched.request.headers, dict(matched.extensions))
+    request = check_out(ctx, matched.request)
+    chain = ChainOutcome(True, request.body, request.headers, dict(matched.extensions))
     try:
         params, resources = ctx.processor.render(listener, trigger, chain, matched.event_id, uid)
     except KfptError as exc:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -60,6 +61,8 @@ from kfp_triggers.wire.eventtypes import (
     TRIGGER_MATCHED,
     TYPE_PREFIX,
 )
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class _Fields:
@@ -138,21 +141,52 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
+class BodyRef:
+    """A body left in the body store (the claim check): its SHA-256 and its size."""
+
+    sha256: str
+    size: int
+
+    def to_data(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "bytes": self.size}
+
+    @classmethod
+    def from_data(cls, data: object, where: str) -> BodyRef:
+        """Read a reference, refusing anything but a hex digest and a byte count."""
+        if not isinstance(data, Mapping):
+            raise InvalidRequestError(f"invalid {where}: 'bodyRef' must be an object")
+        digest, size = data.get("sha256"), data.get("bytes")
+        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+            raise InvalidRequestError(f"invalid {where}: 'bodyRef.sha256' must be a hex SHA-256")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidRequestError(f"invalid {where}: 'bodyRef.bytes' must be a byte count")
+        return cls(digest, size)
+
+
+@dataclass(frozen=True)
 class HttpRequestData:
-    """An HTTP request as the stages see it: list-valued headers, byte-exact body."""
+    """An HTTP request as the stages see it: list-valued headers, byte-exact body.
+
+    With ``body_ref`` the body is in the body store and ``body`` is empty until a stage checks it
+    out (see :mod:`kfp_triggers.stages.bodies`).
+    """
 
     method: str
     url: str
     headers: dict[str, list[str]]
     body: bytes
+    body_ref: BodyRef | None = None
 
     def to_data(self) -> dict[str, Any]:
-        return {
+        data = {
             "method": self.method,
             "url": self.url,
             "headers": {name: list(values) for name, values in self.headers.items()},
             "bodyBase64": base64.b64encode(self.body).decode("ascii"),
         }
+        if self.body_ref is not None:
+            data["bodyRef"] = self.body_ref.to_data()
+        return data
 
     @classmethod
     def from_data(cls, data: object, where: str = "request") -> HttpRequestData:
@@ -168,11 +202,16 @@ class HttpRequestData:
             body = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise InvalidRequestError(f"invalid {where}: 'bodyBase64' is not valid base64") from exc
+        ref = f.data.get("bodyRef")
+        body_ref = BodyRef.from_data(ref, where) if ref is not None else None
+        if body_ref is not None and body:
+            raise InvalidRequestError(f"invalid {where}: a request with 'bodyRef' carries no body")
         return cls(
             method=f.text("method"),
             url=f.text("url", empty=True),
             headers={k: list(v) for k, v in headers.items()},
             body=body,
+            body_ref=body_ref,
         )
 
 

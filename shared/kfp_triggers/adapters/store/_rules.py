@@ -187,11 +187,12 @@ def request_digest(request: dict[str, Any]) -> str:
 
     The body is what a webhook signature covers; headers are not (proxies add their own to each
     delivery), so only the body decides whether a request repeats an earlier one. A request kept
-    without its body carries the digest under ``bodyOmitted``.
+    without its body carries the digest under ``bodyOmitted``, one whose body is in the body
+    store under ``bodyRef``.
     """
-    omitted = request.get(BODY_OMITTED)
-    if isinstance(omitted, dict) and isinstance(omitted.get("sha256"), str):
-        return str(omitted["sha256"])
+    for kept_elsewhere in (request.get(BODY_OMITTED), request.get("bodyRef")):
+        if isinstance(kept_elsewhere, dict) and isinstance(kept_elsewhere.get("sha256"), str):
+            return str(kept_elsewhere["sha256"])
     try:
         body = base64.b64decode(str(request.get("bodyBase64", "")), validate=True)
     except ValueError:
