@@ -82,11 +82,21 @@ def test_signed_push_runs_the_pipeline_once_and_redelivery_adds_nothing(
     labels = json.loads((tmp_path / "runs" / run.run_id / "run.json").read_text())["labels"]
     assert labels["triggers.tekton.dev/eventid"] == event_id
     assert labels["kfp-triggers.dev/verified-by"] == "github"
-    assert (
-        labels["kfp-triggers.dev/repository"]
-        == run.details["origin"]["github"]["owner"] + "/" + run.details["origin"]["github"]["repo"]
-    )
-    assert labels["kfp-triggers.dev/commit"] == run.details["origin"]["github"]["sha"]
+    github = run.details["origin"]["github"]
+    assert labels["kfp-triggers.dev/repository"] == f"{github['owner']}/{github['repo']}"
+    assert labels["kfp-triggers.dev/commit"] == github["sha"] != ""
+
+    # Its outputs are on its record once it ended: the prepare task's dataset and each task's result.
+    def recorded() -> list[dict[str, Any]]:
+        stored = server.ctx.store.get_run(run.run_id)
+        return list(stored.details.get("outputs", [])) if stored is not None else []
+
+    assert wait_for(lambda: bool(recorded()), 10)
+    by_name = {(o["task"], o["name"]): o for o in recorded()}
+    dataset = by_name[("prepare", "config")]
+    assert dataset["uri"].startswith(str(tmp_path / "runs" / run.run_id)) and Path(dataset["uri"]).is_file()
+    assert by_name[("prepare", "Output")]["value"] == github["sha"][:7]
+    assert isinstance(by_name[("train", "Output")]["value"], float)
 
     # GitHub redelivers the same delivery: same eventID, same idempotency key, no second run.
     again = _send(server, "push.http")

@@ -18,6 +18,7 @@ records it with a compare-and-set, and publishes ``run.state`` only on a real tr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import datetime
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from cloudevents.http import CloudEvent
 
 from kfp_triggers.adapters.launchers.base import LaunchedRun, LaunchRejected, LaunchRequest, RunSpec
+from kfp_triggers.adapters.launchers.outputs import RunOutput
 from kfp_triggers.adapters.store import TERMINAL_STATES, Admission, Claim, ClaimStatus, RunRecord
 from kfp_triggers.config import EventListener, ResolvedTrigger
 from kfp_triggers.config.pipelines import package_roots
@@ -398,6 +400,8 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
     previous = ctx.store.record_state(run.run_id, state, ctx.clock())
     if previous is None:
         return None
+    if observed.outputs and state in TERMINAL_STATES:
+        _record_outputs(ctx, run.run_id, observed.outputs)
     ctx.metrics.count(RUN_STATES, run.backend, state)
     log.info(
         "run %s of event %s trigger %s: %s -> %s", run.run_id, run.event_id, run.trigger, previous, state
@@ -413,6 +417,15 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
         trigger=ObjectRef(str(run.details.get("triggerNamespace", namespace)), run.trigger),
         listener=ObjectRef(namespace, name),
     )
+
+
+def _record_outputs(ctx: StageContext, run_id: str, outputs: tuple[RunOutput, ...]) -> None:
+    """Keep a finished run's outputs on its record (``details.outputs``): the lineage's last link."""
+    stored = ctx.store.get_run(run_id)
+    if stored is None:
+        return
+    details = {**stored.details, "outputs": [output.to_json() for output in outputs]}
+    ctx.store.upsert_run(dataclasses.replace(stored, details=details))
 
 
 def _send_successful(ctx: StageContext, listener: EventListener, event_id: str) -> None:

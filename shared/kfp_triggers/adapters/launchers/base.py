@@ -16,6 +16,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Protocol
 
+from kfp_triggers.adapters.launchers.outputs import RunOutput
 from kfp_triggers.errors import KfptError
 
 
@@ -231,6 +232,8 @@ class RunStatus:
     error: str | None = None
     finished_at: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    outputs: tuple[RunOutput, ...] = ()
+    """What the run produced, read once it has ended (see :mod:`.outputs`)."""
 
 
 class Launcher(Protocol):

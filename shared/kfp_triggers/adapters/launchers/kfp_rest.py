@@ -43,6 +43,7 @@ from kfp_triggers.adapters.launchers.base import (
     is_settled,
     normalise_state,
 )
+from kfp_triggers.adapters.launchers.outputs import kfp_outputs
 from kfp_triggers.adapters.launchers.params import coerce_parameters, load_pipeline, pipeline_from_mapping
 
 log = logging.getLogger(__name__)
@@ -351,7 +352,8 @@ class KfpRestLauncher:
         }
         details["run_url"] = self.run_url(run_id)
         state = normalise_state(BACKEND, raw)
-        return RunStatus(state, raw, _error_text(run, state), finished, details)
+        outputs = kfp_outputs(run) if state.is_terminal else ()
+        return RunStatus(state, raw, _error_text(run, state), finished, details, outputs)
 
 
 def _error_text(run: dict[str, Any], state: RunState) -> str | None:

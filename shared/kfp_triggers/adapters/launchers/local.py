@@ -67,6 +67,7 @@ from kfp_triggers.adapters.launchers.base import (
     normalise_state,
 )
 from kfp_triggers.adapters.launchers.local_runner import record_lock, transition
+from kfp_triggers.adapters.launchers.outputs import local_outputs
 from kfp_triggers.adapters.launchers.params import coerce_parameters, load_pipeline
 
 log = logging.getLogger(__name__)
@@ -328,7 +329,10 @@ class LocalLauncher:
             if record.get(k) is not None
         }
         details["run_dir"] = str(run_dir)
-        return RunStatus(state, record.get("state"), record.get("error"), record.get("finished_at"), details)
+        outputs = local_outputs(record.get("outputs_dir")) if state.is_terminal else ()
+        return RunStatus(
+            state, record.get("state"), record.get("error"), record.get("finished_at"), details, outputs
+        )
 
     def _settle_orphan(self, run_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
         """Record FAILED for a run whose process died on this machine without finishing it."""

@@ -34,6 +34,7 @@ from kfp_triggers.adapters.launchers.base import (
     is_settled,
     normalise_state,
 )
+from kfp_triggers.adapters.launchers.outputs import vertex_outputs
 from kfp_triggers.adapters.launchers.params import coerce_parameters, load_pipeline
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,9 @@ class VertexLauncher:
         tasks = (job.get("jobDetail") or {}).get("taskDetails") or []
         details["tasks"] = {str(t.get("taskName")): t.get("state") for t in tasks if isinstance(t, dict)}
         details["run_url"] = self.run_url(job_id)
-        return RunStatus(normalise_state(BACKEND, raw), raw, message, job.get("endTime") or None, details)
+        state = normalise_state(BACKEND, raw)
+        outputs = vertex_outputs(job) if state.is_terminal else ()
+        return RunStatus(state, raw, message, job.get("endTime") or None, details, outputs)
 
     def cancel(self, run_id: str) -> RunStatus:
         """Cancel the job (``POST .../pipelineJobs/{id}:cancel``) unless it is CANCELLING or finished.
