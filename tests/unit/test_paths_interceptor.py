@@ -171,6 +171,7 @@ def test_without_lists_nothing_is_filtered_and_files_are_listed_for_cel() -> Non
     assert res.continue_ is True
     assert res.extensions is not None
     assert res.extensions["changed_paths"]["evaluated"] is False
+    assert res.extensions["changed_paths"]["matched"] == ["a.txt"]
     assert res.extensions["changed_files"] == "a.txt"
 
 
@@ -183,6 +184,7 @@ def test_incomplete_new_branch_push_runs_unfiltered() -> None:
     assert res.extensions is not None
     assert res.extensions["changed_paths"]["complete"] is False
     assert res.extensions["changed_paths"]["evaluated"] is False
+    assert res.extensions["changed_paths"]["matched"] == []
 
 
 def test_gitlab_push_complete_and_cut() -> None:

@@ -29,6 +29,7 @@ it, and ``changed_paths``: ``{files, matched, complete, evaluated, source}``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,7 @@ from kfp_triggers.tekton.interceptor_protocol import (
 
 __all__ = ["PATHS_INTERCEPTOR", "PathRule", "PathsInterceptor", "path_rule"]
 
+log = logging.getLogger(__name__)
 PARAMS = struct("paths.InterceptorParams", paths=STRINGS, pathsIgnore=STRINGS, personalAccessToken=SECRET_REF)
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 _FP = StatusCode.FAILED_PRECONDITION
@@ -113,18 +115,22 @@ class PathsInterceptor:
         except SecretError as exc:
             return secret_failure(exc)
         evaluate = rule is not None and found.evaluate
-        matched = [f for f in found.files if rule.keeps(f)] if rule is not None else list(found.files)
-        if evaluate and rule is not None:
+        if rule is None:
+            matched = list(found.files)  # nothing to filter by: every file is let through
+        elif evaluate:
             if not found.files:
                 return InterceptorResponse.stop(_FP, "the event changed no files")
+            matched = [f for f in found.files if rule.keeps(f)]
             if not matched:
                 return InterceptorResponse.stop(_FP, _rejection(rule, len(found.files)))
+        else:
+            matched = []  # not filtered (a tag push, an incomplete list): nothing was selected
         return InterceptorResponse.proceed(
             {
                 "changed_files": ",".join(found.files),
                 "changed_paths": {
                     "files": list(found.files),
-                    "matched": matched if evaluate else [],
+                    "matched": matched,
                     "complete": found.complete,
                     "evaluated": evaluate,
                     "source": found.source,
@@ -160,7 +166,9 @@ class PathsInterceptor:
             if pushed.complete:
                 return _Found(pushed.files, True, "push")
             if payloads.is_zero_sha(payload.get("before")):
+                log.info("push payload is cut (%s) and creates the branch: not filtered", pushed.reason)
                 return _Found(pushed.files, False, "push", evaluate=False)  # nothing to compare with
+            log.info("push payload is cut (%s): asking the compare API", pushed.reason)
             repo = payloads.github_repo(payload)
             base = payloads.commit_sha(payload.get("before"), "'before'")
             head = payloads.commit_sha(payload.get("after"), "'after'")
@@ -193,6 +201,8 @@ def _gitlab(event: str, payload: dict[str, Any]) -> _Found:
         return _Found((), True, "gitlab_push", evaluate=False)
     if event == "Push Hook":
         pushed = payloads.gitlab_push(payload)
+        if not pushed.complete:
+            log.info("GitLab push payload is cut (%s): not filtered", pushed.reason)
         return _Found(pushed.files, pushed.complete, "gitlab_push", evaluate=pushed.complete)
     if event == "Merge Request Hook":
         raise _StopError(
