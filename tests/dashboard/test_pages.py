@@ -142,8 +142,8 @@ def test_a_request_journalled_under_an_id_of_its_own_says_which_id_it_claimed(
     assert f"It claimed event id {journal.gitlab} , which another request already held" in text
 
 
-def test_a_trigger_not_reached_and_a_body_not_kept(tmp_path: Path) -> None:
-    """Journal records as a stage in flight leaves them: a render before its decisions, no body."""
+def test_a_trigger_not_reached_and_bodies_not_in_the_journal(tmp_path: Path) -> None:
+    """A render journalled before its decisions (a stage in flight); a body too large, one claim-checked."""
     store = store_from_url(f"sqlite:///{tmp_path}/state.db")
     try:
         request = {
@@ -160,7 +160,11 @@ def test_a_trigger_not_reached_and_a_body_not_kept(tmp_path: Path) -> None:
         text = visible(get(client, "/events/ev-1"))
         assert "late: not reached" in text
         assert "early: accepted" in text
-        assert "(body not kept: 700000 bytes; it was too large for the journal)" in text
+        assert "(body not in the journal: 700000 bytes; too large for the journal)" in text
+        claimed = {"method": "POST", "url": "/", "headers": {}, "bodyRef": {"sha256": "cd", "bytes": 9000000}}
+        store.record_event("ev-2", "default/el", T0, claimed, "v1")
+        stored = visible(get(client, "/events/ev-2"))
+        assert "(body not in the journal: 9000000 bytes; kept in the body store" in stored
     finally:
         store.close()
 

@@ -48,8 +48,8 @@ def body_text(body: Mapping[str, Any] | None) -> str:
     omitted = body.get("omitted")
     if isinstance(omitted, Mapping):
         size = body.get("bytes") or omitted.get("bytes")
-        reason = omitted.get("reason") or "it was too large for the journal"
-        return f"(body not kept: {size if size is not None else 'unknown'} bytes; {reason})"
+        reason = omitted.get("reason") or "too large for the journal"
+        return f"(body not in the journal: {size if size is not None else 'unknown'} bytes; {reason})"
     if "json" in body:
         text = pretty(body["json"])
     elif "text" in body:
