@@ -144,6 +144,9 @@ locals {
     KFPT_RETENTION_DAYS = tostring(var.retention_days)
     KFPT_TOPIC_PREFIX   = var.prefix
     KFPT_MAX_BODY_BYTES = tostring(var.max_body_bytes)
+    # Bodies over the claim-check threshold wait in the bucket of bodies.tf.
+    KFPT_CLAIM_CHECK_BYTES = tostring(var.claim_check_bytes)
+    KFPT_BODY_STORE        = local.body_store_url
     # Each metric value is a log line the log-based metrics of monitoring.tf count (kfp_triggers.metrics).
     KFPT_METRICS = var.metrics
     # Every stage signs what it publishes and checks what it receives (kfp_triggers.wire.messageauth).

@@ -13,6 +13,8 @@
 #   Pub/Sub service agent  publisher on the dead-letter topics, subscriber on the push subscriptions,
 #                          token creator on the push identities (to mint their OIDC tokens)
 #   Scheduler service agent publisher on the status tick's topic
+#   ingest                 object creator on the bucket of large bodies (bodies.tf)
+#   intercept, render      object viewer on that bucket
 
 locals {
   pubsub_agent    = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"

@@ -277,6 +277,23 @@ variable "accepted_silence_window" {
   }
 }
 
+variable "claim_check_bytes" {
+  description = "KFPT_CLAIM_CHECK_BYTES: a webhook body larger than this travels between the stages as a reference to the body bucket (0: every body inline, and an event must fit in a Pub/Sub message)."
+  type        = number
+  default     = 262144
+
+  validation {
+    condition     = var.claim_check_bytes >= 0 && var.claim_check_bytes <= 7000000 && floor(var.claim_check_bytes) == var.claim_check_bytes
+    error_message = "claim_check_bytes must be a whole number from 0 to 7000000 (a larger body would not fit in a Pub/Sub message once base64-encoded)."
+  }
+}
+
+variable "body_bucket" {
+  description = "Name of the Cloud Storage bucket of large bodies (created here)."
+  type        = string
+  default     = null
+}
+
 variable "retention_days" {
   description = "KFPT_RETENTION_DAYS: days the event journal and completed idempotency records are kept before Firestore's TTL policies delete them. It must cover three times KFPT_MAX_EVENT_AGE_S (1 day by default), the slowest redelivery that can still reach launch; 0 keeps them for good."
   type        = number

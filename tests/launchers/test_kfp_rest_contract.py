@@ -448,7 +448,7 @@ def test_inline_pipeline_spec_with_typed_parameters(kfp: tuple[ContractServer, F
 def test_provenance_labels_are_a_description_line_above_the_dedupe_footer(
     kfp: tuple[ContractServer, FakeKfp],
 ) -> None:
-    server, fake = kfp
+    server, _ = kfp
     sha = "9f3c2b1a" * 5
     labels = {
         "triggers.tekton.dev/eventlistener": "github-push",
