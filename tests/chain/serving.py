@@ -17,7 +17,12 @@ EXAMPLE = EXAMPLES / "github-push"
 
 @contextmanager
 def serving(
-    tmp_path: Path, environ: Mapping[str, str], *, config: Path = EXAMPLE, **settings: Any
+    tmp_path: Path,
+    environ: Mapping[str, str],
+    *,
+    config: Path = EXAMPLE,
+    dashboard: bool = False,
+    **settings: Any,
 ) -> Iterator[Server]:
     """The chain serving ``config`` (the example by default) until the block ends.
 
@@ -31,7 +36,7 @@ def serving(
         output_root=str(tmp_path / "runs"),
         **settings,
     )
-    server = start(chosen, environ, port=0, tick_s=0.2)
+    server = start(chosen, environ, port=0, tick_s=0.2, dashboard=dashboard)
     threading.Thread(target=server.httpd.serve_forever, daemon=True).start()
     try:
         yield server

@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--send", type=Path, help="once up, POST this raw HTTP request file to the server")
     p.add_argument("--exit-when-done", action="store_true", help="with --send: stop once its runs finish")
     p.add_argument("--timeout", type=float, default=300.0, help="with --exit-when-done: give up after this")
+    p.add_argument(
+        "--dashboard", action="store_true", help="also serve the read-only dashboard at /dashboard"
+    )
     p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("send", help="POST a raw HTTP request file to a listener URL")
@@ -262,7 +265,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
     code = run_server(
         settings, environ, host=args.host, port=args.port, tick_s=args.tick, send=args.send,
-        exit_when_done=args.exit_when_done, timeout_s=args.timeout,
+        exit_when_done=args.exit_when_done, timeout_s=args.timeout, dashboard=args.dashboard,
     )  # fmt: skip
     raise SystemExit(code)
 

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from kfp_triggers import settings as registry
-from kfp_triggers.app.edge import wsgi_app
+from kfp_triggers.app.edge import WsgiApp, wsgi_app
 from kfp_triggers.app.runtime import Settings, build_context, handle_event
 from kfp_triggers.app.scrape import metrics_route
 from kfp_triggers.app.wsgi_server import ServerLimits, WsgiServer
+from kfp_triggers.errors import SettingError
 from kfp_triggers.metrics import DEAD_LETTERS
 from kfp_triggers.stages import StageContext
 from kfp_triggers.tekton.request import read_http_request
@@ -83,11 +84,12 @@ class Server:
 
 def start(
     settings: Settings, environ: Mapping[str, str], *, host: str = "127.0.0.1", port: int = 8080,
-    tick_s: float = 2.0, limits: ServerLimits | None = None,
+    tick_s: float = 2.0, limits: ServerLimits | None = None, dashboard: bool = False,
 ) -> Server:  # fmt: skip
     """Build the chain and start its subscribers and ticker; the HTTP server is bound, not yet serving.
 
     ``limits`` bounds what clients can make the HTTP server hold (connections, timeouts, header sizes).
+    With ``dashboard`` the read-only dashboard answers under ``/dashboard`` on the same port.
     """
     transport = registry.value(environ, registry.TRANSPORT)
     if registry.value(environ, registry.METRICS) is None and importlib.util.find_spec("prometheus_client"):
@@ -117,12 +119,24 @@ def start(
         app = wsgi_app(ctx)
         if ctx.metrics.tally is not None:
             app = metrics_route(ctx.metrics.tally, app)
+        if dashboard:
+            app = _with_dashboard(ctx, environ, app)
         httpd = WsgiServer((host, port), app, limits)
     except BaseException:
         for stop in stoppers:
             stop()
         raise
     return Server(httpd, ctx, stoppers)
+
+
+def _with_dashboard(ctx: StageContext, environ: Mapping[str, str], app: WsgiApp) -> WsgiApp:
+    """The dashboard under its prefix in front of ``app``, read-only (no replay: see the README)."""
+    from kfp_triggers.app.dashboard import DEFAULT_PREFIX, dashboard_app, mounted
+
+    hidden = [name for (_ns, name) in ctx.config.listeners if f"/{name}" == DEFAULT_PREFIX]
+    if hidden:
+        raise SettingError(f"the dashboard's {DEFAULT_PREFIX} would hide listener {hidden[0]!r}")
+    return mounted(dashboard_app(ctx.store, environ=environ, allow_replay=False), app, DEFAULT_PREFIX)
 
 
 def _stage_handler(stage: str, ctx: StageContext) -> Callable[[Any], object]:
@@ -222,11 +236,13 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, every_s: float = 0
 
 def run_server(
     settings: Settings, environ: Mapping[str, str], *, host: str, port: int, tick_s: float,
-    send: Path | None, exit_when_done: bool, timeout_s: float,
+    send: Path | None, exit_when_done: bool, timeout_s: float, dashboard: bool = False,
 ) -> int:  # fmt: skip
     """Start the chain and serve. With ``send``, post that request once up and report its runs."""
-    server = start(settings, environ, host=host, port=port, tick_s=tick_s)
+    server = start(settings, environ, host=host, port=port, tick_s=tick_s, dashboard=dashboard)
     print(f"kfp-triggers: listening on {server.url} (config {settings.config})", file=sys.stderr)
+    if dashboard:
+        print(f"kfp-triggers: dashboard on {server.url}dashboard/events", file=sys.stderr)
     thread = threading.Thread(target=server.httpd.serve_forever, name="kfpt-http", daemon=True)
     thread.start()
     code = 0
