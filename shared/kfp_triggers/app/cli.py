@@ -127,7 +127,9 @@ def _parser() -> argparse.ArgumentParser:
         show.add_argument("id")
         for q in (lst, show):
             q.add_argument("--store", help="store URL (default: KFPT_STORE)")
-            q.add_argument("--output", choices=["table", "json"], default="table")
+        lst.add_argument("--output", choices=["table", "json"], default="table")
+        # Text for a person at a terminal; JSON when piped (scripts keep today's JSON) or asked for.
+        show.add_argument("--output", choices=["text", "json"], help="text on a terminal, else json")
         lst.set_defaults(handler=cmd_list, noun=noun)
         show.set_defaults(handler=cmd_show, noun=noun)
         if noun == "events":
@@ -304,11 +306,25 @@ def cmd_list(args: argparse.Namespace) -> Any:
 
 
 def cmd_show(args: argparse.Namespace) -> Any:
-    """events show / runs show (always JSON: the whole story does not fit a table)."""
+    """events show / runs show: the record as JSON, or told for people on a terminal."""
     from kfp_triggers.app import operations as ops
 
     store = ops.open_store(args.store)
-    return ops.show_run(store, args.id) if args.noun == "runs" else ops.show_event(store, args.id)
+    output = args.output or ("text" if sys.stdout.isatty() else "json")
+    if args.noun == "runs":
+        run = ops.show_run(store, args.id)
+        if output == "json":
+            return run
+        from kfp_triggers.app.run_text import render_run
+
+        sys.stdout.write(render_run(run))
+        return None
+    if output == "json":
+        return ops.show_event(store, args.id)
+    from kfp_triggers.app.explain_text import render_text
+
+    sys.stdout.write(render_text(ops.explain_event(store, args.id)))
+    return None
 
 
 def cmd_explain(args: argparse.Namespace) -> Any:

@@ -25,7 +25,7 @@ def render_text(explained: Mapping[str, Any]) -> str:
     """The human form: the event, the request in a line, a block per trigger, headers, the body."""
     lines = [
         f"event {explained['eventID']} for listener {explained.get('listener') or '(unknown)'}, "
-        f"received {_when(explained.get('receivedAt')) or 'at an unrecorded time'}"
+        f"received {when(explained.get('receivedAt')) or 'at an unrecorded time'}"
     ]
     if explained.get("claimedEventID"):
         lines.append(
@@ -42,10 +42,17 @@ def render_text(explained: Mapping[str, Any]) -> str:
     headers = explained.get("headers") or {}
     if headers:
         lines += ["", "headers:"]
-        lines += [f"  {name}: {_clip(v, VALUE_CHARS)}" for name, values in headers.items() for v in values]
+        lines += [f"  {name}: {clip(v, VALUE_CHARS)}" for name, values in headers.items() for v in values]
     if explained.get("body") is not None:
         lines += ["", *_body_lines(explained["body"])]
-    # Everything here may come from whoever sent the request: it must not drive the terminal.
+    return safe_lines(lines)
+
+
+def safe_lines(lines: list[str]) -> str:
+    """The lines as text, control characters escaped.
+
+    Everything shown may come from whoever sent a request: it must not drive the terminal.
+    """
     return "\n".join(_UNSAFE.sub(_escaped, line) for line in lines) + "\n"
 
 
@@ -103,7 +110,7 @@ def _trigger_lines(t: Mapping[str, Any]) -> list[str]:
         head = f"[{verdict}] {name}"
     lines = [head]
     if decided and decided.get("values"):
-        seen = ", ".join(f"{k} = {_clip(_json(v), SEEN_VALUE_CHARS)}" for k, v in decided["values"].items())
+        seen = ", ".join(f"{k} = {clip(_json(v), SEEN_VALUE_CHARS)}" for k, v in decided["values"].items())
         lines.append(f"  it saw {seen}")
     if t.get("interceptors"):
         lines.append("  interceptors: " + ", ".join(_interceptor_word(i) for i in t["interceptors"]))
@@ -112,7 +119,7 @@ def _trigger_lines(t: Mapping[str, Any]) -> list[str]:
     params = t.get("params")
     if params:
         lines.append("  params:")
-        lines += [f"    {k} = {_clip(_plain(params[k]), VALUE_CHARS)}" for k in sorted(params)]
+        lines += [f"    {k} = {clip(plain(params[k]), VALUE_CHARS)}" for k in sorted(params)]
     for resource in t.get("resources") or []:
         lines += _resource_lines(resource)
     launch = t.get("launch")
@@ -166,7 +173,7 @@ def _resource_lines(resource: Mapping[str, Any]) -> list[str]:
     lines = [head]
     parameters = resource.get("parameters")
     if parameters:
-        shown = ", ".join(f"{k}={_clip(_plain(v), SEEN_VALUE_CHARS)}" for k, v in parameters.items())
+        shown = ", ".join(f"{k}={clip(plain(v), SEEN_VALUE_CHARS)}" for k, v in parameters.items())
         lines.append(f"    parameters: {shown}")
     return lines
 
@@ -180,7 +187,7 @@ def _launch_lines(launch: Mapping[str, Any]) -> list[str]:
         if launch.get("runURL"):
             head += f" {launch['runURL']}"
         lines.append(head)
-        created, updated = _when(launch.get("createdAt")), _when(launch.get("updatedAt"))
+        created, updated = when(launch.get("createdAt")), when(launch.get("updatedAt"))
         if created:
             since = f", {launch.get('state')} since {updated}" if updated and updated != created else ""
             lines.append(f"    created {created}{since}")
@@ -219,7 +226,7 @@ def _body_lines(body: Mapping[str, Any]) -> list[str]:
     return [f"{head}:", *shown]
 
 
-def _when(value: object) -> str | None:
+def when(value: object) -> str | None:
     """An RFC 3339 time as ``YYYY-MM-DD HH:MM:SS UTC``."""
     if not isinstance(value, str) or not value:
         return None
@@ -237,12 +244,12 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _plain(value: object) -> str:
+def plain(value: object) -> str:
     """A value on one line: strings as they are (line ends escaped), anything else as JSON."""
     text = value if isinstance(value, str) else _json(value)
     return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, the cut marked with ``...``."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
