@@ -147,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
             cancel.add_argument("--store", help="store URL (default: KFPT_STORE)")
             cancel.set_defaults(handler=cmd_cancel)
 
+    p = sub.add_parser(
+        "lineage", help="the chain from commit to artifacts of an event, run, commit or artifact"
+    )
+    p.add_argument("ref", metavar="EVENT_ID|RUN_ID|SHA|URI")
+    p.add_argument("--store", help="store URL (default: KFPT_STORE)")
+    p.add_argument("--output", choices=["text", "json"], default="text", help="text (the default) or json")
+    p.set_defaults(handler=cmd_lineage)
+
     p = sub.add_parser("replay", help="re-run a journalled event against the current configuration")
     p.add_argument("event_id")
     p.add_argument("-c", "--config", type=Path, action="append", help="config (default: KFPT_CONFIG)")
@@ -336,6 +344,18 @@ def cmd_explain(args: argparse.Namespace) -> Any:
     if args.output == "json":
         return explained
     sys.stdout.write(render_text(explained))
+    return None
+
+
+def cmd_lineage(args: argparse.Namespace) -> Any:
+    """lineage: commit and sender -> event -> trigger -> run -> artifacts, text or JSON."""
+    from kfp_triggers.app import operations as ops
+    from kfp_triggers.app.lineage import lineage, render_lineage
+
+    found = lineage(ops.open_store(args.store), args.ref)
+    if args.output == "json":
+        return found
+    sys.stdout.write(render_lineage(found))
     return None
 
 
