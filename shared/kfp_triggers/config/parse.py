@@ -33,6 +33,8 @@ from kfp_triggers.config.parse_triggers import Meta, parse_listener, parse_trigg
 from kfp_triggers.config.yamlsource import Document, LList, LMap
 
 GROUP = "triggers.tekton.dev"
+PIPELINES_GROUP = "tekton.dev"
+"""Tekton Pipelines' group: Triggers kinds written under it are a common slip, read with a warning."""
 VERSIONS = ("v1beta1", "v1alpha1")
 KINDS = (
     "EventListener",
@@ -83,6 +85,15 @@ class _Parser:
                 self.document(item, file, items.item_line(index))
             return
         group, _, version = api.rpartition("/")
+        if group == PIPELINES_GROUP and kind in KINDS:
+            report.warning(
+                file,
+                data.value_line("apiVersion"),
+                f"{kind} is a Tekton Triggers kind, whose group is {GROUP}, not {PIPELINES_GROUP}: "
+                f"read as {GROUP}/{version}; write apiVersion: {GROUP}/{version} (Tekton itself refuses "
+                f"{api})",
+            )
+            group = GROUP
         if group != GROUP:
             return  # not ours: Secrets, RBAC, Deployments...
         self.objects.count += 1
