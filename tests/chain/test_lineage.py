@@ -67,7 +67,11 @@ def test_every_entry_point_leads_to_the_same_chain(journal: dict[str, Any]) -> N
     assert first["request"]["sender"] == "GitHub" and first["request"]["eventType"] == "push"
     assert first["event"]["eventID"] == journal["event"] and first["trigger"] == "train-on-main"
     assert first["run"]["runID"] == run.run_id and first["run"]["state"] == "SUCCEEDED"
-    assert {(a["task"], a["name"]) for a in first["artifacts"]} == {("prepare", "config")}
+    assert {(a["task"], a["name"]) for a in first["artifacts"]} == {
+        ("triggering-event", "event"),
+        ("prepare", "config"),
+        ("train", "model"),
+    }
 
 
 def test_the_text_form_reads_from_commit_to_artifact(journal: dict[str, Any]) -> None:
@@ -77,7 +81,7 @@ def test_the_text_form_reads_from_commit_to_artifact(journal: dict[str, Any]) ->
     lines = result.stdout.splitlines()
     assert lines[0] == f"{run.run_id} is a run"
     kinds = [line.split()[0] for line in lines[2:]]
-    assert kinds == ["commit", "sender", "event", "trigger", "run", "artifact"]
+    assert kinds == ["commit", "sender", "event", "trigger", "run", "artifact", "artifact", "artifact"]
 
 
 def test_an_unknown_reference_is_a_clear_error(journal: dict[str, Any]) -> None:

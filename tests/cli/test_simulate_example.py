@@ -65,6 +65,10 @@ def test_push_to_main_renders_a_kfp_run() -> None:
         "repo": payload["repository"]["full_name"],
         "commit_sha": payload["after"],
         "epochs": "2",
+        # The event's identity, which the pipeline records as its lineage artifact.
+        "event_id": "ev-1",
+        "listener": "github-push",
+        "trigger": "train-on-main",
     }
     labels = run["metadata"]["labels"]
     assert labels["triggers.tekton.dev/eventlistener"] == "github-push"

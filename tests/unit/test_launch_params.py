@@ -54,6 +54,9 @@ def test_train_pipeline_declares_its_inputs() -> None:
         "commit_sha": ("STRING", True),
         "epochs": ("NUMBER_INTEGER", False),
         "learning_rate": ("NUMBER_DOUBLE", False),
+        "event_id": ("STRING", False),
+        "listener": ("STRING", False),
+        "trigger": ("STRING", False),
     }
     assert doc.platform_spec == {}
     assert doc.as_kfp_pipeline_spec() is doc.pipeline_spec
@@ -130,7 +133,7 @@ def test_unknown_parameter_is_an_error_listing_the_known_ones() -> None:
         coerce_parameters(doc, {"repo": "a/b", "commit_sha": "c", "epoch": "3"})
     assert info.value.param == "epoch"
     assert "unknown parameter 'epoch'" in str(info.value)
-    assert "commit_sha, epochs, learning_rate, repo" in str(info.value)
+    assert "commit_sha, epochs, event_id, learning_rate, listener, repo, trigger" in str(info.value)
 
 
 def test_missing_required_parameters_are_listed() -> None:
