@@ -11,28 +11,14 @@ from typing import Any
 
 import pytest
 
-from kfp_triggers.app.serve import send_request, wait_for
-from tests.chain.serving import EXAMPLE, serving
+from tests.chain.serving import example_run
 from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
 def journal(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp_path = tmp_path_factory.mktemp("lineage")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(tmp_path)
-        with serving(tmp_path, {"KFPT_LAUNCHER": "local"}) as server:
-            status, answer = send_request(server.url, EXAMPLE / "requests" / "push.http")
-            assert status == 202
-            event_id = json.loads(answer)["eventID"]
-
-            def finished() -> bool:
-                runs = [r for r in server.ctx.store.list_runs(5) if r.event_id == event_id]
-                return bool(runs) and bool(runs[0].details.get("outputs"))
-
-            assert wait_for(finished, 90)
-            [run] = [r for r in server.ctx.store.list_runs(5) if r.event_id == event_id]
-    return {"store": f"sqlite:///{tmp_path}/state.db", "event": event_id, "run": run}
+    store, event_id, run = example_run(tmp_path_factory.mktemp("lineage"))
+    return {"store": store, "event": event_id, "run": run}
 
 
 def _lineage(journal: dict[str, Any], ref: str) -> dict[str, Any]:
