@@ -352,7 +352,7 @@ def test_the_json_form_has_stable_camel_case_names(github: Chain, capsys: pytest
     out = explain_json(github, event_id, capsys)
     assert list(out) == [
         "eventID", "claimedEventID", "listener", "receivedAt", "configVersion", "request", "headers", "body",
-        "triggers",
+        "triggers", "outcome",
     ]  # fmt: skip
     assert out["eventID"] == PUSH_ID
     assert out["claimedEventID"] is None

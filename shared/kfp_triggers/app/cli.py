@@ -306,7 +306,7 @@ def cmd_list(args: argparse.Namespace) -> Any:
         since = ops.parse_since(args.since, datetime.now(UTC)) if args.since else None
         only = ops.EventFilter(args.trigger, since, args.rejected, args.errors)
         rows = ops.list_events(store, args.limit, args.listener, only)
-        columns = ["eventID", "listener", "receivedAt", "accepted", "rejected", "runIDs", "errors"]
+        columns = ["eventID", "listener", "receivedAt", "accepted", "rejected", "runIDs", "outcome", "errors"]
     if args.output == "json":
         return rows
     ops.print_table(rows, columns)

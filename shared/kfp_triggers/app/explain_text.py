@@ -34,6 +34,10 @@ def render_text(explained: Mapping[str, Any]) -> str:
         )
     request = explained.get("request")
     lines.append(_request_line(request, explained.get("body")) if request else "request not journalled")
+    outcome = explained.get("outcome")
+    if isinstance(outcome, Mapping) and outcome.get("runs"):
+        counts = ", ".join(f"{n} {word}" for word, n in (outcome.get("counts") or {}).items())
+        lines.append(f"outcome: {outcome.get('outcome')} ({counts})")
     triggers = explained.get("triggers") or []
     if not triggers:
         lines += ["", "no trigger decisions journalled"]

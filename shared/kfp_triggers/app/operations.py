@@ -151,9 +151,18 @@ def list_events(
     the newest ``limit`` that pass are listed.
     """
     if only is None or not only.any:
-        return [_summary_json(e) for e in store.list_events(limit, listener=listener)]
-    found = [e for e in store.list_events(EVENTS_SCANNED, listener=listener) if only.keeps(e)]
-    return [_summary_json(e) for e in found[:limit]]
+        found = store.list_events(limit, listener=listener)
+    else:
+        found = [e for e in store.list_events(EVENTS_SCANNED, listener=listener) if only.keeps(e)][:limit]
+    return [{**_summary_json(e), "outcome": _outcome_of(store, e.event_id)} for e in found]
+
+
+def _outcome_of(store: Store, event_id: str) -> str | None:
+    """The event's one outcome over all its runs (see :mod:`kfp_triggers.stages.outcome`)."""
+    from kfp_triggers.stages.outcome import event_outcome
+
+    record = store.get_event(event_id)
+    return event_outcome(store, record).outcome if record is not None else None
 
 
 def _shown(request: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -166,11 +175,13 @@ def _shown(request: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def show_event(store: Store, event_id: str) -> dict[str, Any]:
-    """``events show``: the whole story of one event."""
+    """``events show``: the whole story of one event, and its one outcome over all its runs."""
+    from kfp_triggers.stages.outcome import event_outcome
+
     record = store.get_event(event_id)
     if record is None:
         raise InvalidRequestError(f"no event {event_id!r} in the journal")
-    return event_json(record)
+    return {**event_json(record), "outcome": event_outcome(store, record).to_json()}
 
 
 def explain_event(store: Store, event_id: str) -> dict[str, Any]:
@@ -189,7 +200,9 @@ def explain_event(store: Store, event_id: str) -> dict[str, Any]:
             run = store.get_run(trigger.run_id)
             if run is not None:
                 runs[run.run_id] = run
-    return explain(record, runs)
+    from kfp_triggers.stages.outcome import event_outcome
+
+    return {**explain(record, runs), "outcome": event_outcome(store, record).to_json()}
 
 
 def event_json(record: EventRecord) -> dict[str, Any]:

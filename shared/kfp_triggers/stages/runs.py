@@ -36,10 +36,12 @@ from kfp_triggers.metrics import RUN_LAUNCHES, RUN_STATES, WEBHOOK_TO_RUN
 from kfp_triggers.stages import groups
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.lease import LeaseKeeper, invocation_owner
+from kfp_triggers.stages.outcome import event_outcome
 from kfp_triggers.stages.pipeline import idempotency_key, invocation_uid
 from kfp_triggers.stages.provenance import run_labels
 from kfp_triggers.tekton.processing import render_template
 from kfp_triggers.wire.events import (
+    EventCompleted,
     ObjectRef,
     RunCreated,
     RunRequested,
@@ -357,6 +359,8 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
     if isinstance(data, RunCreated):
         record = ctx.store.get_run(data.run_id)
         runs = [record] if record is not None and not record.terminal else []
+        if record is not None and record.terminal:  # ended as it was created (a dry run's SKIPPED)
+            _announce_if_complete(ctx, event, record.event_id, _listener_ref(record))
         for run in runs:  # announce the run as soon as it exists (GitHub shows "pending")
             _notify(ctx, run, run.state, None)
     else:
@@ -380,7 +384,46 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
             event_for(change, source=f"{ctx.source}/status", traceparent=traceparent_of(event)),
         )
         changes.append(change)
+        if change.state in TERMINAL_STATES:
+            _announce_if_complete(ctx, event, change.event_id, change.listener)
     return changes
+
+
+def _listener_ref(run: RunRecord) -> ObjectRef:
+    namespace, _, name = run.listener.rpartition("/")
+    return ObjectRef(namespace, name)
+
+
+def _announce_if_complete(ctx: StageContext, event: CloudEvent, event_id: str, listener: ObjectRef) -> None:
+    """Publish ``event.completed`` when the run that just ended was the event's last one."""
+    record = ctx.store.get_event(event_id)
+    if record is None:
+        return
+    found = event_outcome(ctx.store, record)
+    if not found.complete:
+        return
+    # Two runs of the event may end in two invocations at once: the ledger lets one announce it.
+    key, owner = f"event-completed/{event_id}", invocation_owner(ctx.owner)
+    claim = ctx.store.claim(key, owner, ctx.lease_s, ctx.clock())
+    if not claim.acquired:
+        return
+    completed = EventCompleted(
+        event_id=event_id,
+        listener=listener,
+        outcome=found.outcome,
+        runs=[dict(part) for part in found.parts],
+        counts=dict(found.counts),
+    )
+    try:
+        ctx.publish(
+            topic_for(completed.TYPE),
+            event_for(completed, source=f"{ctx.source}/status", traceparent=traceparent_of(event)),
+        )
+    except KfptError:
+        ctx.store.release(key, owner)  # the input is delivered again and announces it then
+        raise
+    ctx.store.complete(key, owner, {"outcome": found.outcome}, expires_at=ctx.expiry())
+    log.info("event %s: every run has ended: %s", event_id, found.outcome)
 
 
 def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:

@@ -53,6 +53,7 @@ from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 from kfp_triggers.errors import InvalidRequestError
 from kfp_triggers.wire.eventtypes import (
+    EVENT_COMPLETED,
     EVENT_RECEIVED,
     RUN_CREATED,
     RUN_REQUESTED,
@@ -360,6 +361,22 @@ class StatusTick(_Payload):
         return f"tick/{self.tick_at}" if self.tick_at else f"tick/{uuid.uuid4()}"
 
 
+@dataclass(frozen=True)
+class EventCompleted(_Payload):
+    """Every run an event launched has ended: its one outcome (``succeeded``, ``failed``, ...)."""
+
+    TYPE: ClassVar[str] = EVENT_COMPLETED
+    event_id: str = field(metadata=_json("eventID", "text"))
+    listener: ObjectRef = field(metadata=_json("listener", "ref"))
+    outcome: str = field(metadata=_json("outcome", "text"))
+    runs: list[dict[str, Any]] = field(metadata=_json("runs", "objects"), default_factory=list)
+    counts: dict[str, Any] = field(metadata=_json("counts", "object"), default_factory=dict)
+
+    def message_id(self) -> str:
+        # One id per event: a second status invocation that saw the last run end sends the same one.
+        return f"{self.event_id}/completed"
+
+
 class EventData(Protocol):
     """What every payload class offers."""
 
@@ -373,12 +390,17 @@ class EventData(Protocol):
     def to_data(self) -> dict[str, Any]: ...
 
 
-_D = TypeVar("_D", EventReceived, TriggerMatched, RunRequested, RunCreated, RunState, StatusTick)
+_D = TypeVar(
+    "_D", EventReceived, TriggerMatched, RunRequested, RunCreated, RunState, StatusTick, EventCompleted
+)
 
-AnyEventData = EventReceived | TriggerMatched | RunRequested | RunCreated | RunState | StatusTick
+AnyEventData = (
+    EventReceived | TriggerMatched | RunRequested | RunCreated | RunState | StatusTick | EventCompleted
+)
 
 DATA_CLASSES: dict[str, type[AnyEventData]] = {
-    cls.TYPE: cls for cls in (EventReceived, TriggerMatched, RunRequested, RunCreated, RunState, StatusTick)
+    cls.TYPE: cls
+    for cls in (EventReceived, TriggerMatched, RunRequested, RunCreated, RunState, StatusTick, EventCompleted)
 }
 
 

@@ -55,6 +55,7 @@ from kfp_triggers.golang import fastjson
 from kfp_triggers.wire.eventdata import (  # payload classes, re-exported
     AnyEventData,
     BodyRef,
+    EventCompleted,
     EventData,
     EventReceived,
     HttpRequestData,
@@ -84,7 +85,8 @@ from kfp_triggers.wire.tracecontext import child_traceparent, is_valid_tracepare
 __all__ = [
     "CLOUDEVENTS_JSON", "EVENT_ID_EXTENSION", "EVENT_RECEIVED", "EVENT_TYPES", "HOPS",
     "PUBSUB_MESSAGE_PUBLISHED", "RUN_CREATED", "RUN_REQUESTED", "RUN_STATE", "STATUS_TICK", "TOPICS",
-    "TRIGGER_MATCHED", "BodyRef", "CloudEvent", "EventReceived", "HttpRequestData", "ObjectRef", "RunCreated",
+    "TRIGGER_MATCHED", "BodyRef", "CloudEvent", "EventCompleted", "EventReceived", "HttpRequestData",
+    "ObjectRef", "RunCreated",
     "RunRequested", "RunState", "StatusTick", "TriggerMatched", "child_traceparent", "dead_letter_topic",
     "decode_push_envelope", "decode_stage_input", "event_for", "from_http_request", "from_pubsub_message",
     "new_event", "new_traceparent", "origin_event_id", "read_data", "to_http_binary", "to_pubsub_message",

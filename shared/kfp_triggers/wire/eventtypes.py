@@ -13,6 +13,7 @@ generators) and tests can read the table without loading the cloudevents SDK.
     dev.kfptriggers.status.tick.v1         scheduler -> status       kfpt-runs
     dev.kfptriggers.run.requested.v1       status   -> launch        kfpt-launch
     dev.kfptriggers.run.state.v1           status   -> anyone        kfpt-run-states
+    dev.kfptriggers.event.completed.v1     status   -> anyone        kfpt-run-states
 
 Every topic has a dead-letter topic named ``<topic>-dead-letter``. The periodic tick shares the
 status stage's input topic, so the status function has one subscription and one trigger.
@@ -41,6 +42,7 @@ RUN_REQUESTED: Final = "dev.kfptriggers.run.requested.v1"
 RUN_CREATED: Final = "dev.kfptriggers.run.created.v1"
 RUN_STATE: Final = "dev.kfptriggers.run.state.v1"
 STATUS_TICK: Final = "dev.kfptriggers.status.tick.v1"
+EVENT_COMPLETED: Final = "dev.kfptriggers.event.completed.v1"
 
 TOPIC_EVENTS: Final = "kfpt-events"
 TOPIC_MATCHED: Final = "kfpt-matched"
@@ -75,6 +77,8 @@ HOPS: Final[tuple[Hop, ...]] = (
     # Status hands a queued run request back to launch when a concurrency slot frees.
     Hop(RUN_REQUESTED, "status", "launch", TOPIC_LAUNCH),
     Hop(RUN_STATE, "status", "anyone", TOPIC_RUN_STATES),
+    # Once every run of an event has ended: the event's one outcome (see kfp_triggers.stages.outcome).
+    Hop(EVENT_COMPLETED, "status", "anyone", TOPIC_RUN_STATES),
 )
 
 EVENT_TYPES: Final[frozenset[str]] = frozenset(hop.event_type for hop in HOPS)
