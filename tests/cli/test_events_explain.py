@@ -405,6 +405,9 @@ def test_the_json_form_has_stable_camel_case_names(github: Chain, capsys: pytest
                 "repo": "acme-ml/fraud-model",
                 "commit_sha": "c0ffee1234567890abcdef1234567890abcdef12",
                 "epochs": "2",
+                "event_id": PUSH_ID,
+                "listener": "github-push",
+                "trigger": "train-on-main",
             },
         }
     ]
