@@ -23,7 +23,12 @@ from kfp.dsl import Artifact, Input
 
 from kfp_triggers.adapters.launchers import LaunchRequest, RunSpec, RunState
 from kfp_triggers.adapters.launchers.local import LocalLauncher
-from kfp_triggers.pipeline.lineage import EVENT_KEYS, triggering_event, triggering_event_component
+from kfp_triggers.pipeline.lineage import (
+    EVENT_KEYS,
+    SOURCE,
+    triggering_event,
+    triggering_event_component,
+)
 from tests.chain.serving import example_run
 from tests.conftest import EXAMPLES, ROOT, run_cli
 
@@ -40,7 +45,7 @@ RECORDED = {
     "trigger": "train-on-main",
     "repository": "acme/models",
     "commitSha": "9f3c2b1",
-    "source": "kfp-triggers",
+    "source": SOURCE,
 }
 
 

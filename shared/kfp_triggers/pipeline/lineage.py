@@ -7,10 +7,10 @@ small artifact naming the event, and every component that takes it as an ``Input
 gets an edge from it, so a model found later leads back to the webhook that started its run,
 without a metadata service of our own.
 
-The artifact (output ``event``) is a plain ``system.Artifact``: it is the one generic type both
-KFP and Vertex AI know without registering a schema (Vertex ML Metadata refuses a schema title it
-has not been given, and a custom type buys nothing a reader of the metadata needs). What makes it
-the triggering event is its content, the same in the file at its URI (JSON) and in its metadata:
+The artifact (output ``event``) is a plain ``system.Artifact``: the generic type that KFP's and
+Vertex AI's metadata stores both know as is, where a custom schema title would have to be made
+known to each, and would tell a reader nothing the metadata does not. What makes it the
+triggering event is its content, the same in the file at its URI (JSON) and in its metadata:
 
 ===========  ==========================================================
 key          value
@@ -51,7 +51,8 @@ from kfp.dsl import Artifact, Output
 BASE_IMAGE = "python:3.11"
 """The image the component runs in unless told otherwise (the example pipeline's)."""
 SOURCE = "kfp-triggers"
-"""The ``source`` every event artifact carries, to tell it from artifacts of other origins."""
+"""The ``source`` every event artifact carries, to tell it from artifacts of other origins (the
+component's body spells it out: it cannot refer to this module)."""
 EVENT_KEYS = ("eventID", "listener", "trigger", "repository", "commitSha", "source")
 """The keys of an event artifact's metadata and of its JSON file."""
 
