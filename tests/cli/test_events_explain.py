@@ -575,8 +575,9 @@ def test_render_and_launch_errors_name_their_stage(hooks: Chain, capsys: pytest.
     text = explain_text(hooks, event_id, capsys)
     assert block(text, "gitlab-push").splitlines()[0] == "[accepted] gitlab-push"
     broken = block(text, "broken-binding").splitlines()
-    assert broken[0].startswith(
-        "[error] broken-binding at render: param 'branch': cannot resolve $(body.no.such.field)"
+    assert broken[0] == (
+        "[error] broken-binding at render: failed to ApplyEventValuesToParams: failed to replace "
+        "JSONPath value for param branch: $(body.no.such.field): no is not found"
     )
     assert broken[1] == "  interceptors: none"
     assert not any(line.strip().startswith("params:") for line in broken)

@@ -136,13 +136,15 @@ def test_exists_filter_counts_a_failed_index_as_present() -> None:
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        (".missing", "key 'missing' not found"),
-        (".nested.x", "key 'x' not found (available: 'b')"),
-        (".n.x", "key 'x' not found: cannot look up a key in a null"),
-        (".a.b", "cannot look up a key in a string"),
-        (".list.name", "cannot look up a key in a array"),
-        (".s[0]", "cannot index a string"),
-        (".nested[0]", "cannot index a object"),
+        # client-go's own texts, which Tekton reports verbatim
+        (".missing", "missing is not found"),
+        (".nested.x", "x is not found"),
+        (".n.x", "x is not found"),  # a key of null
+        (".a.b", "b is not found"),  # a key of a string
+        (".list.name", "name is not found"),
+        (".s[0]", "string is not array or slice"),
+        (".nested[0]", "map[string]interface {} is not array or slice"),
+        (".num[0]", "float64 is not array or slice"),
         (".list[4]", "array index out of bounds: index 4, length 4"),
         (".list[-5]", "array index out of bounds: index -1, length 4"),
         (".list[1:9]", "array index out of bounds: index 8, length 4"),
@@ -151,15 +153,16 @@ def test_exists_filter_counts_a_failed_index_as_present() -> None:
         (".list[3:1]", "starting index 3 is greater than ending index 1"),
         (".list[::0]", "step must be > 0"),
         (".list[0,9]", "array index out of bounds: index 9, length 4"),
-        (".nested[?(@.b)]", "cannot filter a object"),
-        (".n[?(@.b)]", "cannot filter a null"),
-        (".items[?(@.tag == 'x')]", "in filter: key 'tag' not found"),
-        (".items[?(@.w == 1)]", "incompatible types for comparison: number and integer"),
-        (".items[?(@.w == 1)]", "compare with a literal like 1.0"),
-        (".items[?(@.name > 1.0)]", "incompatible types for comparison: string and number"),
-        (".items[?(@ == 'x')]", "invalid type for comparison: object"),
+        (".nested[?(@.b)]", "map[b:map[c:deep]] is not array or slice and cannot be filtered"),
+        (".n[?(@.b)]", "<nil> is not array or slice and cannot be filtered"),
+        (".num[?(@.b)]", "3 is not array or slice and cannot be filtered"),
+        (".items[?(@.tag == 'x')]", "tag is not found"),
+        (".items[?(@.w == 1)]", "incompatible types for comparison"),  # JSON numbers are float64
+        (".items[?(@.name > 1.0)]", "incompatible types for comparison"),
+        (".items[?(@ == 'x')]", "invalid type for comparison"),
         (".items[?(@.w = 1.0)]", "unrecognized filter operator ="),
-        (".items[?(@.name == true)]", "incompatible types"),
+        (".items[?(@.name == true)]", "incompatible types for comparison"),
+        (".items[*].w[?(@ > 1.0)]", "1 is not array or slice and cannot be filtered"),
         (".a word", "unrecognized identifier word"),
         (".a end", "not in range, nothing to end"),
     ],
@@ -167,7 +170,7 @@ def test_exists_filter_counts_a_failed_index_as_present() -> None:
 def test_evaluation_errors(path: str, message: str) -> None:
     with pytest.raises(JsonPathError) as info:
         find(path)
-    assert message in str(info.value)
+    assert str(info.value) == message
 
 
 @pytest.mark.parametrize(
@@ -188,8 +191,8 @@ def test_evaluation_errors(path: str, message: str) -> None:
         (".a\nb", "unclosed action"),
         (".a * b", "unrecognized character in action: U+002A '*'"),
         (".a +1.2.3", "cannot parse number +1.2.3"),
-        (".a ' \\q '", "invalid quoted string"),
-        (".a }", "braces are not allowed"),
+        (".a ' \\q '", "unquote string ' \\q ' error invalid syntax"),
+        (".a }", "braces are not allowed inside a path"),
     ],
 )
 def test_syntax_errors(path: str, message: str) -> None:
@@ -198,8 +201,7 @@ def test_syntax_errors(path: str, message: str) -> None:
         return
     with pytest.raises(JsonPathError) as info:
         compile_path(path)
-    assert "syntax error" in str(info.value)
-    assert message in str(info.value)
+    assert str(info.value) == message
 
 
 @pytest.mark.parametrize(
@@ -232,8 +234,10 @@ def test_go_struct_fields_match_json_tag_then_go_name() -> None:
     assert find(".Body.k", root) == ["v"]
     assert find(".context.EventID", root) == ["e-1"]
     assert find(".*", root) == [{"k": "v"}, ctx]
-    with pytest.raises(JsonPathError, match="key 'bodies' not found"):
+    with pytest.raises(JsonPathError, match=r"^bodies is not found$"):
         find(".bodies", root)
+    with pytest.raises(JsonPathError, match=r"^struct is not array or slice$"):
+        find("[0]", root)
 
 
 def test_parsed_paths_are_cached() -> None:

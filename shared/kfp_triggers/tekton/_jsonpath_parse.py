@@ -171,7 +171,7 @@ def _inside(s: str, i: int) -> tuple[list[Node], int]:
             nodes.append(Const(word == "true") if word in ("true", "false") else Identifier(word))
             i = j
         else:
-            raise JsonPathError(f"unrecognized character in action: U+{ord(char):04X} {char!r}")
+            raise JsonPathError(f"unrecognized character in action: {_go_rune(char)}")
 
 
 def _field(s: str, i: int) -> tuple[Node, int]:
@@ -274,8 +274,14 @@ def _quoted(s: str, i: int, quote: str) -> tuple[str, int]:
     raw = s[i - 1 : j]
     try:
         return _unquote(raw[1:-1], quote), j
-    except ValueError as exc:
-        raise JsonPathError(f"invalid quoted string {raw}: {exc}") from None
+    except ValueError:
+        raise JsonPathError(f"unquote string {raw} error invalid syntax") from None
+
+
+def _go_rune(char: str) -> str:
+    """A character as Go's ``%#U`` prints it: ``U+0024 '$'`` (the quoted form only if printable)."""
+    shown = f"U+{ord(char):04X}"
+    return f"{shown} '{char}'" if char.isprintable() else shown
 
 
 def _unquote(body: str, quote: str) -> str:

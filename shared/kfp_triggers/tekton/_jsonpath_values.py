@@ -1,15 +1,19 @@
 """Go values as the JSONPath engine sees them, and Go's rules for comparing them.
 
 Go distinguishes kinds that decoded JSON in Python does not: a JSON number is a float64, an integer
-literal in a path is an ``int``, a byte of a string is a ``uint8``, and Tekton's event is a struct.
-Filters compare only values of the same kind (ints and uints excepted), exactly as the
-``text/template`` comparison functions client-go borrows.
+literal in a path is an ``int``, a byte of a string is a ``uint8``, Tekton's event is a struct and
+its headers a ``map[string]string``. Filters compare only values of the same kind (ints and uints
+excepted), exactly as the ``text/template`` comparison functions client-go borrows, and fail with
+their errors (``incompatible types for comparison``). :func:`go_type` and :func:`go_value` name and
+print a value as Go's ``%v`` does, for client-go's error texts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Final
+
+from kfp_triggers.golang.fmt import format_v
 
 MISSING: Final = object()
 
@@ -22,8 +26,16 @@ class GoUint8(int):
     """One byte of a string, which Go yields when ``.*`` or ``..`` walks into a string."""
 
 
+class StringMap(dict[str, str]):
+    """A Go ``map[string]string`` (Tekton's joined headers), named so in error messages."""
+
+
 class ComparisonError(ValueError):
-    """Two values cannot be compared with a filter operator."""
+    """Two values cannot be compared with a filter operator; the message is Go's."""
+
+
+_BAD_TYPE: Final = "invalid type for comparison"
+_INCOMPATIBLE: Final = "incompatible types for comparison"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +47,7 @@ class GoStruct:
     """
 
     fields: tuple[tuple[str, str, Any], ...]
+    go_type: str = "struct"
 
     def get(self, name: str) -> Any:
         """Return the field named ``name`` (tag, then Go name), or a private missing marker."""
@@ -55,25 +68,34 @@ class GoStruct:
         return [(tag, value) for tag, _, value in self.fields]
 
 
-def describe(value: Any) -> str:
-    """Name a value's JSON type for error messages."""
-    if value is None:
-        return "null"
+def go_type(value: Any) -> str:
+    """The Go type of a value, as ``reflect.Type`` prints it (``float64``, ``map[string]interface {}``)."""
     if isinstance(value, bool):
-        return "boolean"
+        return "bool"
     if isinstance(value, GoUint8):
-        return "byte"
+        return "uint8"
     if isinstance(value, GoInt):
-        return "integer"
-    if isinstance(value, int | float):
-        return "number"
+        return "int"
+    if isinstance(value, float | int):
+        return "float64"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, StringMap):
+        return "map[string]string"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
     if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict | GoStruct):
-        return "object"
-    return type(value).__name__
+        return "[]interface {}"
+    if isinstance(value, GoStruct):
+        return value.go_type
+    return "interface {}"
+
+
+def go_value(value: Any) -> str:
+    """A value as Go's ``%v`` prints it (maps with sorted keys, ``<nil>`` for null, structs in braces)."""
+    if isinstance(value, GoStruct):
+        return "{" + " ".join(go_value(v) for v in value.values()) + "}"
+    return format_v(value)
 
 
 def _kind(value: Any) -> str:
@@ -88,20 +110,13 @@ def _kind(value: Any) -> str:
         return "float"
     if isinstance(value, str):
         return "string"
-    raise ComparisonError(f"invalid type for comparison: {describe(value)}")
-
-
-def _incompatible(left: Any, right: Any) -> ComparisonError:
-    hint = ""
-    if {_kind(left), _kind(right)} == {"int", "float"}:
-        hint = " (JSON numbers are floats: compare with a literal like 1.0, not 1)"
-    return ComparisonError(f"incompatible types for comparison: {describe(left)} and {describe(right)}{hint}")
+    raise ComparisonError(_BAD_TYPE)
 
 
 def _equal(left: Any, right: Any) -> bool:
     kinds = {_kind(left), _kind(right)}
     if len(kinds) > 1 and kinds != {"int", "uint"}:
-        raise _incompatible(left, right)
+        raise ComparisonError(_INCOMPATIBLE)
     return bool(left == right)
 
 
@@ -109,9 +124,9 @@ def _less(left: Any, right: Any) -> bool:
     left_kind, right_kind = _kind(left), _kind(right)
     if left_kind != right_kind:
         if {left_kind, right_kind} != {"int", "uint"}:
-            raise _incompatible(left, right)
+            raise ComparisonError(_INCOMPATIBLE)
     elif left_kind == "bool":
-        raise ComparisonError("invalid type for comparison: booleans cannot be ordered")
+        raise ComparisonError(_BAD_TYPE)  # booleans cannot be ordered
     return bool(left < right)
 
 

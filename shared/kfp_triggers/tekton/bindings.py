@@ -8,7 +8,9 @@ JSON encoding, and zero or several matches become a JSON array. Header values ar
 values joined with ``","``; the name after ``header.`` is canonicalised first.
 
 When an expression fails and the TriggerTemplate declares a default for the param, that
-expression's text is replaced by the default and the rest of the value is kept.
+expression's text is replaced by the default and the rest of the value is kept. Otherwise the
+trigger fails with Tekton's own message, e.g. ``failed to ApplyEventValuesToParams: failed to
+replace JSONPath value for param p: $(body.missing): missing is not found``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from kfp_triggers.golang.json import GoJsonError, escape_string, marshal, unmars
 from kfp_triggers.golang.textproto import canonical_header_key
 from kfp_triggers.tekton._jsonpath_parse import Field
 from kfp_triggers.tekton.headers import Headers
-from kfp_triggers.tekton.jsonpath import GoStruct, JsonPath, JsonPathError, compile_path
+from kfp_triggers.tekton.jsonpath import GoStruct, JsonPath, JsonPathError, StringMap, compile_path
 
 __all__ = [
     "ROOTS",
@@ -44,6 +46,12 @@ _GO_ROOTS: Final = frozenset({"Body", "Header", "Extensions", "Context"})
 
 # kubectl's relaxed JSONPath: 'a.b', '.a.b', '{a.b}' or '{.a.b}'; no other braces anywhere.
 _RELAXED = re.compile(r"\{\.?([^{}]+)\}|\.?([^{}]+)")
+_RELAXED_ERROR: Final = (
+    "unexpected path string, expected a 'name1.name2' or '.name1.name2' or "
+    "'{name1.name2}' or '{.name1.name2}'"
+)
+# The prefix Tekton's ResolveParams puts before every binding failure.
+_APPLY: Final = "failed to ApplyEventValuesToParams"
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
@@ -59,15 +67,16 @@ class EventData:
     @cached_property
     def root(self) -> GoStruct:
         """The JSONPath root, shaped like Tekton's ``event`` struct (built once per event)."""
-        joined = {name: ",".join(values) for name, values in self.header.items()}
-        context = GoStruct((("eventID", "EventID", self.event_id),))
+        joined = StringMap((name, ",".join(values)) for name, values in self.header.items())
+        context = GoStruct((("eventID", "EventID", self.event_id),), "template.TriggerContext")
         return GoStruct(
             (
                 ("header", "Header", joined),
                 ("body", "Body", self.body),
                 ("extensions", "Extensions", self.extensions),
                 ("context", "Context", context),
-            )
+            ),
+            "template.event",
         )
 
 
@@ -82,8 +91,10 @@ def event_data(
     through a JSON round trip.
 
     Raises:
-        BindingError: the body is not JSON. Tekton then fails every trigger of the event, even
-            one whose bindings never read the body, so callers should treat it the same way.
+        BindingError: the body is not JSON (Tekton's message: ``failed to ApplyEventValuesToParams:
+            failed to marshal event: failed to unmarshal request body: <Go's error>``). Tekton then
+            fails every trigger of the event, even one whose bindings never read the body, so
+            callers should treat it the same way.
     """
     parsed: Any = None
     if body:
@@ -91,7 +102,7 @@ def event_data(
             parsed = unmarshal(body)
         except GoJsonError as exc:
             raise BindingError(
-                f"the request body is not valid JSON ({exc}); no binding can be resolved for this event"
+                f"{_APPLY}: failed to marshal event: failed to unmarshal request body: {exc}"
             ) from exc
     return EventData(parsed, header, _as_json(dict(extensions or {}), "extensions"), event_id)
 
@@ -171,10 +182,7 @@ def _compiled(path: str) -> JsonPath | str | None:
         return None
     match = _RELAXED.fullmatch(path)
     if match is None:
-        return (
-            "unexpected path string, expected 'name1.name2', '.name1.name2', "
-            "'{name1.name2}' or '{.name1.name2}' (braces are only allowed around the whole path)"
-        )
+        return _RELAXED_ERROR
     spec = match.group(1) if match.group(1) is not None else match.group(2)
     try:
         return compile_path("." + spec)
@@ -205,7 +213,7 @@ def _render(values: list[Any] | None) -> str:
             return marshal(value)
         return marshal(values)
     except GoJsonError as exc:
-        raise BindingError(f"cannot render the selected value: {exc}") from exc
+        raise BindingError(f"error getting values for jsonpath results: {exc}") from exc
 
 
 def evaluate_expression(expression: str, event: EventData) -> str:
@@ -236,12 +244,14 @@ def resolve_params(
 
     Raises:
         BindingError: a param name is bound twice, or an expression fails for a param with no
-            template default (the error names the param and the expression).
+            template default; the message is Tekton's (``duplicate param name: p``, ``failed to
+            ApplyEventValuesToParams: failed to replace JSONPath value for param p: <value>:
+            <client-go's error>``) and ``param``/``expression`` say where.
     """
     seen: set[str] = set()
     for name, _ in params:
         if name in seen:
-            raise BindingError(f"duplicate binding param name {name!r}", param=name)
+            raise BindingError(f"failed to resolve bindings: duplicate param name: {name}", param=name)
         seen.add(name)
     resolved = dict(defaults)
     for name, value in params:
@@ -252,7 +262,7 @@ def resolve_params(
             except BindingError as exc:
                 if name not in defaults:
                     raise BindingError(
-                        f"param {name!r}: cannot resolve {original} in {value!r}: {exc}",
+                        f"{_APPLY}: failed to replace JSONPath value for param {name}: {value}: {exc}",
                         param=name,
                         expression=original,
                     ) from exc

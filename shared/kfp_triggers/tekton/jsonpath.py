@@ -14,6 +14,8 @@ hands it (the event and its context), so results and errors match Go's:
   of the same Go kind: JSON numbers are float64, so ``@.n == 1`` is an error and ``@.n == 1.0``
   works.
 
+Every error message is client-go's (``missing is not found``, ``string is not array or slice``,
+``incompatible types for comparison``, ``unterminated array``): Tekton reports them verbatim.
 Paths are parsed once and cached; evaluation is a straight walk over lists of values.
 """
 
@@ -43,11 +45,13 @@ from kfp_triggers.tekton._jsonpath_values import (
     GoInt,
     GoStruct,
     GoUint8,
+    StringMap,
     compare,
-    describe,
+    go_type,
+    go_value,
 )
 
-__all__ = ["GoInt", "GoStruct", "GoUint8", "JsonPath", "JsonPathError", "compile_path", "describe"]
+__all__ = ["GoInt", "GoStruct", "GoUint8", "JsonPath", "JsonPathError", "StringMap", "compile_path"]
 
 
 class _EvalError(JsonPathError):
@@ -101,14 +105,12 @@ def compile_path(text: str) -> JsonPath:
     """Parse the inside of a JSONPath action (``.body.items[0].name``), cached per text.
 
     Raises:
-        JsonPathError: the text is not valid JSONPath; the message says what is wrong.
+        JsonPathError: the text is not valid JSONPath; the message is client-go's parser error.
     """
     try:
         return JsonPath(text, parse_action(text))
-    except JsonPathError as exc:
-        raise JsonPathError(f"syntax error in {text!r}: {exc}") from None
     except RecursionError:
-        raise JsonPathError(f"syntax error in {text!r}: nested too deeply") from None
+        raise JsonPathError("path nested too deeply") from None
 
 
 def _eval_list(values: list[Any], nodes: tuple[Node, ...], state: _State) -> list[Any]:
@@ -157,21 +159,8 @@ def _field(values: list[Any], name: str) -> list[Any]:
         if got is not MISSING:
             found.append(got)
     if not found and values:
-        raise _EvalError(_not_found(values, name), [])
+        raise _EvalError(f"{name} is not found", [])
     return found
-
-
-def _not_found(values: list[Any], name: str) -> str:
-    objects = [v for v in values if isinstance(v, dict | GoStruct)]
-    if not objects:
-        kind = next((describe(v) for v in values if v is not None), "null")
-        return f"key {name!r} not found: cannot look up a key in a {kind}"
-    if len(objects) == 1:
-        obj = objects[0]
-        keys = list(obj) if isinstance(obj, dict) else [tag for tag, _, _ in obj.fields]
-        shown = ", ".join(repr(k) for k in keys[:10]) + (", ..." if len(keys) > 10 else "")
-        return f"key {name!r} not found (available: {shown or 'none'})"
-    return f"key {name!r} not found"
 
 
 def _slice(values: list[Any], node: Slice) -> list[Any]:
@@ -180,7 +169,7 @@ def _slice(values: list[Any], node: Slice) -> list[Any]:
         if value is None:
             continue
         if not isinstance(value, list):
-            raise _EvalError(f"cannot index a {describe(value)}: only arrays can be indexed", values)
+            raise _EvalError(f"{go_type(value)} is not array or slice", values)
         length = len(value)
         start = 0 if node.start is None else node.start
         if start < 0:
@@ -240,7 +229,7 @@ def _filter(values: list[Any], node: Filter, state: _State) -> list[Any]:
     results: list[Any] = []
     for value in values:
         if not isinstance(value, list):
-            raise _EvalError(f"cannot filter a {describe(value)}: only arrays can be filtered", values)
+            raise _EvalError(f"{go_value(value)} is not array or slice and cannot be filtered", values)
         for element in value:
             probe = [element]
             if node.op == "exists":
@@ -260,7 +249,7 @@ def _filter(values: list[Any], node: Filter, state: _State) -> list[Any]:
             try:
                 passed = compare(node.op, lefts[0], rights[0])
             except ComparisonError as exc:
-                raise _EvalError(f"in filter: {exc}", results) from None
+                raise _EvalError(str(exc), results) from None
             if passed:
                 results.append(element)
     return results
@@ -271,9 +260,9 @@ def _operand(probe: list[Any], nodes: tuple[Node, ...], state: _State, values: l
     try:
         found = _eval_list(probe, nodes, state)
     except _EvalError as exc:
-        raise _EvalError(f"in filter: {exc}", values) from None
+        raise _EvalError(str(exc), values) from None
     if len(found) > 1:
-        raise _EvalError("in filter: can only compare one element at a time", values)
+        raise _EvalError("can only compare one element at a time", values)
     return found
 
 
