@@ -123,7 +123,7 @@ locals {
       entry_point         = "collect_status"
       input_topic         = "${var.prefix}-runs"
       output_topic        = "${var.prefix}-run-states"
-      extra_output_topics = ["${var.prefix}-launch"]
+      extra_output_topics = ["${var.prefix}-launch", "${var.prefix}-events"]
       memory_mib          = 512
       concurrency         = 1
       body_factor         = 0

@@ -22,6 +22,7 @@ from kfp_triggers.secretstore import FileSecrets
 from kfp_triggers.wire.events import CLOUDEVENTS_JSON, StatusTick, decode_stage_input, read_data
 from kfp_triggers.wire.eventtypes import (
     DEAD_LETTER_SUFFIX,
+    EVENT_RECEIVED,
     DEFAULT_TOPIC_PREFIX,
     HOPS,
     RUN_REQUESTED,
@@ -120,9 +121,10 @@ def test_the_stage_table_matches_the_functions_and_the_hops(stages: dict[str, di
         assert isinstance(extra, list) and len(set(extra)) == len(extra), stage
         assert spec["output_topic"] not in extra, stage
         assert {spec["output_topic"], *extra} == produced, stage
-    # Only status publishes beyond its own output topic: queued run requests, back to launch.
+    # Only status publishes beyond its own output topic: queued run requests, back to launch, and
+    # run ends to intercept as events of the listeners that chain pipelines.
     assert {s: v["extra_output_topics"] for s, v in stages.items() if v["extra_output_topics"]} == {
-        "status": [topic_for(RUN_REQUESTED)]
+        "status": [topic_for(RUN_REQUESTED), topic_for(EVENT_RECEIVED)]
     }
     assert stages["status"]["output_topic"] == topic_for(RUN_STATE)
     assert {s for s, v in stages.items() if v["uses_store"]} == {"intercept", "render", "launch", "status"}
@@ -518,7 +520,7 @@ def test_terraform_evaluates_the_locals_for_kfp_with_secrets(root: hcl.Body, tmp
     grants = {(v["stage"], v["topic"]) for v in outputs["extra_publishers"].values()}
     hops = {(h.producer, h.topic) for h in HOPS if h.producer in functions}
     assert grants == {(s, t) for s, t in hops if t != functions[s]["output_topic"]}
-    assert grants == {("status", "kfpt-launch")}
+    assert grants == {("status", "kfpt-launch"), ("status", "kfpt-events")}
     # Without github_token_secret no function gets GitHub status settings, so none posts statuses.
     for spec in functions.values():
         assert not [k for k in spec["environment"] if k.startswith("KFPT_GITHUB_")]
@@ -669,7 +671,8 @@ def test_a_second_deployment_in_the_project_gets_its_own_topics(root: hcl.Body, 
         produced = {prefixed(h.topic, "staging") for h in HOPS if h.producer == stage}
         assert spec["input_topic"] == (consumed.pop() if consumed else None)
         assert {spec["output_topic"], *spec["extra_output_topics"]} == produced, stage
-    # Publisher grants beyond the output topics: status on launch's topic, under this prefix.
+    # Publisher grants beyond the output topics: status on launch's and the events topic, under this prefix.
     assert outputs["extra_publishers"] == {
-        "status/staging-launch": {"stage": "status", "topic": "staging-launch"}
+        "status/staging-launch": {"stage": "status", "topic": "staging-launch"},
+        "status/staging-events": {"stage": "status", "topic": "staging-events"},
     }

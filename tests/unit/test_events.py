@@ -253,7 +253,7 @@ def test_wire_keys_match_the_documented_shapes() -> None:
     }  # fmt: skip
     assert set(SAMPLES[4].to_data()) == {"eventID", "idempotencyKey", "runID", "backend", "state", "runURL"}
     assert set(SAMPLES[6].to_data()) == {
-        "eventID", "runID", "backend", "state", "previousState", "runURL", "trigger", "listener",
+        "eventID", "runID", "backend", "state", "previousState", "runURL", "trigger", "listener", "outputs",
     }  # fmt: skip
     assert SAMPLES[0].to_data()["request"]["bodyBase64"] == b64(REQUEST.body)
 

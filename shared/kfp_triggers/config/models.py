@@ -22,7 +22,8 @@ CLUSTER_TRIGGER_BINDING = "ClusterTriggerBinding"
 CORE_INTERCEPTORS = ("cel", "github", "gitlab", "bitbucket", "slack")
 # The project's own interceptors, named under its domain so no user's ClusterInterceptor is shadowed.
 PATHS_INTERCEPTOR = "paths.kfp-triggers.dev"
-BUILTIN_INTERCEPTORS = (*CORE_INTERCEPTORS, PATHS_INTERCEPTOR)
+RUN_EVENTS_INTERCEPTOR = "run-events.kfp-triggers.dev"
+BUILTIN_INTERCEPTORS = (*CORE_INTERCEPTORS, PATHS_INTERCEPTOR, RUN_EVENTS_INTERCEPTOR)
 KFP_RUN_API_VERSION = "pipelines.kubeflow.org/v2beta1"
 KFP_RUN_KIND = "Run"
 
@@ -118,6 +119,8 @@ class InterceptorSpec:
 PAYLOAD_VALIDATION_ANNOTATION = "tekton.dev/payload-validation"
 ACCEPTED_STATUS_ANNOTATION = "kfp-triggers.dev/accepted-status"
 VERIFY_AT_INGEST_ANNOTATION = "kfp-triggers.dev/verify-at-ingest"
+RUN_EVENTS_ANNOTATION = "kfp-triggers.dev/run-events"
+"""``"true"``: the listener also receives this deployment's own run ends and event completions."""
 
 CONCURRENCY_POLICIES = ("allow", "cancel-in-progress", "queue", "queue-latest", "skip")
 """What a new invocation does to its concurrency group's other runs (see :class:`Concurrency`)."""

@@ -19,6 +19,7 @@ from kfp_triggers.config.models import (
     CLUSTER_INTERCEPTOR,
     NAMESPACED_INTERCEPTOR,
     PATHS_INTERCEPTOR,
+    RUN_EVENTS_INTERCEPTOR,
     InterceptorDecl,
     WebhookSpec,
 )
@@ -177,6 +178,8 @@ def _check_core(ctx: Ctx, name: str, params: list[ParamItem], entry: LMap, what:
         _check_cel(ctx, by_name, what)
     if name == PATHS_INTERCEPTOR:
         _check_paths(ctx, params, entry, what)
+    if name == RUN_EVENTS_INTERCEPTOR and params:
+        ctx.error(params[0].line, f"{what}: the {RUN_EVENTS_INTERCEPTOR} interceptor takes no params")
 
 
 def _check_paths(ctx: Ctx, params: list[ParamItem], entry: LMap, what: str) -> None:

@@ -17,6 +17,7 @@ from kfp_triggers.config.fields import Ctx, check_keys, map_items, opt_list, opt
 from kfp_triggers.config.models import (
     ACCEPTED_STATUS_ANNOTATION,
     PAYLOAD_VALIDATION_ANNOTATION,
+    RUN_EVENTS_ANNOTATION,
     VERIFY_AT_INGEST_ANNOTATION,
     Concurrency,
     EventListener,
@@ -148,9 +149,10 @@ def parse_listener(ctx: Ctx, meta: Meta, spec: LMap | None, line: int) -> EventL
             ctx.error(
                 meta.line, f"annotation {ACCEPTED_STATUS_ANNOTATION} must be one of {allowed}, not {value!r}"
             )
-    verify = meta.annotations.get(VERIFY_AT_INGEST_ANNOTATION)
-    if verify is not None and verify.strip().lower() not in ("true", "false"):
-        ctx.error(meta.line, f"annotation {VERIFY_AT_INGEST_ANNOTATION} must be 'true' or 'false'")
+    for flag in (VERIFY_AT_INGEST_ANNOTATION, RUN_EVENTS_ANNOTATION):
+        given = meta.annotations.get(flag)
+        if given is not None and given.strip().lower() not in ("true", "false"):
+            ctx.error(meta.line, f"annotation {flag} must be 'true' or 'false'")
     if spec is None:
         spec = LMap()
         spec.line, spec.key_lines, spec.value_lines = line, {}, {}

@@ -3,7 +3,9 @@
 Tekton serves them at ``/cel``, ``/github``, ``/gitlab``, ``/bitbucket`` and ``/slack``; here they
 run in process. ``cel`` is built by a factory supplied by the CEL wiring, so this module does not
 depend on the CEL engine. Beside Tekton's five, the project's own changed-path filter
-(``paths.kfp-triggers.dev``) runs in process the same way: :data:`BUILTIN_INTERCEPTORS` lists all six.
+(``paths.kfp-triggers.dev``) and the check that an event is one of the deployment's own run ends
+(``run-events.kfp-triggers.dev``) run in process the same way: :data:`BUILTIN_INTERCEPTORS` lists all
+seven.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from kfp_triggers.interceptors.bitbucket import BitbucketInterceptor
 from kfp_triggers.interceptors.github import GitHubInterceptor
 from kfp_triggers.interceptors.gitlab import GitLabInterceptor
 from kfp_triggers.interceptors.paths import PATHS_INTERCEPTOR, PathsInterceptor
+from kfp_triggers.interceptors.run_events import RUN_EVENTS_INTERCEPTOR, RunEventsInterceptor
 from kfp_triggers.interceptors.slack import SlackInterceptor
 from kfp_triggers.tekton.interceptor_protocol import Interceptor, InterceptorServices
 
 CORE_INTERCEPTORS = ("cel", "github", "gitlab", "bitbucket", "slack")
-BUILTIN_INTERCEPTORS = (*CORE_INTERCEPTORS, PATHS_INTERCEPTOR)
+BUILTIN_INTERCEPTORS = (*CORE_INTERCEPTORS, PATHS_INTERCEPTOR, RUN_EVENTS_INTERCEPTOR)
 
 _BUILDERS: dict[str, Callable[[InterceptorServices], Interceptor]] = {
     "github": GitHubInterceptor,
@@ -26,6 +29,7 @@ _BUILDERS: dict[str, Callable[[InterceptorServices], Interceptor]] = {
     "bitbucket": BitbucketInterceptor,
     "slack": SlackInterceptor,
     PATHS_INTERCEPTOR: PathsInterceptor,
+    RUN_EVENTS_INTERCEPTOR: RunEventsInterceptor,
 }
 
 

@@ -25,11 +25,12 @@ from kfp_triggers.metrics import EVENTS_RECEIVED, STAGE_DURATION
 from kfp_triggers.stages.bodies import check_in
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.edge_auth import authentication_failure, wants_edge_auth
-from kfp_triggers.tekton.eventids import event_id_for
+from kfp_triggers.tekton.eventids import cloudevent_type, event_id_for
 from kfp_triggers.tekton.headers import first
 from kfp_triggers.tekton.payload import invalid_body_message, payload_problem
 from kfp_triggers.tekton.request import RawRequest
 from kfp_triggers.wire.events import EventReceived, HttpRequestData, ObjectRef, event_for, topic_for
+from kfp_triggers.wire.eventtypes import TYPE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,13 @@ def _answer(
             return HttpAnswer.json(
                 400, _tekton_body(listener, "", uid="", error=invalid_body_message(problem))
             )
+    claimed = cloudevent_type(request.headers, request.body)
+    if claimed.startswith(TYPE_PREFIX):
+        # Only the status stage hands these to intercept (run ends, for chained pipelines); a
+        # request claiming one would pass for them (see run-events.kfp-triggers.dev).
+        return HttpAnswer.json(
+            400, {"error": f"event type {claimed[:100]!r} is reserved for this deployment's own events"}
+        )
     if wants_edge_auth(listener):
         failure = authentication_failure(ctx, listener, request)
         if failure is not None:

@@ -34,6 +34,7 @@ from kfp_triggers.config.pipelines import package_roots
 from kfp_triggers.errors import KfptError
 from kfp_triggers.metrics import RUN_LAUNCHES, RUN_STATES, WEBHOOK_TO_RUN
 from kfp_triggers.stages import groups
+from kfp_triggers.stages.chaining import hand_on_run_event
 from kfp_triggers.stages.context import StageContext
 from kfp_triggers.stages.lease import LeaseKeeper, invocation_owner
 from kfp_triggers.stages.outcome import event_outcome
@@ -385,6 +386,7 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
         )
         changes.append(change)
         if change.state in TERMINAL_STATES:
+            hand_on_run_event(ctx, event, change, ctx.clock())
             _announce_if_complete(ctx, event, change.event_id, change.listener)
     return changes
 
@@ -424,6 +426,7 @@ def _announce_if_complete(ctx: StageContext, event: CloudEvent, event_id: str, l
         raise
     ctx.store.complete(key, owner, {"outcome": found.outcome}, expires_at=ctx.expiry())
     log.info("event %s: every run has ended: %s", event_id, found.outcome)
+    hand_on_run_event(ctx, event, completed, ctx.clock())
 
 
 def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
@@ -445,6 +448,10 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
         return None
     if observed.outputs and state in TERMINAL_STATES:
         _record_outputs(ctx, run.run_id, observed.outputs)
+    outputs: dict[str, Any] = {}
+    for output in observed.outputs if state in TERMINAL_STATES else ():
+        found = output.uri or output.artifact_id if output.value is None else output.value
+        outputs.setdefault(output.task, {}).setdefault(output.name, found)
     ctx.metrics.count(RUN_STATES, run.backend, state)
     log.info(
         "run %s of event %s trigger %s: %s -> %s", run.run_id, run.event_id, run.trigger, previous, state
@@ -459,6 +466,7 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
         run_url=run.run_url,
         trigger=ObjectRef(str(run.details.get("triggerNamespace", namespace)), run.trigger),
         listener=ObjectRef(namespace, name),
+        outputs=outputs,
     )
 
 

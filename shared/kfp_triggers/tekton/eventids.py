@@ -89,6 +89,22 @@ def cloudevent_source_and_id(headers: Headers, body: bytes) -> tuple[str, str] |
     return (source if isinstance(source, str) else ""), event_id.strip()
 
 
+def cloudevent_type(headers: Headers, body: bytes) -> str:
+    """The ``type`` a CloudEvent request claims (binary or structured mode), else ``""``."""
+    claimed = first(headers, "Ce-Type").strip()
+    if claimed:
+        return claimed
+    content_type = first(headers, "Content-Type").strip().lower()
+    if not content_type.startswith(_STRUCTURED) or len(body) > _MAX_STRUCTURED_BYTES:
+        return ""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return ""
+    found = document.get("type") if isinstance(document, dict) else None
+    return found.strip() if isinstance(found, str) else ""
+
+
 def safe_id(value: str) -> str:
     """``value`` itself when it is a plain token, else a UUID derived from it."""
     return value if _SAFE_ID.match(value) else str(uuid.uuid5(_ID_NAMESPACE, value))

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kfp_triggers.config import InterceptorSpec
+from kfp_triggers.config.models import RUN_EVENTS_INTERCEPTOR
 from kfp_triggers.golang.textproto import canonical_header_key
 from kfp_triggers.tekton.headers import CREDENTIAL_HEADERS, Headers
 
@@ -45,6 +46,9 @@ def verified_by(specs: Sequence[InterceptorSpec]) -> str | None:
             found = None
             continue
         name = spec.ref_name or ""
+        if name == RUN_EVENTS_INTERCEPTOR and spec.url is None:
+            found = name  # only the status stage can hand on such an event (ingest refuses its types)
+            continue
         if spec.url is not None or not _has_secret(spec.params):
             continue
         if name in SIGNATURE_INTERCEPTORS or (name in TOKEN_INTERCEPTORS and found is None):

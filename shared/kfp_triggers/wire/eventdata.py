@@ -340,6 +340,8 @@ class RunState(_Payload):
     run_url: str | None = field(metadata=_json("runURL", "text?"))
     trigger: ObjectRef = field(metadata=_json("trigger", "ref"))
     listener: ObjectRef = field(metadata=_json("listener", "ref"))
+    outputs: dict[str, Any] = field(metadata=_json("outputs", "object"), default_factory=dict)
+    """Once the run has ended: ``{task: {output: artifact URI (or id), or parameter value}}``."""
 
     def message_id(self) -> str:
         return f"{self.event_id}/{self.run_id}/{self.previous_state or 'NONE'}/{self.state}"

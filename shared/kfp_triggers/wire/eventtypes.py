@@ -14,14 +14,17 @@ generators) and tests can read the table without loading the cloudevents SDK.
     dev.kfptriggers.run.requested.v1       status   -> launch        kfpt-launch
     dev.kfptriggers.run.state.v1           status   -> anyone        kfpt-run-states
     dev.kfptriggers.event.completed.v1     status   -> anyone        kfpt-run-states
+    dev.kfptriggers.event.received.v1      status   -> intercept     kfpt-events
 
 Every topic has a dead-letter topic named ``<topic>-dead-letter``. The periodic tick shares the
 status stage's input topic, so the status function has one subscription and one trigger.
 
 A type may have more than one producer but always travels on one topic: run.requested comes from
 render, and from status, which hands a queued run request back to launch when a concurrency slot
-frees (launch re-renders and verifies every run request, whoever sent it). So a stage may publish
-on more than one topic: status on ``kfpt-run-states`` and ``kfpt-launch``.
+frees (launch re-renders and verifies every run request, whoever sent it); event.received comes
+from ingest, and from status, which hands run ends to the listeners that chain pipelines (intercept
+believes an event.received no more than a request from the internet). So a stage may publish on
+more than one topic: status on ``kfpt-run-states``, ``kfpt-launch`` and ``kfpt-events``.
 
 The names above are the logical ones the stages use. On Pub/Sub a deployment may carry its own
 prefix (``KFPT_TOPIC_PREFIX``, see :func:`prefixed`), so several deployments can share a project:
@@ -79,6 +82,9 @@ HOPS: Final[tuple[Hop, ...]] = (
     Hop(RUN_STATE, "status", "anyone", TOPIC_RUN_STATES),
     # Once every run of an event has ended: the event's one outcome (see kfp_triggers.stages.outcome).
     Hop(EVENT_COMPLETED, "status", "anyone", TOPIC_RUN_STATES),
+    # Run ends and event completions, as events of the listeners that ask for them
+    # (see kfp_triggers.stages.chaining): pipelines started by other pipelines.
+    Hop(EVENT_RECEIVED, "status", "intercept", TOPIC_EVENTS),
 )
 
 EVENT_TYPES: Final[frozenset[str]] = frozenset(hop.event_type for hop in HOPS)
