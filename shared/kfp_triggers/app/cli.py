@@ -83,8 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     _secrets_arg(p)
     p.set_defaults(handler=cmd_cel_eval)
 
-    p = sub.add_parser("interceptor", help="answer one InterceptorRequest (stdin) as a core interceptor")
-    p.add_argument("name", help="cel, github, gitlab, bitbucket or slack")
+    p = sub.add_parser("interceptor", help="answer one InterceptorRequest (stdin) as a built-in interceptor")
+    p.add_argument(
+        "name",
+        help="cel, github, gitlab, bitbucket, slack, paths.kfp-triggers.dev or run-events.kfp-triggers.dev",
+    )
     _secrets_arg(p)
     p.add_argument("--github-api-url", default="https://api.github.com/", help="GitHub REST API base URL")
     p.set_defaults(handler=cmd_interceptor)
