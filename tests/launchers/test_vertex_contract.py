@@ -543,3 +543,34 @@ def test_cancel_timeout_is_retryable(vertex: tuple[ContractServer, FakeVertex]) 
         launcher_for(server, timeout_s=0.3).cancel("job-t")
     assert launcher_for(server).cancel("job-t").state is RunState.CANCELING  # cancelling meanwhile
     assert server.targets().count(f"POST {PARENT}/pipelineJobs/job-t:cancel") == 1
+
+
+def test_provenance_labels_reach_the_job_within_vertex_label_rules(
+    vertex: tuple[ContractServer, FakeVertex],
+) -> None:
+    """The labels launch stamps every run with (stages.provenance) pass Vertex's label rules as sent."""
+    from kfp_triggers.stages.provenance import run_labels
+    from kfp_triggers.wire.events import ObjectRef, RunRequested
+
+    server, fake = vertex
+    sha = "9f3c2b1a" * 5
+    requested = RunRequested(
+        event_id="0b6f5a2e-c9d1-11f0-8a1e-4f2c7a9d3b01",
+        listener=ObjectRef("default", "github-push"),
+        trigger=ObjectRef("default", "train-on-main"),
+        idempotency_key="k",
+        uid="u",
+        origin={"verifiedBy": "github", "github": {"owner": "Acme-ML", "repo": "fraud.model", "sha": sha}},
+    )
+    base = request()
+    launcher_for(server).launch(
+        LaunchRequest(base.spec, "k-prov", event_id=base.event_id, labels=run_labels(requested))
+    )
+    (post,) = creates(server)  # the fake refuses a label that breaks Vertex's rules
+    labels = post.body["labels"]
+    assert labels["triggers_tekton_dev_eventid"] == "0b6f5a2e-c9d1-11f0-8a1e-4f2c7a9d3b01"
+    assert labels["triggers_tekton_dev_trigger"] == "train-on-main"
+    assert labels["kfp-triggers_dev_verified-by"] == "github"
+    assert labels["kfp-triggers_dev_repository"] == "acme-ml_fraud_model"
+    assert labels["kfp-triggers_dev_commit"] == sha
+    assert fake.jobs[post.query["pipelineJobId"][0]]["labels"] == labels
