@@ -86,3 +86,50 @@ def test_a_replay_whose_body_expired_from_the_store_says_so(
     monkeypatch.setenv("KFPT_BODY_STORE", f"file://{tmp_path}/elsewhere")
     with pytest.raises(Exception, match="cannot be replayed: its body is not in file://"):
         operations.replay(server.ctx.store, event_id, [EXAMPLE], EXAMPLE / "secrets", dry_run=True)
+
+
+def test_a_body_missing_or_changed_in_the_store_fails_the_event_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is emptied (or its copy changed) between ingest and intercept: journalled, not silent."""
+    from kfp_triggers.adapters.transports.memory import MemoryBus
+
+    monkeypatch.chdir(tmp_path)
+    body = read_http_request(PUSH).body
+    digest = digest_of(body)
+    bodies = tmp_path / "bodies"
+    settings = {"claim_check_bytes": 1024, "body_store": f"file://{bodies}"}
+    with serving(tmp_path, {"KFPT_LAUNCHER": "dry-run"}, **settings) as server:
+        bus = server.ctx.publisher
+        assert isinstance(bus, MemoryBus)
+        original_publish = bus.publish
+
+        def tamper_then_publish(topic: str, event: object) -> str:
+            # Ingest has stored the body; change it at rest before intercept reads it.
+            path = bodies / digest[:2] / digest
+            if path.exists():
+                path.write_bytes(body.replace(b"main", b"evil", 1))
+            return original_publish(topic, event)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(bus, "publish", tamper_then_publish)
+        status, answer = send_request(server.url, PUSH)
+        assert status == 202
+        event_id = json.loads(answer)["eventID"]
+
+        def journalled() -> bool:
+            record = server.ctx.store.get_event(event_id)
+            return record is not None and bool(record.triggers) and all(t.decided for t in record.triggers)
+
+        assert wait_for(journalled, 30)
+        record = server.ctx.store.get_event(event_id)
+        assert record is not None
+        assert server.ctx.store.list_runs(10) == []
+    for trigger in record.triggers:
+        assert trigger.accepted is False
+        assert trigger.decision_error is not None
+        assert (
+            "not in the body store" in trigger.decision_error
+            and "does not match its digest" in trigger.decision_error
+        )
+    told = explain(record)
+    assert {t["verdict"] for t in told["triggers"]} == {"error"}

@@ -25,7 +25,7 @@ from kfp_triggers.config import EventListener, InterceptorSpec
 from kfp_triggers.errors import KfptError
 from kfp_triggers.metrics import TRIGGER_DECISIONS
 from kfp_triggers.stages.bodies import check_in, check_out
-from kfp_triggers.stages.context import StageContext
+from kfp_triggers.stages.context import PermanentStageError, StageContext
 from kfp_triggers.tekton.chain import ChainOutcome
 from kfp_triggers.tekton.headers import without_credentials
 from kfp_triggers.tekton.origin import origin_of, secret_headers, signs_body
@@ -69,7 +69,12 @@ def intercept(ctx: StageContext, event: CloudEvent, received: EventReceived) -> 
     listener = ctx.listener(received.listener.namespace, received.listener.name)
     secrets = secret_headers(_listener_specs(ctx, listener))
     event_id = _admit(ctx, received, listener, secrets)
-    received = dataclasses.replace(received, request=check_out(ctx, received.request))
+    try:
+        received = dataclasses.replace(received, request=check_out(ctx, received.request))
+    except PermanentStageError as exc:
+        # Journalled against every trigger, so `events explain` says why nothing was decided.
+        _journal_unreadable(ctx, listener, event_id, str(exc))
+        raise
     # Tekton sends the request headers on; the credentials among them stay here.
     headers = without_credentials(received.request.headers, secrets)
     processingevents.send(listener, event_id, processingevents.STARTED, headers)
@@ -108,6 +113,15 @@ def _admit(
             event_id,
         )
     return event_id
+
+
+def _journal_unreadable(ctx: StageContext, listener: EventListener, event_id: str, why: str) -> None:
+    """Record, for each trigger of the listener, that the event's body could not be read."""
+    named: list[tuple[str, str | None]] = [(t.name, None) for t in ctx.config.triggers_for(listener)]
+    named += [(t.name, g.name) for g in ctx.config.groups_for(listener) for t in g.triggers]
+    ctx.store.record_decisions(
+        event_id, [TriggerDecision(name, group, [], False, {}, why) for name, group in named]
+    )
 
 
 def _listener_specs(ctx: StageContext, listener: EventListener) -> list[InterceptorSpec]:
