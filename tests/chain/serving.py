@@ -32,16 +32,16 @@ def serving(
 ) -> Iterator[Server]:
     """The chain serving ``config`` (the example by default) until the block ends.
 
-    ``settings`` override :class:`Settings` fields (``claim_check_bytes=0``, say); the journal,
-    runs and bodies live under ``tmp_path``.
+    ``settings`` override :class:`Settings` fields (``claim_check_bytes=0``, ``store=...``, say); by
+    default the journal, runs and bodies live under ``tmp_path``.
     """
-    chosen = Settings(
-        config=str(config),
-        secrets_dir=str(config / "secrets"),
-        store=f"sqlite:///{tmp_path}/state.db",
-        output_root=str(tmp_path / "runs"),
-        **settings,
-    )
+    defaults = {
+        "config": str(config),
+        "secrets_dir": str(config / "secrets"),
+        "store": f"sqlite:///{tmp_path}/state.db",
+        "output_root": str(tmp_path / "runs"),
+    }
+    chosen = Settings(**{**defaults, **settings})
     server = start(chosen, environ, port=0, tick_s=0.2, dashboard=dashboard)
     threading.Thread(target=server.httpd.serve_forever, daemon=True).start()
     try:

@@ -9,12 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,54 +17,10 @@ from kfp_triggers.adapters.bodies import BodyMismatchError, BodyMissingError, bo
 from kfp_triggers.app.serve import send_request, wait_for
 from kfp_triggers.tekton.request import read_http_request
 from tests.chain.serving import EXAMPLE, serving
-from tests.emulator.support import free_port, stop_emulator
-
-BUCKET = "kfpt-bodies"
+from tests.emulator.gcs_fixture import BUCKET, gcs_emulator  # noqa: F401 - a fixture
 
 
-@pytest.fixture(scope="module")
-def gcs_emulator() -> Iterator[str]:
-    """The emulator on a free port with the bucket created; yields its URL (``STORAGE_EMULATOR_HOST``)."""
-    command = shutil.which("gcp-storage-emulator", path=str(Path(sys.executable).parent)) or shutil.which(
-        "gcp-storage-emulator"
-    )
-    if command is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("gcp-storage-emulator is required under CI=true (pip install -e '.[dev]')")
-        pytest.skip("gcp-storage-emulator is not installed")
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            command,
-            "start",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-            "--default-bucket",
-            BUCKET,
-            "-q",
-            "-M",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/storage/v1/b/{BUCKET}", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                stop_emulator(proc)
-                pytest.fail("the GCS emulator did not start")
-            time.sleep(0.1)
-    yield url
-    stop_emulator(proc)
-
-
-def test_bodies_round_trip_and_are_what_googles_client_reads(gcs_emulator: str) -> None:
+def test_bodies_round_trip_and_are_what_googles_client_reads(gcs_emulator: str) -> None:  # noqa: F811
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
@@ -96,7 +46,9 @@ def test_bodies_round_trip_and_are_what_googles_client_reads(gcs_emulator: str) 
 
 
 def test_the_chain_runs_with_its_large_bodies_in_the_bucket(
-    gcs_emulator: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gcs_emulator: str,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     environ = {"KFPT_LAUNCHER": "dry-run", "STORAGE_EMULATOR_HOST": gcs_emulator}
