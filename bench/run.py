@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import chain, coldstart, handoff, ingest, matching, runcontrol
+from bench import bodies, chain, coldstart, handoff, ingest, matching, runcontrol
 from bench.common import ROOT, fmt_ms, fmt_ratio
 
 DEFAULT_OUTPUT = ROOT / "build" / "bench" / "latest.json"
@@ -88,6 +88,8 @@ class Settings:
     chain_steady_seconds: float = 15.0
     runcontrol_pushes: int = 50
     runcontrol_push_seconds: float = 10.0
+    body_seconds: float = 4.0
+    body_warmup_seconds: float = 1.0
 
 
 QUICK = Settings(
@@ -103,6 +105,8 @@ QUICK = Settings(
     chain_steady_seconds=1.0,
     runcontrol_pushes=runcontrol.QUICK_PLAN.pushes,
     runcontrol_push_seconds=runcontrol.QUICK_PLAN.push_seconds,
+    body_seconds=0.5,
+    body_warmup_seconds=0.1,
 )
 
 
@@ -283,6 +287,7 @@ def run(
     result["ingest_throughput"] = ingest.throughput(
         settings.concurrencies, settings.load_seconds, settings.load_warmup_seconds, settings.load_repeats
     )
+    result["ingest_by_size"] = bodies.run(settings.body_seconds, settings.body_warmup_seconds)
     result["imports"] = ingest.imports(settings.import_rounds)
     result["runcontrol"] = runcontrol.run(
         runcontrol.Plan(pushes=settings.runcontrol_pushes, push_seconds=settings.runcontrol_push_seconds),
@@ -319,6 +324,9 @@ def report(result: dict[str, Any]) -> str:
          matching.report(result["matching"])),
         ("Ingest under load vs hello-world (in-process transport, same functions-framework command, "
          "default gunicorn)", ingest.report_throughput(result["ingest_throughput"])),
+        ("Ingest by body size (1 KB, 1 MB, 20 MB signed pushes, claim check on) vs a body-reading "
+         "hello-world",
+         bodies.report(result["ingest_by_size"])),
         ("Cold start to the first hand-off, in-process and on the Pub/Sub emulator, vs hello-world",
          coldstart.report(result["cold_start"])),
         ("Heavy imports of each function module", ingest.report_imports(result["imports"])),

@@ -49,6 +49,7 @@ class Function:
 
 FUNCTIONS = {
     "hello": Function("hello", ROOT / "bench" / "hello" / "main.py", "hello", "http", 200),
+    "hello-body": Function("hello-body", ROOT / "bench" / "hello" / "main.py", "hello_body", "http", 200),
     "ingest": Function("ingest", ROOT / "functions" / "ingest" / "main.py", "ingest_webhook", "http", 202),
     "intercept": Function(
         "intercept", ROOT / "functions" / "intercept" / "main.py", "intercept_event", "cloudevent", 200
@@ -85,6 +86,7 @@ def function_env(state_dir: Path) -> dict[str, str]:
         "KFPT_STORE": f"sqlite:///{state_dir / 'state.db'}",
         "KFPT_LAUNCHER": "dry-run",
         "KFPT_LOCAL_OUTPUT_ROOT": str(state_dir / "runs"),
+        "KFPT_BODY_STORE": f"file://{state_dir / 'bodies'}",
     }
 
 

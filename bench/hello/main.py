@@ -12,3 +12,9 @@ import functions_framework
 def hello(request: flask.Request) -> str:
     """Answer 200 with a fixed greeting."""
     return "Hello, World!"
+
+
+@functions_framework.http
+def hello_body(request: flask.Request) -> str:
+    """Read the whole body, then greet: the least any webhook receiver pays for a body of a size."""
+    return f"Hello, {len(request.get_data())} bytes!"
