@@ -47,6 +47,7 @@ DEFAULT_OUTPUT = ROOT / "build" / "bench" / "latest.json"
 SECTIONS = (
     "matching",
     "ingest_throughput",
+    "ingest_by_size",
     "cold_start",
     "imports",
     "handoff_imports",
@@ -105,8 +106,8 @@ QUICK = Settings(
     chain_steady_seconds=1.0,
     runcontrol_pushes=runcontrol.QUICK_PLAN.pushes,
     runcontrol_push_seconds=runcontrol.QUICK_PLAN.push_seconds,
-    body_seconds=0.5,
-    body_warmup_seconds=0.1,
+    body_seconds=1.0,
+    body_warmup_seconds=0.2,
 )
 
 

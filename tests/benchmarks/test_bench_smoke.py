@@ -29,6 +29,7 @@ from tests.conftest import ROOT
 HEADINGS = (
     "== Trigger matching",
     "== Ingest under load vs hello-world",
+    "== Ingest by body size",
     "== Cold start to the first hand-off",
     "== Heavy imports of each function module",
     "== Imports of the first hand-off",
@@ -111,6 +112,13 @@ def test_each_benchmark_measured_what_it_should(quick_run: tuple[str, dict[str, 
     assert cold["hello"]["median_ms"] > 0
     for stage in ("ingest", "intercept", "render"):
         assert cold["functions"][stage]["memory"]["median_ms"] > 0, stage
+    sizes = result["ingest_by_size"]["sizes"]
+    assert [s["size"] for s in sizes] == ["1 KB", "1 MB", "20 MB"]
+    for entry in sizes:
+        expected = {"1 KB": 1024, "1 MB": 2**20, "20 MB": 20 * 2**20}[entry["size"]]
+        assert 0.9 * expected <= entry["bytes"] <= 1.1 * expected, entry["size"]
+        for name in ("hello-body", "ingest"):
+            assert entry[name]["errors"] == 0 and entry[name]["rps"] > 0, (entry["size"], name)
     for name, r in result["imports"]["functions"].items():
         assert r["first_status"] in (200, 202), name
     assert Path(result["meta"]["platform"])  # metadata is filled in
