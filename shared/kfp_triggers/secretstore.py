@@ -7,6 +7,11 @@ trailing newline in the file is part of the secret, as it would be in a Kubernet
 A secret that authenticates senders (a webhook's HMAC key or shared token) is read with
 :func:`verification_secret`, which refuses an empty or blank value: anyone can compute an HMAC
 keyed by nothing, so such a secret would make every request authentic.
+
+A missing secret and a missing key raise the errors Tekton's secret getter reports:
+:class:`SecretNotFoundError` reads ``secrets "name" not found`` (the Kubernetes API's text) and
+:class:`SecretKeyNotFoundError` reads ``cannot find key key in secret namespace/name`` once the
+trigger's namespace is known (:meth:`SecretKeyNotFoundError.in_namespace`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,34 @@ from typing import Protocol
 from kfp_triggers.errors import SecretError
 
 _NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+class SecretNotFoundError(SecretError):
+    """No secret of that name: ``secrets "<name>" not found``, as the Kubernetes API answers."""
+
+    def __init__(self, secret_name: str) -> None:
+        super().__init__(f'secrets "{secret_name}" not found')
+        self.secret_name = secret_name
+
+
+class SecretKeyNotFoundError(SecretError):
+    """The secret exists without the key: Tekton's ``cannot find <key> key in secret <ns>/<name>``."""
+
+    def __init__(self, secret_name: str, key: str, namespace: str = "") -> None:
+        super().__init__(f"cannot find {key} key in secret {namespace}/{secret_name}")
+        self.secret_name = secret_name
+        self.key = key
+
+    def in_namespace(self, namespace: str) -> SecretKeyNotFoundError:
+        """The same error with the trigger's namespace in the text, as Tekton writes it."""
+        return SecretKeyNotFoundError(self.secret_name, self.key, namespace)
+
+
+def secret_message(exc: SecretError, namespace: str) -> str:
+    """The text Tekton's secret getter gives for ``exc`` in a trigger of ``namespace``."""
+    if isinstance(exc, SecretKeyNotFoundError):
+        return str(exc.in_namespace(namespace))
+    return str(exc)
 
 
 class SecretStore(Protocol):
@@ -43,7 +76,9 @@ class FileSecrets:
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise SecretError(f'secrets "{secret_name}" key "{key}" not found') from None
+            if not path.parent.is_dir():
+                raise SecretNotFoundError(secret_name) from None
+            raise SecretKeyNotFoundError(secret_name, key) from None
         except OSError as exc:
             raise SecretError(f'secrets "{secret_name}" key "{key}" unreadable: {exc.strerror}') from None
 
@@ -52,8 +87,8 @@ class NoSecrets:
     """A :class:`SecretStore` that has no secrets at all."""
 
     def get(self, secret_name: str, key: str) -> bytes:
-        """Always fail: no secrets directory is configured."""
-        raise SecretError(f'secrets "{secret_name}" not found (no secrets directory configured)')
+        """Always fail, as a namespace without the secret does: no secrets directory is configured."""
+        raise SecretNotFoundError(secret_name)
 
 
 def verification_secret(store: SecretStore, secret_name: str, key: str) -> bytes:

@@ -58,7 +58,7 @@ CASES: list[tuple[str, dict[str, str], dict[str, Any], tuple[StatusCode, str] | 
         "missing secret file",
         {"X-Gitlab-Token": "x"},
         {"secretRef": {"secretName": "gitlab", "secretKey": "absent"}},
-        (FP, 'error getting secret: secrets "gitlab" key "absent" not found'),
+        (FP, "error getting secret: cannot find absent key in secret /gitlab"),  # no trigger id: no namespace
     ),
     ("event allowed", {"X-Gitlab-Event": "Push Hook"}, {"eventTypes": ["Push Hook"]}, None),
     (

@@ -357,6 +357,7 @@ def test_gitlab_refuses_a_blank_secret(secrets_dir: Path) -> None:
             {
                 "header": {"X-Gitlab-Token": [" \n"]},
                 "interceptor_params": {"secretRef": {"secretName": "hooks", "secretKey": "blank"}},
+                "context": {"trigger_id": "namespaces/default/triggers/t"},
             }
         )
     )
@@ -431,7 +432,7 @@ def test_edge_answer_says_only_not_authentic_and_the_log_keeps_why(
     for told in ("hooks", key, "secret", "github", "signature"):
         assert told not in answer.body.decode()
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    assert ('key "absent" not found' if key == "absent" else "payload signature check failed") in logged
+    assert ("cannot find absent key in secret" if key == "absent" else "payload signature check failed") in logged
     assert "s3cr3t-hook-key" not in logged
 
 

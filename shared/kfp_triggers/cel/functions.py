@@ -3,7 +3,8 @@
 ``match``, ``canonical``, ``truncate``, ``compareSecret``, ``parseJSON``, ``parseYAML``,
 ``parseURL``, ``marshalJSON``, ``first``, ``last`` and ``translate``. They operate on the shared
 value model; ``compareSecret`` reads secrets through a :class:`SecretStore` (Tekton's namespace
-argument is accepted and ignored, as Tekton ignores it).
+argument is accepted and ignored, as Tekton ignores it: the secret is the trigger's namespace's,
+which the CEL interceptor sets in :data:`TRIGGER_NAMESPACE` for the messages that name it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import functools
 import hmac
 import math
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from kfp_triggers.cel import goregex, gourl
@@ -28,9 +30,12 @@ from kfp_triggers.errors import SecretError
 from kfp_triggers.golang import fmt as gofmt
 from kfp_triggers.golang import json as gojson
 from kfp_triggers.golang.textproto import canonical_header_key
-from kfp_triggers.secretstore import SecretStore, verification_secret
+from kfp_triggers.secretstore import SecretNotFoundError, SecretStore, secret_message, verification_secret
 
 _canonical = functools.lru_cache(maxsize=512)(canonical_header_key)
+
+#: The namespace of the trigger whose expressions are being evaluated (Tekton's ``defaultNS``).
+TRIGGER_NAMESPACE: ContextVar[str] = ContextVar("TRIGGER_NAMESPACE", default="")
 
 # The last map found to be a valid http.Header: filters call match/canonical on the same request
 # headers many times, and the check is a loop over every header.
@@ -91,10 +96,11 @@ def compare_secret(secrets: SecretStore | None) -> Callable[..., bool]:
         ref = f"v1beta1.SecretRef{{SecretKey:{gofmt.quote(key)}, SecretName:{gofmt.quote(name)}}}"
         try:
             if secrets is None:
-                raise SecretError(f'secrets "{name}" not found (no secrets directory configured)')
+                raise SecretNotFoundError(name)  # no secrets directory configured
             secret = verification_secret(secrets, name, key)  # an empty secret would match anyone
         except SecretError as exc:
-            raise EvalError(f"failed to find secret '{ref}' in compareSecret: {exc}") from None
+            reason = secret_message(exc, TRIGGER_NAMESPACE.get())
+            raise EvalError(f"failed to find secret '{ref}' in compareSecret: {reason}") from None
         return hmac.compare_digest(secret, value.encode("utf-8", "surrogatepass"))
 
     return impl

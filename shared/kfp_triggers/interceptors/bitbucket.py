@@ -4,9 +4,10 @@ Both products send ``X-Event-Key`` (the event) and, when a webhook secret is con
 ``X-Hub-Signature: <alg>=<hex>`` (Server: ``sha256`` or ``sha1``; Cloud: ``sha256``). The
 signature is checked with go-github's rules, so one code path verifies either product. Order:
 params (code 3), ``eventTypes`` (9), empty ``secretKey`` (9), missing ``X-Hub-Signature`` (3),
-secret lookup (9; an empty or blank secret fails it, unlike in Tekton, since anyone can sign with
-it), bad signature (9, ``error validating signature: <reason>``). A stored secret may hold several
-keys, one per line, for rotation (see :mod:`~kfp_triggers.interceptors.signature`).
+no request context (3), secret lookup (9; an empty or blank secret fails it, unlike in Tekton,
+since anyone can sign with it), bad signature (9, ``error validating signature: <reason>``). A
+stored secret may hold several keys, one per line, for rotation (see
+:mod:`~kfp_triggers.interceptors.signature`).
 
 Header quirk kept on purpose: Tekton reads ``X-Event-Key`` from the header map *as received*,
 without canonicalising its keys first (it does canonicalise before reading the signature). So the
@@ -24,6 +25,7 @@ from kfp_triggers.interceptors.params import (
     SecretRef,
     event_allowed,
     event_rejected,
+    no_context,
     parse_params,
     secret_failure,
 )
@@ -63,10 +65,12 @@ class BitbucketInterceptor:
         signature = first(canonicalise(request.header), "X-Hub-Signature")
         if not signature:
             return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, "no X-Hub-Signature header set")
+        if request.context is None:
+            return no_context()
         try:
             secret = verification_secret(self.services.secrets, ref.secret_name, ref.secret_key)
         except SecretError as exc:
-            return secret_failure(exc)
+            return secret_failure(exc, request.context)
         try:
             validate_signature(signature, request.body, secret)
         except SignatureError as exc:

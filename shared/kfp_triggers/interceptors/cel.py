@@ -15,11 +15,16 @@ from functools import cached_property
 from typing import Any
 
 from kfp_triggers.cel import CelBodyError, CelEnvironment
-from kfp_triggers.cel.functions import to_struct_json
+from kfp_triggers.cel.functions import TRIGGER_NAMESPACE, to_struct_json
 from kfp_triggers.cel.sjson import SjsonError, set_path
 from kfp_triggers.cel.values import CelType, CelValue, Duration, Timestamp, Uint
 from kfp_triggers.errors import CelError
-from kfp_triggers.tekton.interceptor_protocol import InterceptorRequest, InterceptorResponse, StatusCode
+from kfp_triggers.tekton.interceptor_protocol import (
+    NO_CONTEXT,
+    InterceptorRequest,
+    InterceptorResponse,
+    StatusCode,
+)
 
 _UNPARSEABLE = "failed to unmarshal extensions into map: invalid character '}' looking for beginning of value"
 _KIND = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}
@@ -182,12 +187,21 @@ class CelInterceptor:
 
     def process(self, request: InterceptorRequest) -> InterceptorResponse:
         """Filter and overlay one request; every outcome is a response, never an exception."""
+        namespace = TRIGGER_NAMESPACE.set(request.context.namespace() if request.context else "")
+        try:
+            return self._process(request)
+        finally:
+            TRIGGER_NAMESPACE.reset(namespace)
+
+    def _process(self, request: InterceptorRequest) -> InterceptorResponse:
         try:
             params = self._params(request.interceptor_params or {})
         except _ParamsError as exc:
             return InterceptorResponse.stop(
                 StatusCode.INVALID_ARGUMENT, f"failed to parse interceptor params: {exc}"
             )
+        if request.context is None:
+            return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, NO_CONTEXT)
         try:
             activation = self.env.activation(
                 request.body, request.header, request.extensions or {}, request.context.event_url

@@ -8,6 +8,11 @@ Checks run in Tekton's order and the first failure decides:
 4. ``secretRef``: ``X-Hub-Signature-256`` is checked with go-github's rules (code 9); the legacy
    ``X-Hub-Signature`` header is never read; the secret may hold several keys, one per line, for
    rotation (see :mod:`~kfp_triggers.interceptors.signature`);
+
+Every step that reads a secret needs the request context (the trigger's namespace): without one,
+a request sent to the served interceptor gets Tekton's code 3 ``no request context passed``
+(for ``githubOwners``' token: code 9 ``error getting github token: no request context passed``),
+and ``addChangedFiles`` asks for it before reading any token, as Tekton does.
 5. when the GitHub API is to be called, ``X-GitHub-Enterprise-Host`` must name an allowed host
    (see :class:`~kfp_triggers.interceptors.github_api.ApiRoots`), else the request is refused
    (code 9) before any token is read or sent;
@@ -50,19 +55,22 @@ from kfp_triggers.interceptors.params import (
     SecretRef,
     event_allowed,
     event_rejected,
+    no_context,
     parse_params,
     read_secret,
     secret_failure,
     struct,
 )
 from kfp_triggers.interceptors.signature import SignatureError, validate_signature
-from kfp_triggers.secretstore import verification_secret
+from kfp_triggers.secretstore import secret_message, verification_secret
 from kfp_triggers.tekton.headers import canonicalise, first
 from kfp_triggers.tekton.interceptor_protocol import (
+    NO_CONTEXT,
     InterceptorRequest,
     InterceptorResponse,
     InterceptorServices,
     StatusCode,
+    TriggerContext,
 )
 
 FORM_ENCODING_REFUSED = "form parameter encoding not supported, please change the hook to send JSON payloads"
@@ -122,7 +130,7 @@ class GitHubInterceptor:
 
         ref = SecretRef.from_param(params.get("secretRef"))
         if ref is not None:
-            failed = self._check_signature(ref, first(headers, "X-Hub-Signature-256"), request.body)
+            failed = self._check_signature(ref, first(headers, "X-Hub-Signature-256"), request)
             if failed is not None:
                 return failed
 
@@ -137,45 +145,61 @@ class GitHubInterceptor:
             except EnterpriseHostError as exc:
                 return InterceptorResponse.stop(_FP, str(exc))
         if check_owners:
-            verdict = self._owners(request.body, event, api, owners)
+            verdict = self._owners(request.body, event, api, owners, request.context)
             if not verdict.continue_:
                 return verdict
         if list_files:
-            return self._changed_files(request.body, event, api, changed)
+            if request.context is None:
+                return no_context()
+            return self._changed_files(request.body, event, api, changed, request.context)
         return InterceptorResponse.proceed()
 
-    def _check_signature(self, ref: SecretRef, header: str, body: bytes) -> InterceptorResponse | None:
+    def _check_signature(
+        self, ref: SecretRef, header: str, request: InterceptorRequest
+    ) -> InterceptorResponse | None:
         if not ref.secret_key:
             return InterceptorResponse.stop(_FP, "github interceptor secretRef.secretKey is empty")
         if not header:
             return InterceptorResponse.stop(_FP, "no X-Hub-Signature-256 header set")
+        if request.context is None:
+            return no_context()
         try:
             secret = verification_secret(self.services.secrets, ref.secret_name, ref.secret_key)
         except SecretError as exc:
-            return secret_failure(exc)
+            return secret_failure(exc, request.context)
         try:
-            validate_signature(header, body, secret)
+            validate_signature(header, request.body, secret)
         except SignatureError as exc:
             return InterceptorResponse.stop(_FP, str(exc))
         return None
 
-    def _token(self, param: dict[str, Any] | None, what: str) -> str:
-        """The personal access token a param names ('' when none); raises SecretError."""
+    def _token(self, param: dict[str, Any] | None, what: str, context: TriggerContext | None) -> str:
+        """The personal access token a param names ('' when none); raises SecretError.
+
+        The message of the error is Tekton's, in the trigger's namespace.
+        """
         ref = SecretRef.from_param(param)
         if ref is None:
             return ""
         if not ref.secret_key:
             raise SecretError(f"github interceptor {what}.secretKey is empty")
-        return read_secret(self.services, ref).decode("utf-8", errors="replace")
+        if context is None:
+            raise SecretError(NO_CONTEXT)
+        try:
+            return read_secret(self.services, ref).decode("utf-8", errors="replace")
+        except SecretError as exc:
+            raise SecretError(secret_message(exc, context.namespace())) from exc
 
     def _client(self, api: str, token: str) -> GitHubClient:
         return GitHubClient(api, token, self.services.http_timeout_s)
 
-    def _changed_files(self, body: bytes, event: str, api: str, param: dict[str, Any]) -> InterceptorResponse:
+    def _changed_files(
+        self, body: bytes, event: str, api: str, param: dict[str, Any], context: TriggerContext
+    ) -> InterceptorResponse:
         try:
-            token = self._token(param.get("personalAccessToken"), "githubToken")
+            token = self._token(param.get("personalAccessToken"), "githubToken", context)
         except SecretError as exc:
-            return secret_failure(exc)
+            return InterceptorResponse.stop(_FP, f"error getting secret: {exc}")
         try:
             payload = _parse_json_body(body, "body is empty")
             number = _pr_number(payload, required=event == "pull_request")
@@ -192,9 +216,11 @@ class GitHubInterceptor:
             files = pushed
         return InterceptorResponse(continue_=True, extensions={"changed_files": ",".join(files)})
 
-    def _owners(self, body: bytes, event: str, api: str, param: dict[str, Any]) -> InterceptorResponse:
+    def _owners(
+        self, body: bytes, event: str, api: str, param: dict[str, Any], context: TriggerContext | None
+    ) -> InterceptorResponse:
         try:
-            token = self._token(param.get("personalAccessToken"), "personalAccessToken")
+            token = self._token(param.get("personalAccessToken"), "personalAccessToken", context)
         except SecretError as exc:
             return InterceptorResponse.stop(_FP, f"error getting github token: {exc}")
         check_type = str(param.get("checkType", ""))

@@ -5,9 +5,9 @@ Tekton compares it to the secret in constant time, byte-exact; here the token ma
 non-blank line of the stored secret (one per line, for rotation; see
 :func:`~kfp_triggers.interceptors.signature.secret_candidates`), each compared in constant time.
 Order: params (code 3), ``eventTypes`` against ``X-Gitlab-Event`` (code 9), empty ``secretKey`` (9),
-missing token header (3), secret lookup (9), token mismatch (3). The body is never parsed. Unlike
-Tekton, an empty or blank stored secret fails the lookup (9): a token compared against nothing
-authenticates nobody.
+missing token header (3), no request context (3), secret lookup (9), token mismatch (3). The body
+is never parsed. Unlike Tekton, an empty or blank stored secret fails the lookup (9): a token
+compared against nothing authenticates nobody.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from kfp_triggers.interceptors.params import (
     SecretRef,
     event_allowed,
     event_rejected,
+    no_context,
     parse_params,
     secret_failure,
 )
@@ -57,10 +58,12 @@ class GitLabInterceptor:
         token = first(headers, "X-Gitlab-Token")
         if not token:
             return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, "no X-Gitlab-Token header set")
+        if request.context is None:
+            return no_context()
         try:
             secret = verification_secret(self.services.secrets, ref.secret_name, ref.secret_key)
         except SecretError as exc:
-            return secret_failure(exc)
+            return secret_failure(exc, request.context)
         if not matches_any(token.encode("utf-8"), secret_candidates(secret)):
             return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, "Invalid X-GitLab-Token")
         return InterceptorResponse.proceed()

@@ -17,7 +17,14 @@ from typing import Any
 
 from kfp_triggers.errors import SecretError
 from kfp_triggers.golang.json import kind, type_error
-from kfp_triggers.tekton.interceptor_protocol import InterceptorResponse, InterceptorServices, StatusCode
+from kfp_triggers.secretstore import secret_message
+from kfp_triggers.tekton.interceptor_protocol import (
+    NO_CONTEXT,
+    InterceptorResponse,
+    InterceptorServices,
+    StatusCode,
+    TriggerContext,
+)
 
 
 @dataclass(frozen=True)
@@ -101,9 +108,19 @@ def read_secret(services: InterceptorServices, ref: SecretRef) -> bytes:
     return services.secrets.get(ref.secret_name, ref.secret_key)
 
 
-def secret_failure(exc: SecretError) -> InterceptorResponse:
-    """Tekton's ``error getting secret: ...`` failure (code 9); the message never holds the value."""
-    return InterceptorResponse.stop(StatusCode.FAILED_PRECONDITION, f"error getting secret: {exc}")
+def secret_failure(exc: SecretError, context: TriggerContext) -> InterceptorResponse:
+    """Tekton's ``error getting secret: ...`` failure (code 9); the message never holds the value.
+
+    The reason is the secret getter's, in the trigger's namespace (``secrets "x" not found``,
+    ``cannot find token key in secret default/x``).
+    """
+    reason = secret_message(exc, context.namespace())
+    return InterceptorResponse.stop(StatusCode.FAILED_PRECONDITION, f"error getting secret: {reason}")
+
+
+def no_context() -> InterceptorResponse:
+    """Tekton's answer when a check needs the request context and none was sent (code 3)."""
+    return InterceptorResponse.stop(StatusCode.INVALID_ARGUMENT, NO_CONTEXT)
 
 
 def _unmarshal_error(value: object, go_type: GoType, struct_name: str, path: list[str]) -> str:

@@ -61,6 +61,7 @@ from kfp_triggers.tekton.interceptor_protocol import (
     InterceptorResponse,
     InterceptorServices,
     StatusCode,
+    TriggerContext,
 )
 
 __all__ = ["PATHS_INTERCEPTOR", "PathRule", "PathsInterceptor", "path_rule"]
@@ -113,7 +114,7 @@ class PathsInterceptor:
         except _StopError as stop:
             return InterceptorResponse.stop(stop.code, str(stop))
         except SecretError as exc:
-            return secret_failure(exc)
+            return secret_failure(exc, request.context or TriggerContext())
         evaluate = rule is not None and found.evaluate
         if rule is None:
             matched = list(found.files)  # nothing to filter by: every file is let through

@@ -135,7 +135,8 @@ class LegacyWebhookInterceptor:
 
     def execute(self, request: InterceptorRequest) -> WebhookResult:
         """:meth:`call` with the body, headers, extensions and event URL of ``request``."""
-        return self.call(request.body, request.header, request.extensions, request.context.event_url)
+        event_url = request.context.event_url if request.context is not None else ""
+        return self.call(request.body, request.header, request.extensions, event_url)
 
 
 def webhook_url(webhook: WebhookTarget) -> str:

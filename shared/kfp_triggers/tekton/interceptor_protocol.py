@@ -64,16 +64,29 @@ class TriggerContext:
         out = {"event_url": self.event_url, "event_id": self.event_id, "trigger_id": self.trigger_id}
         return {k: v for k, v in out.items() if v}
 
+    def namespace(self) -> str:
+        """The trigger's namespace, from ``namespaces/<ns>/triggers/<name>`` (``""`` otherwise).
+
+        Tekton's ``ParseTriggerID``: core interceptors read secrets in this namespace.
+        """
+        parts = self.trigger_id.split("/")
+        return parts[1] if len(parts) == 4 else ""
+
 
 @dataclass(slots=True)
 class InterceptorRequest:
-    """What an interceptor is given: the event so far, its own params, and the trigger context."""
+    """What an interceptor is given: the event so far, its own params, and the trigger context.
+
+    ``context`` is ``None`` when a request sent to a served interceptor has no ``context`` (or
+    ``"context": null``), Go's nil pointer: Tekton's core interceptors then answer code 3 ``no
+    request context passed`` wherever they need it (see :data:`NO_CONTEXT`).
+    """
 
     body: bytes = b""
     header: Headers = field(default_factory=dict)
     extensions: dict[str, Any] = field(default_factory=dict)
     interceptor_params: dict[str, Any] = field(default_factory=dict)
-    context: TriggerContext = field(default_factory=TriggerContext)
+    context: TriggerContext | None = field(default_factory=TriggerContext)
 
     def body_text(self) -> str:
         """The body as a string, each invalid UTF-8 byte replaced by U+FFFD as Go's JSON encoder does."""
@@ -90,7 +103,7 @@ class InterceptorRequest:
             out["extensions"] = self.extensions
         if self.interceptor_params:
             out["interceptor_params"] = self.interceptor_params
-        out["context"] = self.context.to_wire()
+        out["context"] = None if self.context is None else self.context.to_wire()
         return out
 
     @classmethod
@@ -99,8 +112,8 @@ class InterceptorRequest:
         obj = _load_object(data, "InterceptorRequest")
         body = _field(obj, "body", "")
         header = _field(obj, "header", {})
-        ctx = _field(obj, "context", {})
-        if not isinstance(body, str) or not isinstance(header, dict) or not isinstance(ctx, dict):
+        ctx = obj.get("context")
+        if not isinstance(body, str) or not isinstance(header, dict) or not isinstance(ctx, dict | None):
             raise InvalidRequestError("failed to parse body as InterceptorRequest: wrong field types")
         for name, values in header.items():
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
@@ -114,12 +127,18 @@ class InterceptorRequest:
             header={str(k): list(v) for k, v in header.items()},
             extensions=extensions,
             interceptor_params=params,
-            context=TriggerContext(
+            context=None
+            if ctx is None
+            else TriggerContext(
                 event_url=str(ctx.get("event_url", "")),
                 event_id=str(ctx.get("event_id", "")),
                 trigger_id=str(ctx.get("trigger_id", "")),
             ),
         )
+
+
+#: What Tekton's core interceptors answer (code 3) when they need the request context and it is nil.
+NO_CONTEXT = "no request context passed"
 
 
 @dataclass(frozen=True)
