@@ -585,7 +585,7 @@ def test_hooks_check_every_binding_value_and_cel_expression(tmp_path: Path) -> N
     seen_bindings: list[str] = []
     seen_cel: list[str] = []
 
-    def binding_check(value: str) -> list[str]:
+    def binding_check(value: str, *, inline: bool = False) -> list[str]:
         seen_bindings.append(value)
         return ["unterminated $("] if value.count("(") > value.count(")") else []
 

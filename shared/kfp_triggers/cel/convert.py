@@ -122,7 +122,7 @@ def to_bytes(v: Any) -> bytes:
     if type(v) is bytes:
         return bytes(v)
     if type(v) is str:
-        return v.encode("utf-8", "surrogatepass")
+        return gofmt.go_bytes(v)
     raise no_such_overload("bytes", v)
 
 

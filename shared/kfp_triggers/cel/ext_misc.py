@@ -12,6 +12,7 @@ from typing import Any
 from kfp_triggers.cel.access import is_list
 from kfp_triggers.cel.stdlib import compare, equals, is_num
 from kfp_triggers.cel.values import INT64_MIN, CelType, Duration, EvalError, Timestamp, Uint, no_such_overload
+from kfp_triggers.golang.fmt import go_bytes
 
 _B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _MASK64 = (1 << 64) - 1
@@ -35,7 +36,7 @@ def base64_encode(data: Any) -> str:
 def base64_decode(text: Any) -> bytes:
     """Go's ``StdEncoding`` (padded), falling back to ``RawStdEncoding`` (unpadded) as cel-go does."""
     _expect("base64.decode", (text,), _is(str))
-    raw = text.encode("utf-8", "surrogatepass")
+    raw = go_bytes(text)
     data = raw.replace(b"\r", b"").replace(b"\n", b"")
     for index, byte in enumerate(data):
         if byte not in _B64_ALPHABET and byte != 0x3D:

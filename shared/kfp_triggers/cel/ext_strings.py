@@ -57,7 +57,7 @@ def last_index_of(s: Any, sub: Any, *rest: Any) -> int:
         _expect("lastIndexOf", (s, sub), str, str)
         if sub == "":
             return len(s)
-        if len(s.encode("utf-8")) < len(sub.encode("utf-8")):
+        if len(gofmt.go_bytes(s)) < len(gofmt.go_bytes(sub)):
             return -1
         offset = len(s) - 1
     else:
@@ -140,7 +140,7 @@ def quote(s: Any) -> str:
     _expect("strings.quote", (s,), str)
     escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
                "\\": "\\\\", '"': '\\"'}  # fmt: skip
-    clean = s.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    clean = gofmt.valid_text(s)  # cel-go sanitises invalid UTF-8 to U+FFFD per byte
     return '"' + "".join(escapes.get(c, c) for c in clean) + '"'
 
 

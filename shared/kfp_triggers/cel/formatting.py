@@ -133,7 +133,7 @@ def _render(verb: str, precision: int, arg: Any) -> str:
     if verb == "b" and t is bool:
         return "1" if arg else "0"
     if verb in "xX" and t in (str, bytes):
-        raw: bytes = arg if t is bytes else arg.encode("utf-8", "surrogatepass")
+        raw: bytes = arg if t is bytes else gofmt.go_bytes(arg)
         return raw.hex().upper() if verb == "X" else raw.hex()
     allowed = _STATIC_KINDS[verb.lower()]
     if not numeric or (t is float and "double" not in allowed):

@@ -78,12 +78,18 @@ def canonical(h: Any, key: Any) -> str:
 
 
 def truncate(s: Any, n: Any) -> str:
+    """Tekton's ``str[:min(n, len(str))]``: bytes, so a cut character leaves its first bytes.
+
+    Those bytes are kept (see :func:`~kfp_triggers.golang.fmt.go_string`): ``bytes()`` of the
+    result, ``==``, ``size()`` and a second ``truncate`` see what Go sees, and JSON shows each as
+    U+FFFD.
+    """
     if type(s) is not str or type(n) is not int:
         raise no_such_overload("truncate", s, n)
-    raw = s.encode("utf-8", "surrogatepass")
+    raw = gofmt.go_bytes(s)
     if n < 0:
         raise EvalError(f"internal error: runtime error: slice bounds out of range [:{n}]")
-    return gofmt.decode_utf8(raw[: min(n, len(raw))])
+    return gofmt.go_string(raw[: min(n, len(raw))])
 
 
 def compare_secret(secrets: SecretStore | None) -> Callable[..., bool]:
@@ -101,7 +107,7 @@ def compare_secret(secrets: SecretStore | None) -> Callable[..., bool]:
         except SecretError as exc:
             reason = secret_message(exc, TRIGGER_NAMESPACE.get())
             raise EvalError(f"failed to find secret '{ref}' in compareSecret: {reason}") from None
-        return hmac.compare_digest(secret, value.encode("utf-8", "surrogatepass"))
+        return hmac.compare_digest(secret, gofmt.go_bytes(value))
 
     return impl
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import re2
 
+from kfp_triggers.golang.fmt import valid_text
+
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
 
@@ -58,13 +60,17 @@ def compile_go(pattern: str) -> Any:
 
 
 def matches(text: str, pattern: str) -> bool:
-    """``regexp.MatchString``: does the pattern match anywhere in the text."""
-    return compile_go(pattern).search(text) is not None
+    """``regexp.MatchString``: does the pattern match anywhere in the text.
+
+    RE2 reads each byte of invalid UTF-8 as U+FFFD, so a string ``truncate()`` cut matches so.
+    """
+    return compile_go(pattern).search(valid_text(text)) is not None
 
 
 def replace_all(text: str, pattern: str, template: str) -> str:
     """``regexp.ReplaceAllString``: replace every match, expanding ``$1``/``${name}`` in the template."""
     regex = compile_go(pattern)
+    text = valid_text(text)  # RE2 reads invalid UTF-8 bytes as U+FFFD
     names = {index: name for name, index in regex.groupindex.items()}
     out: list[str] = []
     last_end = 0

@@ -177,7 +177,7 @@ def _yaml_key(key: Any) -> str:
 
 def check_size(text: str) -> None:
     """Raise :class:`YAMLLimitError` when ``text`` is longer than this engine parses."""
-    size = len(text.encode("utf-8", "surrogatepass"))
+    size = len(gofmt.go_bytes(text))
     if size > MAX_DOCUMENT_BYTES:
         raise YAMLLimitError(f"document is {size} bytes, more than the {MAX_DOCUMENT_BYTES} parseYAML reads")
 

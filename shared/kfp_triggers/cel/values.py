@@ -16,6 +16,7 @@ from typing import Any
 
 from kfp_triggers.cel import timeutil
 from kfp_triggers.errors import CelEvalError
+from kfp_triggers.golang.fmt import valid_text
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -191,8 +192,10 @@ def to_json(value: Any) -> Any:
     as protobuf's JSON mapping writes them; map keys become strings.
     """
     t = type(value)
-    if value is None or t is bool or t is str:
+    if value is None or t is bool:
         return value
+    if t is str:
+        return valid_text(value)  # a byte cut by truncate() reads as U+FFFD, as in Go's JSON
     if t is int or t is Uint:
         return int(value)
     if t is float:
@@ -206,7 +209,7 @@ def to_json(value: Any) -> Any:
     if t is list or t is tuple:
         return [to_json(v) for v in value]
     if t is dict:
-        return {map_key_string(plain_key(k)): to_json(v) for k, v in value.items()}
+        return {valid_text(map_key_string(plain_key(k))): to_json(v) for k, v in value.items()}
     if t is Timestamp or t is Duration or t is CelType:
         return str(value)
     raise CelEvalError(f"unsupported CEL value of type {t.__name__}")

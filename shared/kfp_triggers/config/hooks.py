@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+
+class BindingCheck(Protocol):
+    """Returns the problems of one binding param value; ``inline`` for a trigger's own bindings.
+
+    Tekton's admission webhook checks ``$(`` nesting only in TriggerBinding objects, so an inline
+    value such as ``$(body.$(header.x))`` is accepted (and only its innermost expression runs).
+    """
+
+    def __call__(self, value: str, *, inline: bool = False) -> list[str]:
+        """The problems found, ``[]`` when there are none."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -14,5 +27,5 @@ class ValidationHooks:
     ``$(...)``); ``cel_expression(expr)`` returns a CEL syntax error message, or ``None``.
     """
 
-    binding_expression: Callable[[str], list[str]] | None = None
+    binding_expression: BindingCheck | None = None
     cel_expression: Callable[[str], str | None] | None = None

@@ -2,8 +2,10 @@
 
 A ``bindings`` entry is a reference (``ref`` + optional ``kind``: TriggerBinding, the default, or
 ClusterTriggerBinding) or an inline param (``name`` + ``value``). Every value goes through the
-``binding_expression`` hook so malformed ``$(...)`` expressions are reported at their line.
-Values are strings; a number or boolean is taken as its JSON text (``3``, ``true``).
+``binding_expression`` hook so malformed ``$(...)`` expressions are reported at their line; an
+inline value is checked as Tekton's admission checks it, which is not for ``$(`` nesting (only
+TriggerBinding objects are). Values are strings; a number or boolean is taken as its JSON text
+(``3``, ``true``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def parse_binding_entries(ctx: Ctx, m: LMap, key: str, what: str) -> tuple[Bindi
             if entry.get("value") is None:
                 ctx.error(entry.line, f"{ewhat} (binding '{name}') needs a value")
                 continue
-            value = _value(ctx, entry, name, ewhat)
+            value = _value(ctx, entry, name, ewhat, inline=True)
             if value is not None:
                 out.append(BindingParam(name, value, ctx.source(entry.value_line("value"))))
         else:
@@ -76,7 +78,7 @@ def parse_binding_params(ctx: Ctx, spec: Any, line: int, what: str) -> tuple[Bin
     return tuple(out)
 
 
-def _value(ctx: Ctx, item: LMap, name: str, what: str) -> str | None:
+def _value(ctx: Ctx, item: LMap, name: str, what: str, *, inline: bool = False) -> str | None:
     raw = item.get("value")
     line = item.value_line("value")
     if isinstance(raw, (dict, list)):
@@ -86,7 +88,7 @@ def _value(ctx: Ctx, item: LMap, name: str, what: str) -> str | None:
     check = ctx.hooks.binding_expression
     if check is not None:
         try:
-            messages = list(check(value))
+            messages = list(check(value, inline=inline))
         except Exception as exc:  # a broken hook must not hide the other problems
             messages = [f"{type(exc).__name__}: {exc}"]
         for message in messages:

@@ -3,14 +3,34 @@
 Python's ``repr`` and Go's ``strconv`` both find the shortest decimal digits that round-trip a
 float64, so only the layout differs: Go never writes a trailing ``.0``, prints exponents with at
 least two digits (``1e+06``) and spells the special values ``NaN``, ``+Inf`` and ``-Inf``.
+
+A Go string is bytes and need not be UTF-8 (``s[:n]`` may cut a character). Such a string is held
+here as Python text whose invalid bytes are lone surrogates U+DC80..U+DCFF, one per byte (Python's
+``surrogateescape``): :func:`go_string` and :func:`go_bytes` convert, so the bytes survive a round
+trip, ``len`` counts what Go's ``utf8.RuneCountInString`` counts, and the JSON encoder writes each
+such byte as ``\ufffd`` as Go's does.
 """
 
 from __future__ import annotations
 
 import codecs
 import math
+import re
 
-__all__ = ["decode_utf8", "format_e", "format_f", "format_g", "format_v", "hex_decode", "quote"]
+__all__ = [
+    "decode_utf8",
+    "format_e",
+    "format_f",
+    "format_g",
+    "format_v",
+    "go_bytes",
+    "go_string",
+    "hex_decode",
+    "quote",
+    "valid_text",
+]
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 _HEX = frozenset(b"0123456789abcdefABCDEF")
@@ -49,6 +69,44 @@ def _replace_per_byte(exc: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error("kfp_triggers.go_utf8", _replace_per_byte)
+
+
+def _raw_bytes(exc: UnicodeError) -> tuple[bytes, int]:
+    """Encode error handler: a stand-in surrogate (U+DC80..U+DCFF) is its byte; any other lone
+    surrogate (only an escape in foreign input can make one) is written as CESU bytes."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = bytearray()
+    for char in exc.object[exc.start : exc.end]:
+        code = ord(char)
+        out += bytes([code - 0xDC00]) if 0xDC80 <= code <= 0xDCFF else char.encode("utf-8", "surrogatepass")
+    return bytes(out), exc.end
+
+
+codecs.register_error("kfp_triggers.go_bytes", _raw_bytes)
+
+
+def go_string(data: bytes) -> str:
+    """The Go string of ``data``: invalid UTF-8 bytes kept, each as one lone surrogate."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "surrogateescape")
+
+
+def go_bytes(text: str) -> bytes:
+    """The bytes of a Go string held as text (the inverse of :func:`go_string`)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "kfp_triggers.go_bytes")
+
+
+def valid_text(text: str) -> str:
+    """A Go string as it reads once written as JSON or decoded as UTF-8: each invalid byte is U+FFFD."""
+    if text.isascii():
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def decode_utf8(data: bytes) -> str:

@@ -19,6 +19,7 @@ from kfp_triggers.cel.functions import TRIGGER_NAMESPACE, to_struct_json
 from kfp_triggers.cel.sjson import SjsonError, set_path
 from kfp_triggers.cel.values import CelType, CelValue, Duration, Timestamp, Uint
 from kfp_triggers.errors import CelError
+from kfp_triggers.golang.fmt import valid_text
 from kfp_triggers.tekton.interceptor_protocol import (
     NO_CONTEXT,
     InterceptorRequest,
@@ -138,7 +139,9 @@ def overlay_json(value: CelValue) -> Any:
     """The JSON value Tekton stores for an overlay result (bytes as base64, numbers as doubles)."""
     v = value.value
     t = type(v)
-    if t is str or t is bool:
+    if t is str:
+        return valid_text(v)  # json.Marshal writes each byte truncate() cut off as \ufffd
+    if t is bool:
         return v
     if t is bytes or t is int or t is float:
         if t is float and not math.isfinite(v):

@@ -273,18 +273,21 @@ def resolve_params(
     return resolved
 
 
-def expression_problems(value: str) -> list[str]:
+def expression_problems(value: str, *, inline: bool = False) -> list[str]:
     """Problems in a binding param value, for configuration checks; ``[]`` when it is fine.
 
-    Reports what Tekton's admission webhook rejects (a ``$(`` left open when another ``$(``
-    follows; an open ``$(`` at the very end is accepted and stays literal text) and expressions
-    that can never resolve: paths that do not parse, and paths that do not start with
-    ``body``, ``header``, ``extensions`` or ``context``.
+    Reports what Tekton's admission webhook rejects in a TriggerBinding (a ``$(`` left open when
+    another ``$(`` follows, so nesting such as ``$(body.$(header.x))``; an open ``$(`` at the very
+    end is accepted and stays literal text) and expressions that can never resolve: paths that do
+    not parse, and paths that do not start with ``body``, ``header``, ``extensions`` or
+    ``context``. With ``inline`` (a trigger's own ``name``/``value`` binding, which Tekton's
+    admission does not look into) nesting is no problem: only the innermost expression is
+    evaluated and the outer ``$(``, ``)`` stay as text.
     """
     problems: list[str] = []
     pieces = value.split("$(")
     for piece in pieces[1:-1]:
-        if _closing(piece) < 0:
+        if not inline and _closing(piece) < 0:
             problems.append(f"'$({piece}' has no closing ')' before the next '$('")
     for original, path in _scan(value):
         compiled = _compiled(path)
