@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from kfp_triggers.cel import goregex, gourl, timeutil
+from kfp_triggers.cel import goregex, timeutil
+from kfp_triggers.golang import url as gourl
 
 
 @pytest.mark.parametrize(

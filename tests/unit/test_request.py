@@ -46,9 +46,19 @@ def test_stale_content_length_is_ignored_as_tekton_tools_do(length: bytes) -> No
     assert req.body == b'{"a": 1}'
 
 
-def test_absolute_form_target_becomes_path() -> None:
+def test_targets_read_as_gos_server_reads_them() -> None:
+    """``request.URL.String()``: an absolute-form target stays absolute (Go ignores the Host
+    header then), and characters Go escapes in a path are escaped."""
     req = parse_http_request(b"POST http://el.example:8080/p/q?z=2 HTTP/1.1\r\n\r\n")
-    assert req.url == "/p/q?z=2"
+    assert req.url == "http://el.example:8080/p/q?z=2"
+    assert (
+        parse_http_request(b"POST /a|b/%2F/\xc3\xa9?q=\xc3\xa9 HTTP/1.1\r\n\r\n").url
+        == "/a%7Cb///%C3%A9?q=\u00e9"
+    )
+    with pytest.raises(
+        InvalidRequestError, match='request target refused: parse "/%zz": invalid URL escape "%zz"'
+    ):
+        parse_http_request(b"POST /%zz HTTP/1.1\r\n\r\n")
 
 
 def test_chunked_body_is_decoded() -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from kfp_triggers.cel import goregex, gourl
+from kfp_triggers.cel import goregex
 from kfp_triggers.cel.values import (
     CelType,
     Duration,
@@ -29,6 +29,7 @@ from kfp_triggers.cel.values import (
 from kfp_triggers.errors import SecretError
 from kfp_triggers.golang import fmt as gofmt
 from kfp_triggers.golang import json as gojson
+from kfp_triggers.golang import url as gourl
 from kfp_triggers.golang.textproto import canonical_header_key
 from kfp_triggers.secretstore import SecretNotFoundError, SecretStore, secret_message, verification_secret
 

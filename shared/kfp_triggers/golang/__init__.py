@@ -6,5 +6,9 @@ Tekton is written in Go, so the text it produces comes from Go's standard librar
 
 * :mod:`kfp_triggers.golang.json`: ``json.Marshal`` and ``json.Unmarshal`` (with Go's messages);
 * :mod:`kfp_triggers.golang.fmt`: ``strconv`` quoting and float formatting, ``%v``, hex decoding
-  and reading invalid UTF-8 as Go does.
+  and holding Go strings that are not UTF-8;
+* :mod:`kfp_triggers.golang.url`: ``net/url`` parsing and ``URL.String()`` (CEL's ``parseURL``,
+  the request URL Tekton hands on).
+
+``tests/golden`` checks them against outputs written by Go itself.
 """

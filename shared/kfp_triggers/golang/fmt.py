@@ -51,6 +51,8 @@ def quote(text: str) -> str:
             out.append(_ESCAPES[ch])
         elif ch.isprintable() and not 0xD800 <= code <= 0xDFFF:
             out.append(ch)
+        elif 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")  # a byte of invalid UTF-8 (see go_string)
         elif code < 0x80:
             out.append(f"\\x{code:02x}")
         elif code < 0x10000:

@@ -2,8 +2,9 @@
 
 A :class:`RawRequest` keeps the body bytes exactly as received (signatures are computed over them)
 and the headers as canonical, list-valued Go-style maps. ``url`` is the request target as Go's
-server exposes it in ``request.URL.String()`` (path and query, e.g. ``/hooks?x=1``), which Tekton
-passes to interceptors as ``context.event_url`` and to CEL as ``requestURL``.
+server exposes it in ``request.URL.String()`` (path and query, e.g. ``/hooks?x=1``, re-escaped by
+Go's rules: :func:`~kfp_triggers.golang.url.request_url`), which Tekton passes to interceptors as
+``context.event_url`` and to CEL as ``requestURL``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kfp_triggers.errors import InvalidRequestError
+from kfp_triggers.golang.fmt import go_string
+from kfp_triggers.golang.url import URLError, request_url
 from kfp_triggers.tekton.headers import Headers, first, header_text, headers_from_pairs
 
 
@@ -55,7 +58,8 @@ def parse_http_request(data: bytes, *, source: str = "<request>") -> RawRequest:
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/"):
         raise InvalidRequestError(f"{source}:1: malformed request line {lines[0]!r}")
-    method, target, _version = parts
+    method, raw_target, _version = parts
+    target = go_string(raw_target.encode("latin-1"))  # the target's bytes, as Go reads them
     pairs: list[tuple[str, str]] = []
     for number, line in enumerate(lines[1:], start=2):
         name, colon, value = line.partition(":")
@@ -64,7 +68,7 @@ def parse_http_request(data: bytes, *, source: str = "<request>") -> RawRequest:
         pairs.append((name, header_text(value.strip(" \t"))))
     headers = headers_from_pairs(pairs)
     body = _read_body(headers, rest, source)
-    return RawRequest(method=method, url=_request_url(target), headers=headers, body=body)
+    return RawRequest(method=method, url=_request_url(target, source), headers=headers, body=body)
 
 
 def read_http_request(path: str | Path) -> RawRequest:
@@ -87,13 +91,15 @@ def _split_head(data: bytes) -> tuple[bytes, bool, bytes]:
     return data, False, b""
 
 
-def _request_url(target: str) -> str:
-    """Reduce an absolute-form target (``http://h/p?q``) to Go's server-side ``URL.String()``."""
-    if target.startswith(("http://", "https://")):
-        after_scheme = target.split("://", 1)[1]
-        slash = after_scheme.find("/")
-        return after_scheme[slash:] if slash != -1 else "/"
-    return target
+def _request_url(target: str, source: str) -> str:
+    """Go's server-side ``URL.String()`` of a request target (``/a|b`` reads ``/a%7Cb``).
+
+    An absolute-form target (``http://h/p?q``) stays absolute, as in Go.
+    """
+    try:
+        return request_url(target)
+    except URLError as exc:
+        raise InvalidRequestError(f"{source}:1: request target refused: {exc}") from exc
 
 
 def _read_body(headers: Headers, rest: bytes, source: str) -> bytes:
