@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_READ_SIZE = 64 * 1024
+_READ_SIZE = 1024 * 1024
+"""Bytes asked of the server per read: a 20 MB body in 20 reads, not 320 (measured: 1 MB bodies
+answered about a quarter sooner than with 64 KiB reads)."""
 
 
 def answer(environ: Mapping[str, Any], ctx: StageContext | None = None) -> HttpAnswer:
