@@ -14,15 +14,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from bench.common import fmt_ms, fmt_ratio, ratio, run_json
-from bench.servers import EXAMPLE, FUNCTIONS, HttpRequest, Server
+from bench.common import fmt_ms, fmt_ratio, ratio
+from bench.ingest import load_run
+from bench.servers import EXAMPLE, HttpRequest
 
 SIZES = {"1 KB": 1024, "1 MB": 1024 * 1024, "20 MB": 20 * 1024 * 1024}
 MAX_BODY_BYTES = 25 * 1024 * 1024
+SETTINGS = {"KFPT_MAX_BODY_BYTES": str(MAX_BODY_BYTES)}
 
 
 def sized_push(size: int) -> HttpRequest:
@@ -54,28 +54,6 @@ def sized_push(size: int) -> HttpRequest:
     return HttpRequest("POST", "/", headers, body)
 
 
-def _load(
-    name: str, request: HttpRequest, concurrency: int, duration: float, warmup: float
-) -> dict[str, Any]:
-    function = FUNCTIONS[name]
-    settings = {"KFPT_MAX_BODY_BYTES": str(MAX_BODY_BYTES)}
-    with (
-        Server(function, settings=settings) as server,
-        tempfile.TemporaryDirectory(prefix="kfpt-bench-size-") as tmp,
-    ):
-        status, _ = server.send(request, timeout=60)
-        if status != function.expect_status:
-            raise RuntimeError(
-                f"{name} answered {status} to a {len(request.body)}-byte push: {server.log_tail()}"
-            )
-        wire = Path(tmp) / "request.bin"
-        wire.write_bytes(request.wire(server.port))
-        args = ["-m", "bench.loadgen", f"--port={server.port}", f"--concurrency={concurrency}",
-                f"--duration={duration}", f"--warmup={warmup}", f"--request={wire}",
-                f"--expect={function.expect_status}"]  # fmt: skip
-        return dict(run_json(args, timeout=duration + warmup + 120))
-
-
 def run(duration: float, warmup: float, concurrency: int = 2) -> dict[str, Any]:
     """Each size: the baseline and ingest, rps and latency, ingest over the baseline."""
     out: dict[str, Any] = {"concurrency": concurrency, "sizes": []}
@@ -83,7 +61,7 @@ def run(duration: float, warmup: float, concurrency: int = 2) -> dict[str, Any]:
         request = sized_push(size)
         entry: dict[str, Any] = {"size": label, "bytes": len(request.body)}
         for name in ("hello-body", "ingest"):
-            entry[name] = _load(name, request, concurrency, duration, warmup)
+            entry[name] = load_run(name, concurrency, duration, warmup, request, SETTINGS)
         entry["rps_ratio"] = ratio(entry["ingest"]["rps"], entry["hello-body"]["rps"])
         entry["p50_ratio"] = ratio(entry["ingest"]["p50_ms"], entry["hello-body"]["p50_ms"])
         out["sizes"].append(entry)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import fmt_ms, fmt_ratio, ratio, run_importtime, run_json
-from bench.servers import FUNCTIONS, Server, first_request, function_env, push_request
+from bench.servers import FUNCTIONS, HttpRequest, Server, first_request, function_env, push_request
 
 HEAVY_MODULES = ("kfp", "google.cloud.pubsub_v1", "grpc", "celpy", "cel_expr_python", "lark", "yaml")
 MEASURED_FUNCTIONS = ("hello", "ingest", "intercept", "render")
@@ -35,12 +35,22 @@ MEASURED_FUNCTIONS = ("hello", "ingest", "intercept", "render")
 # ------------------------------------------------------------------------------------ throughput
 
 
-def load_run(name: str, concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
-    """Serve function ``name`` on a fresh server and load it with the sample push."""
+def load_run(
+    name: str,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    request: HttpRequest | None = None,
+    settings: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Serve function ``name`` on a fresh server and load it with ``request`` (the sample push)."""
     function = FUNCTIONS[name]
-    request = push_request()
-    with Server(function) as server, tempfile.TemporaryDirectory(prefix="kfpt-bench-load-") as tmp:
-        status, _ = server.send(request)
+    request = request or push_request()
+    with (
+        Server(function, settings=settings) as server,
+        tempfile.TemporaryDirectory(prefix="kfpt-bench-load-") as tmp,
+    ):
+        status, _ = server.send(request, timeout=60)
         if status != function.expect_status:
             raise RuntimeError(f"{name} answered {status} to the sample push: {server.log_tail()}")
         wire = Path(tmp) / "request.bin"
@@ -48,7 +58,7 @@ def load_run(name: str, concurrency: int, duration: float, warmup: float) -> dic
         args = ["-m", "bench.loadgen", f"--port={server.port}", f"--concurrency={concurrency}",
                 f"--duration={duration}", f"--warmup={warmup}", f"--request={wire}",
                 f"--expect={function.expect_status}"]  # fmt: skip
-        return dict(run_json(args, timeout=duration + warmup + 60))
+        return dict(run_json(args, timeout=duration + warmup + 120))
 
 
 def _mean(runs: list[dict[str, Any]], key: str) -> float:

@@ -22,8 +22,8 @@ from kfp_triggers.secretstore import FileSecrets
 from kfp_triggers.wire.events import CLOUDEVENTS_JSON, StatusTick, decode_stage_input, read_data
 from kfp_triggers.wire.eventtypes import (
     DEAD_LETTER_SUFFIX,
-    EVENT_RECEIVED,
     DEFAULT_TOPIC_PREFIX,
+    EVENT_RECEIVED,
     HOPS,
     RUN_REQUESTED,
     RUN_STATE,
