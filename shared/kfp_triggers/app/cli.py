@@ -8,6 +8,7 @@ for JSON: the listings' tables and ``events explain``'s account. On failure a co
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import uuid
@@ -157,6 +158,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="store URL (default: KFPT_STORE)")
     p.add_argument("--output", choices=["text", "json"], default="text", help="text (the default) or json")
     p.set_defaults(handler=cmd_lineage)
+
+    p = sub.add_parser("dispatch", help="start a trigger's run by hand, with its template's params")
+    p.add_argument("--listener", required=True, help="EventListener name")
+    p.add_argument("--trigger", required=True, help="one of its triggers")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a template param")
+    _manual_args(p)
+    p.set_defaults(handler=cmd_dispatch)
+
+    p = sub.add_parser("rerun", help="a new run with the params a journalled run was rendered from")
+    p.add_argument("run_id", metavar="RUN_ID")
+    _manual_args(p)
+    p.set_defaults(handler=cmd_rerun)
 
     p = sub.add_parser("replay", help="re-run a journalled event against the current configuration")
     p.add_argument("event_id")
@@ -369,6 +382,92 @@ def cmd_cancel(args: argparse.Namespace) -> dict[str, Any]:
     from kfp_triggers.app import operations as ops
 
     return ops.cancel_run(ops.open_store(args.store), args.run_id, os.environ)
+
+
+def _manual_args(p: argparse.ArgumentParser) -> None:
+    """Options of ``dispatch`` and ``rerun``: where the chain is, who sends, whether to wait."""
+    p.add_argument("-c", "--config", help="config file or dir (default: KFPT_CONFIG)")
+    _secrets_arg(p)
+    p.add_argument("--store", help="store URL (default: KFPT_STORE)")
+    p.add_argument("--by", help="who dispatches, for the journal (default: user@host)")
+    p.add_argument(
+        "--wait", action="store_true", help="follow the run until it ends; exit 1 unless SUCCEEDED"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="with --wait: give up after this many seconds"
+    )
+
+
+def _manual_context(args: argparse.Namespace) -> Any:
+    """The chain as configured; with the in-process transport, launch and status run here."""
+    from kfp_triggers.adapters.transports.factory import publisher_from_env
+    from kfp_triggers.adapters.transports.memory import MemoryBus
+    from kfp_triggers.app.operations import settings_with
+    from kfp_triggers.app.runtime import build_context, handle_event
+    from kfp_triggers.wire.eventtypes import TOPIC_LAUNCH, TOPIC_RUNS
+
+    settings, environ = settings_with(
+        {
+            "KFPT_CONFIG": args.config,
+            "KFPT_SECRETS_DIR": str(args.secrets_dir) if args.secrets_dir else None,
+            "KFPT_STORE": args.store,
+        }
+    )
+    ctx = build_context(settings, publisher_from_env(environ), environ)
+    if isinstance(ctx.publisher, MemoryBus):
+        for stage, topic in (("launch", TOPIC_LAUNCH), ("status", TOPIC_RUNS)):
+            ctx.publisher.subscribe(topic, functools.partial(handle_event, stage, ctx=ctx))
+    return ctx
+
+
+def _manual_run(
+    args: argparse.Namespace, listener: str, trigger: str, params: dict[str, str], rerun_of: str | None
+) -> Any:
+    from kfp_triggers.adapters.transports.memory import MemoryBus
+    from kfp_triggers.app.dispatch import default_sender, dispatch, wait_for_run
+    from kfp_triggers.wire.events import StatusTick, event_for
+    from kfp_triggers.wire.eventtypes import TOPIC_RUNS
+
+    ctx = _manual_context(args)
+    sent = dispatch(ctx, listener, trigger, params, sender=args.by or default_sender(), rerun_of=rerun_of)
+    if not args.wait:
+        return sent
+
+    def tick() -> None:
+        if isinstance(ctx.publisher, MemoryBus):  # deployed, the scheduler's tick follows the run
+            ctx.publish(
+                TOPIC_RUNS, event_for(StatusTick(), source=f"{ctx.source}/dispatch", traceparent=None)
+            )
+
+    run = wait_for_run(ctx, sent["idempotencyKey"], args.timeout, tick)
+    sent["run"] = run
+    if run is None or run.get("state") != "SUCCEEDED":
+        from kfp_triggers.app.operations import dump
+
+        dump(
+            {
+                **sent,
+                "error": f"the run {'was not found' if run is None else 'ended ' + str(run.get('state'))}",
+            }
+        )
+        raise SystemExit(1)
+    return sent
+
+
+def cmd_dispatch(args: argparse.Namespace) -> Any:
+    """dispatch: check the params, journal the event as manual, send the run request."""
+    from kfp_triggers.app.dispatch import parse_params
+
+    return _manual_run(args, args.listener, args.trigger, parse_params(args.param), None)
+
+
+def cmd_rerun(args: argparse.Namespace) -> Any:
+    """rerun: dispatch again the params a journalled run was rendered from."""
+    from kfp_triggers.app import operations as ops
+    from kfp_triggers.app.dispatch import rerun_params
+
+    listener, trigger, params = rerun_params(ops.open_store(args.store), args.run_id)
+    return _manual_run(args, listener, trigger, params, args.run_id)
 
 
 def cmd_replay(args: argparse.Namespace) -> dict[str, Any]:

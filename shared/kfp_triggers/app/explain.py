@@ -159,7 +159,13 @@ def _summary(
         "commit": None,
     }
     doc = doc or {}
-    if first(headers, "X-Github-Event"):
+    if request.get("method") == "DISPATCH":  # journalled by `dispatch` or `rerun`, not received
+        rerun_of = first(headers, "Kfpt-Rerun-Of")
+        out.update(sender="manual", eventType="rerun" if rerun_of else "dispatch")
+        out["source"] = first(headers, "Kfpt-Dispatched-By") + (
+            f", rerun of run {rerun_of}" if rerun_of else ""
+        )
+    elif first(headers, "X-Github-Event"):
         out.update(sender="GitHub", eventType=first(headers, "X-Github-Event"))
         out["deliveryID"] = first(headers, "X-Github-Delivery") or None
         pull = doc.get("pull_request") if isinstance(doc.get("pull_request"), dict) else None
