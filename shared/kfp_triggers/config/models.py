@@ -23,7 +23,13 @@ CORE_INTERCEPTORS = ("cel", "github", "gitlab", "bitbucket", "slack")
 # The project's own interceptors, named under its domain so no user's ClusterInterceptor is shadowed.
 PATHS_INTERCEPTOR = "paths.kfp-triggers.dev"
 RUN_EVENTS_INTERCEPTOR = "run-events.kfp-triggers.dev"
-BUILTIN_INTERCEPTORS = (*CORE_INTERCEPTORS, PATHS_INTERCEPTOR, RUN_EVENTS_INTERCEPTOR)
+PR_COMMANDS_INTERCEPTOR = "pr-commands.kfp-triggers.dev"
+BUILTIN_INTERCEPTORS = (
+    *CORE_INTERCEPTORS,
+    PATHS_INTERCEPTOR,
+    RUN_EVENTS_INTERCEPTOR,
+    PR_COMMANDS_INTERCEPTOR,
+)
 KFP_RUN_API_VERSION = "pipelines.kubeflow.org/v2beta1"
 KFP_RUN_KIND = "Run"
 

@@ -4,8 +4,8 @@ An entry is ``ref: {name, kind}`` + ``params``, or a legacy ``webhook``, or (v1a
 legacy ``github``/``gitlab``/``bitbucket``/``cel`` blocks, which :mod:`.legacy` converts. Checks that
 need no other document happen here: required fields, webhook shape, CEL expressions (through the
 ``cel_expression`` hook), the params of the ``paths.kfp-triggers.dev`` interceptor (its globs are
-compiled here, each error at its own line) and the warning for signature-checking interceptors
-without a secret.
+compiled here, each error at its own line), those of ``pr-commands.kfp-triggers.dev`` and the warning
+for signature-checking interceptors without a secret.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from kfp_triggers.config.models import (
     CLUSTER_INTERCEPTOR,
     NAMESPACED_INTERCEPTOR,
     PATHS_INTERCEPTOR,
+    PR_COMMANDS_INTERCEPTOR,
     RUN_EVENTS_INTERCEPTOR,
     InterceptorDecl,
     WebhookSpec,
@@ -29,6 +30,8 @@ from kfp_triggers.golang.textproto import canonical_header_key
 _ENTRY_KEYS = ("name", "ref", "params", "webhook")
 _SIGNED = ("github", "gitlab", "bitbucket")
 _PATHS_PARAMS = ("paths", "pathsIgnore", "personalAccessToken")
+_PR_COMMANDS_PARAMS = ("secretRef", "okToTest", "commands", "gitlabApiUrl")
+_PR_COMMANDS = ("retest", "cancel", "ok-to-test")
 
 
 def parse_interceptors(ctx: Ctx, m: LMap, key: str, what: str) -> tuple[InterceptorDecl, ...]:
@@ -178,6 +181,8 @@ def _check_core(ctx: Ctx, name: str, params: list[ParamItem], entry: LMap, what:
         _check_cel(ctx, by_name, what)
     if name == PATHS_INTERCEPTOR:
         _check_paths(ctx, params, entry, what)
+    if name == PR_COMMANDS_INTERCEPTOR:
+        _check_pr_commands(ctx, params, entry, what)
     if name == RUN_EVENTS_INTERCEPTOR and params:
         ctx.error(params[0].line, f"{what}: the {RUN_EVENTS_INTERCEPTOR} interceptor takes no params")
 
@@ -223,6 +228,43 @@ def _check_paths(ctx: Ctx, params: list[ParamItem], entry: LMap, what: str) -> N
     except PatternError as exc:
         line = next((p.line for p in reversed(params) if p.name in lists), entry.line)
         ctx.error(line, f"{what}: {exc}")
+
+
+def _check_pr_commands(ctx: Ctx, params: list[ParamItem], entry: LMap, what: str) -> None:
+    """Param names and shapes; the token is required, since no command is authorised without it."""
+    names = ", ".join(_PR_COMMANDS_PARAMS)
+    for param in params:
+        value = param.value
+        if param.name not in _PR_COMMANDS_PARAMS:
+            ctx.error(
+                param.line,
+                f"{what}: '{param.name}' is not a param of the {PR_COMMANDS_INTERCEPTOR} interceptor "
+                f"(its params are {names})",
+            )
+        elif param.name == "secretRef":
+            _check_secret_ref(ctx, param, what)
+        elif param.name == "okToTest" and not isinstance(value, bool):
+            ctx.error(param.value_line, f"{what}: okToTest must be true or false, not {type_name(value)}")
+        elif param.name == "gitlabApiUrl" and not (
+            isinstance(value, str) and value.startswith(("https://", "http://"))
+        ):
+            ctx.error(param.value_line, f"{what}: gitlabApiUrl must be an http(s) URL")
+        elif param.name == "commands":
+            if not isinstance(value, LList) or not value:
+                ctx.error(param.value_line, f"{what}: commands must be a non-empty list of command names")
+                continue
+            for index, item in enumerate(value):
+                if item not in _PR_COMMANDS:
+                    ctx.error(
+                        value.item_line(index),
+                        f"{what}: commands[{index}] {item!r} is not one of {', '.join(_PR_COMMANDS)}",
+                    )
+    if not any(p.name == "secretRef" for p in params):
+        ctx.error(
+            entry.line,
+            f"{what}: the {PR_COMMANDS_INTERCEPTOR} interceptor needs a secretRef (a GitHub or GitLab "
+            "token) to check who may run commands",
+        )
 
 
 def _check_secret_ref(ctx: Ctx, param: ParamItem, what: str) -> None:

@@ -4,8 +4,8 @@ Tekton serves them at ``/cel``, ``/github``, ``/gitlab``, ``/bitbucket`` and ``/
 run in process. ``cel`` is built by a factory supplied by the CEL wiring, so this module does not
 depend on the CEL engine. Beside Tekton's five, the project's own changed-path filter
 (``paths.kfp-triggers.dev``) and the check that an event is one of the deployment's own run ends
-(``run-events.kfp-triggers.dev``) run in process the same way: :data:`BUILTIN_INTERCEPTORS` lists all
-seven.
+(``run-events.kfp-triggers.dev``) and the pull request comment commands (``pr-commands.kfp-triggers.dev``)
+run in process the same way: :data:`BUILTIN_INTERCEPTORS` lists all eight.
 """
 
 from __future__ import annotations
@@ -16,12 +16,18 @@ from kfp_triggers.interceptors.bitbucket import BitbucketInterceptor
 from kfp_triggers.interceptors.github import GitHubInterceptor
 from kfp_triggers.interceptors.gitlab import GitLabInterceptor
 from kfp_triggers.interceptors.paths import PATHS_INTERCEPTOR, PathsInterceptor
+from kfp_triggers.interceptors.pr_commands import PR_COMMANDS_INTERCEPTOR, PrCommandsInterceptor
 from kfp_triggers.interceptors.run_events import RUN_EVENTS_INTERCEPTOR, RunEventsInterceptor
 from kfp_triggers.interceptors.slack import SlackInterceptor
 from kfp_triggers.tekton.interceptor_protocol import Interceptor, InterceptorServices
 
 CORE_INTERCEPTORS = ("cel", "github", "gitlab", "bitbucket", "slack")
-BUILTIN_INTERCEPTORS = (*CORE_INTERCEPTORS, PATHS_INTERCEPTOR, RUN_EVENTS_INTERCEPTOR)
+BUILTIN_INTERCEPTORS = (
+    *CORE_INTERCEPTORS,
+    PATHS_INTERCEPTOR,
+    RUN_EVENTS_INTERCEPTOR,
+    PR_COMMANDS_INTERCEPTOR,
+)
 
 _BUILDERS: dict[str, Callable[[InterceptorServices], Interceptor]] = {
     "github": GitHubInterceptor,
@@ -30,6 +36,7 @@ _BUILDERS: dict[str, Callable[[InterceptorServices], Interceptor]] = {
     "slack": SlackInterceptor,
     PATHS_INTERCEPTOR: PathsInterceptor,
     RUN_EVENTS_INTERCEPTOR: RunEventsInterceptor,
+    PR_COMMANDS_INTERCEPTOR: PrCommandsInterceptor,
 }
 
 

@@ -10,6 +10,12 @@ is configured, and the same paths and queries:
 * ``repos/{owner}/{repo}/collaborators`` — list collaborators (first page only, as Tekton);
 * ``repos/{owner}/{repo}/contents/OWNERS`` — get repository content.
 
+The pull request comment commands add two more (not Tekton's either):
+
+* ``repos/{owner}/{repo}/collaborators/{username}/permission`` — a user's permission on a
+  repository (``admin``, ``maintain``, ``write``, ``triage``, ``read`` or ``none``);
+* ``repos/{owner}/{repo}/pulls/{number}`` — get a pull request.
+
 The changed-path filter adds two calls of its own (not Tekton's), with the same headers:
 
 * ``repos/{owner}/{repo}/pulls/{number}/files`` as above, keeping ``previous_filename`` of renames;
@@ -211,6 +217,27 @@ class GitHubClient:
     def list_collaborators(self, owner: str, repo: str) -> list[str]:
         """Logins of the repository's collaborators (first page, as Tekton)."""
         return _logins(self._get(f"repos/{_seg(owner)}/{_seg(repo)}/collaborators").data)
+
+    def collaborator_permission(self, owner: str, repo: str, username: str) -> str:
+        """``username``'s permission on the repository; ``"none"`` when GitHub answers 404 (no such user)."""
+        path = f"repos/{_seg(owner)}/{_seg(repo)}/collaborators/{_seg(username)}/permission"
+        try:
+            data = self._get(path).data
+        except GitHubAPIError as exc:
+            if exc.status == 404:
+                return "none"
+            raise
+        found = data.get("permission") if isinstance(data, dict) else None
+        if not isinstance(found, str):
+            raise GitHubAPIError("no 'permission' in the GitHub API reply")
+        return found
+
+    def get_pull_request(self, owner: str, repo: str, number: int) -> dict[str, Any]:
+        """A pull request as the API returns it (the webhook's ``pull_request`` object, fresh)."""
+        data = self._get(f"repos/{_seg(owner)}/{_seg(repo)}/pulls/{int(number)}").data
+        if not isinstance(data, dict):
+            raise GitHubAPIError(str(type_error(kind(data), "github.PullRequest")))
+        return data
 
     def get_file(self, owner: str, repo: str, path: str) -> str:
         """Text of a repository file, decoded from the contents API's base64."""

@@ -36,25 +36,18 @@ from typing import Any
 
 from kfp_triggers.config.models import PATHS_INTERCEPTOR
 from kfp_triggers.errors import SecretError
-from kfp_triggers.golang.json import GoJsonError, unmarshal_object
 from kfp_triggers.interceptors import changed_files as payloads
-from kfp_triggers.interceptors.github_api import (
-    ENTERPRISE_HOST_HEADER,
-    ApiRoots,
-    EnterpriseHostError,
-    GitHubAPIError,
-    GitHubClient,
-)
+from kfp_triggers.interceptors.github_api import ApiRoots, GitHubAPIError, GitHubClient
 from kfp_triggers.interceptors.globs import PathRule, PatternError, path_rule
 from kfp_triggers.interceptors.params import (
     SECRET_REF,
     STRINGS,
     SecretRef,
     parse_params,
-    read_secret,
     secret_failure,
     struct,
 )
+from kfp_triggers.interceptors.stops import StopError, api_token, github_client, json_payload
 from kfp_triggers.tekton.headers import Headers, canonicalise, first
 from kfp_triggers.tekton.interceptor_protocol import (
     InterceptorRequest,
@@ -80,14 +73,6 @@ class _Found:
     evaluate: bool = True
 
 
-class _StopError(Exception):
-    """The interceptor stops with this code and message."""
-
-    def __init__(self, code: StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class PathsInterceptor:
     """Continues an event only when its changed files pass ``paths`` or ``pathsIgnore``.
 
@@ -111,7 +96,7 @@ class PathsInterceptor:
         headers = canonicalise(request.header)
         try:
             found = self._changed(request.body, headers, params)
-        except _StopError as stop:
+        except StopError as stop:
             return InterceptorResponse.stop(stop.code, str(stop))
         except SecretError as exc:
             return secret_failure(exc, request.context or TriggerContext())
@@ -143,16 +128,16 @@ class PathsInterceptor:
         github_event = first(headers, "X-Github-Event")
         gitlab_event = first(headers, "X-Gitlab-Event")
         if not github_event and not gitlab_event:
-            raise _StopError(_FP, "only GitHub and GitLab events have changed files to filter")
-        payload = _payload(body)
+            raise StopError(_FP, "only GitHub and GitLab events have changed files to filter")
+        payload = json_payload(body)
         try:
             if github_event:
                 return self._github(github_event, payload, headers, params)
             return _gitlab(gitlab_event, payload)
         except payloads.PayloadError as exc:
-            raise _StopError(_FP, f"error parsing body: {exc}") from None
+            raise StopError(_FP, f"error parsing body: {exc}") from None
         except GitHubAPIError as exc:
-            raise _StopError(_FP, f"error getting changed files: {exc}") from None
+            raise StopError(_FP, f"error getting changed files: {exc}") from None
 
     def _github(
         self, event: str, payload: dict[str, Any], headers: Headers, params: dict[str, Any]
@@ -180,21 +165,12 @@ class PathsInterceptor:
             number = payloads.pull_request_number(payload)
             listed = self._client(headers, params).pull_request_changes(repo.owner, repo.name, number)
             return _Found(listed.names, listed.complete, "pull_request_files")
-        raise _StopError(_FP, f"GitHub {event} events have no changed files to filter")
+        raise StopError(_FP, f"GitHub {event} events have no changed files to filter")
 
     def _client(self, headers: Headers, params: dict[str, Any]) -> GitHubClient:
-        try:
-            api = self.api_roots.api_root(first(headers, ENTERPRISE_HOST_HEADER))
-        except EnterpriseHostError as exc:
-            raise _StopError(_FP, str(exc)) from None
-        token = ""
         ref = SecretRef.from_param(params.get("personalAccessToken"))
-        if ref is not None:
-            if not ref.secret_key:
-                raise _StopError(_FP, "paths interceptor personalAccessToken.secretKey is empty")
-            # A token never holds whitespace: a trailing newline in the secret file is not part of it.
-            token = read_secret(self.services, ref).decode("utf-8", errors="replace").strip()
-        return GitHubClient(api, token, self.services.http_timeout_s)
+        token = api_token(self.services, ref, "paths interceptor personalAccessToken")
+        return github_client(self.api_roots, headers, self.services, token)
 
 
 def _gitlab(event: str, payload: dict[str, Any]) -> _Found:
@@ -206,19 +182,10 @@ def _gitlab(event: str, payload: dict[str, Any]) -> _Found:
             log.info("GitLab push payload is cut (%s): not filtered", pushed.reason)
         return _Found(pushed.files, pushed.complete, "gitlab_push", evaluate=pushed.complete)
     if event == "Merge Request Hook":
-        raise _StopError(
+        raise StopError(
             _FP, "changed files of GitLab merge requests are not supported: the payload names none"
         )
-    raise _StopError(_FP, f"GitLab {event} events have no changed files to filter")
-
-
-def _payload(body: bytes) -> dict[str, Any]:
-    if not body:
-        raise _StopError(_FP, "error parsing body: body is empty")
-    try:
-        return unmarshal_object(body)
-    except GoJsonError as exc:
-        raise _StopError(_FP, f"error parsing body: {exc}") from None
+    raise StopError(_FP, f"GitLab {event} events have no changed files to filter")
 
 
 def _rejection(rule: PathRule, count: int) -> str:

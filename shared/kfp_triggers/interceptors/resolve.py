@@ -8,8 +8,9 @@ warns). Other ``ClusterInterceptor``/``NamespacedInterceptor`` refs are called o
 address resolved from the configuration. Instances are built once per
 configuration, so CEL expressions compile once.
 
-The factory is also where deployment settings reach the interceptors that need them: the GitHub
-and paths interceptors get the GitHub Enterprise Server hosts a webhook may direct their API calls to.
+The factory is also where deployment settings reach the interceptors that need them: the GitHub,
+paths and pull request command interceptors get the GitHub Enterprise Server hosts a webhook may
+direct their API calls to.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from kfp_triggers.config import BUILTIN_INTERCEPTORS, PATHS_INTERCEPTOR, InterceptorSpec
+from kfp_triggers.config.models import PR_COMMANDS_INTERCEPTOR
 from kfp_triggers.errors import InterceptorError
 from kfp_triggers.tekton.interceptor_protocol import Interceptor, InterceptorServices
 
@@ -91,6 +93,10 @@ class InterceptorFactory:
             from kfp_triggers.interceptors.paths import PathsInterceptor
 
             return PathsInterceptor(self.services, enterprise_hosts=self.github_enterprise_hosts)
+        if spec.ref_kind == "ClusterInterceptor" and name == PR_COMMANDS_INTERCEPTOR:
+            from kfp_triggers.interceptors.pr_commands import PrCommandsInterceptor
+
+            return PrCommandsInterceptor(self.services, enterprise_hosts=self.github_enterprise_hosts)
         if spec.ref_kind == "ClusterInterceptor" and name in BUILTIN_INTERCEPTORS:
             from kfp_triggers.interceptors.cel import CelInterceptor
             from kfp_triggers.interceptors.core import core_interceptor

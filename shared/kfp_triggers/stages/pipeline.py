@@ -24,6 +24,7 @@ from kfp_triggers.adapters.transports.base import MessageTooLargeError
 from kfp_triggers.config import EventListener, InterceptorSpec
 from kfp_triggers.errors import KfptError
 from kfp_triggers.metrics import TRIGGER_DECISIONS
+from kfp_triggers.stages import commands
 from kfp_triggers.stages.bodies import check_in, check_out
 from kfp_triggers.stages.context import PermanentStageError, StageContext
 from kfp_triggers.tekton.chain import ChainOutcome
@@ -173,6 +174,8 @@ def _intercept(
     accepted: list[str] = []
     for item, outcome in zip(items, outcomes, strict=True):
         if not outcome.accepted:
+            continue
+        if commands.take_over(ctx, item, listener_ref, event_id, origins):  # a /cancel, carried out
             continue
         trigger, chain = item.trigger, item.chain
         matched = TriggerMatched(
