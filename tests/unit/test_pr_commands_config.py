@@ -7,33 +7,16 @@ from pathlib import Path
 
 from kfp_triggers.config import check_config
 from kfp_triggers.errors import Problem
+from tests.unit import test_paths_config as paths_config
+from tests.unit.test_paths_config import line_of
 
-HEAD = """
-apiVersion: triggers.tekton.dev/v1beta1
-kind: TriggerTemplate
-metadata: {name: tpl}
-spec:
-  resourcetemplates: [{apiVersion: pipelines.kubeflow.org/v2beta1, kind: Run}]
----
-apiVersion: triggers.tekton.dev/v1beta1
-kind: Trigger
-metadata: {name: t}
-spec:
-  template: {ref: tpl}
-  interceptors:
-    - ref: {name: pr-commands.kfp-triggers.dev}
-      params:
-"""
+HEAD = paths_config.HEAD.replace("paths.kfp-triggers.dev", "pr-commands.kfp-triggers.dev")
 
 
 def load(tmp_path: Path, params: str) -> tuple[Path, list[Problem]]:
     path = tmp_path / "trigger.yaml"
     path.write_text(textwrap.dedent(HEAD).lstrip("\n") + textwrap.indent(textwrap.dedent(params), " " * 8))
     return path, [p for p in check_config([path])[1] if p.severity == "error"]
-
-
-def line_of(path: Path, needle: str) -> int:
-    return next(i for i, text in enumerate(path.read_text().splitlines(), 1) if needle in text)
 
 
 def test_valid_params_load_without_errors(tmp_path: Path) -> None:
