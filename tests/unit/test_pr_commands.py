@@ -186,6 +186,7 @@ def test_an_authorised_retest_continues_with_the_fresh_pull_request_and_the_comm
         "author": "Codertocat",
         "comment_id": 492700400,
     }
+    assert type(response.extensions["command"]["comment_id"]) is int
     assert server.targets() == [PERMISSION, PULL]
     assert all(r.headers["authorization"] == f"Bearer {TOKEN}" for r in server.requests)
 
@@ -380,6 +381,7 @@ def test_gitlab_merge_request_events_pass_and_forks_wait_for_ok_to_test(
         "ms-viewport",
         "master",
     )
+    assert pull["base"]["repo"] == {"id": 14} and type(pull["base"]["repo"]["id"]) is int  # not 14.0
     assert server.targets() == []
     fork = copy.deepcopy(body)
     fork["object_attributes"]["source_project_id"] = 99

@@ -278,7 +278,7 @@ def _continue(pull: dict[str, Any], command: Command, author: str, comment_id: o
                 "name": command.name,
                 "args": list(command.args),
                 "author": author,
-                "comment_id": comment_id,
+                "comment_id": _whole(comment_id),
             },
         }
     )
@@ -307,14 +307,19 @@ def _gitlab_pull_request(attrs: dict[str, Any], *, sha: object, url: object) -> 
         "title": attrs.get("title"),
         "state": attrs.get("state"),
         "html_url": url,
-        "user": {"id": author_id, "login": login},
+        "user": {"id": _whole(author_id), "login": login},
         "head": {
             "sha": payloads.commit_sha(sha, "merge request head"),
             "ref": attrs.get("source_branch"),
-            "repo": {"id": attrs.get("source_project_id")},
+            "repo": {"id": _whole(attrs.get("source_project_id"))},
         },
-        "base": {"ref": attrs.get("target_branch"), "repo": {"id": attrs.get("target_project_id")}},
+        "base": {"ref": attrs.get("target_branch"), "repo": {"id": _whole(attrs.get("target_project_id"))}},
     }
+
+
+def _whole(value: object) -> object:
+    """A JSON number decoded as Go decodes it (a float) back to the whole number GitLab sent."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
