@@ -56,7 +56,7 @@ typecheck: $(STAMP) ## mypy --strict on the engine
 
 check: lint typecheck test ## everything CI cares about
 
-bench: $(STAMP) ## run the benchmarks, the Pub/Sub and chain sections on the emulators (about 3.5 minutes); report on stdout, JSON in build/bench/latest.json
+bench: $(STAMP) ## run the benchmarks, the Pub/Sub and chain sections on the emulators (about 4.5 minutes); report on stdout, JSON in build/bench/latest.json
 	$(BIN)/python bench/run.py
 
 CHAOS_EVENTS ?= 300
