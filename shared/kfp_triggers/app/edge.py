@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from kfp_triggers.app.runtime import built_context, handle_http, max_body_bytes
+from kfp_triggers.golang.url import URLError, request_url
 from kfp_triggers.metrics import EVENTS_RECEIVED
 from kfp_triggers.stages import StageContext
 from kfp_triggers.stages.ingest import HttpAnswer
@@ -49,9 +50,12 @@ def answer(environ: Mapping[str, Any], ctx: StageContext | None = None) -> HttpA
         if counted is not None:  # refused before any listener was addressed
             counted.metrics.count(EVENTS_RECEIVED, "", str(body.status))
         return body
-    request = RawRequest(
-        str(environ.get("REQUEST_METHOD") or "GET"), request_target(environ), headers_from_wsgi(environ), body
-    )
+    try:
+        # Tekton hands on Go's URL.String() of the target (`/a|b` reads `/a%7Cb`).
+        url = request_url(request_target(environ))
+    except URLError as exc:  # Go's server answers 400 before the listener sees the request
+        return _error(400, f"the request target is not a valid URL: {exc}")
+    request = RawRequest(str(environ.get("REQUEST_METHOD") or "GET"), url, headers_from_wsgi(environ), body)
     return handle_http(request, ctx)
 
 
