@@ -1,8 +1,8 @@
 """The ingest edge as one WSGI callable: the deployed function and ``serve`` run this same code.
 
 :func:`answer` turns a WSGI environ into the ingest stage's answer: it reads the body within the
-size limit, keeps the request target as sent and the headers as Go's server hands them to a Tekton
-EventListener, and calls the stage. :func:`wsgi_app` wraps it as a WSGI application for
+size limit, gives the request URL and the headers as Go's server hands them to a Tekton
+EventListener (the URL as ``URL.String()`` of the target), and calls the stage. :func:`wsgi_app` wraps it as a WSGI application for
 ``serve``'s server; the ingest function hands Flask's environ to :func:`answer` directly. Neither
 imports Flask or a server, so a behaviour seen locally is the one deployed.
 
