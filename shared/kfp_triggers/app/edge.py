@@ -2,9 +2,10 @@
 
 :func:`answer` turns a WSGI environ into the ingest stage's answer: it reads the body within the
 size limit, gives the request URL and the headers as Go's server hands them to a Tekton
-EventListener (the URL as ``URL.String()`` of the target), and calls the stage. :func:`wsgi_app` wraps it as a WSGI application for
-``serve``'s server; the ingest function hands Flask's environ to :func:`answer` directly. Neither
-imports Flask or a server, so a behaviour seen locally is the one deployed.
+EventListener (the URL as ``URL.String()`` of the target), and calls the stage. :func:`wsgi_app`
+wraps it as a WSGI application for ``serve``'s server; the ingest function hands Flask's environ to
+:func:`answer` directly. Neither imports Flask or a server, so a behaviour seen locally is the one
+deployed.
 
 The body is never read past the limit, whatever the server: a ``Content-Length`` that is not a
 plain decimal number is refused with 400 (``-1`` is not "no limit"), one over the limit with 413
