@@ -21,14 +21,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kfp_triggers.config.models import CLUSTER_INTERCEPTOR, PR_COMMANDS_INTERCEPTOR
 from kfp_triggers.stages.context import StageContext
-from kfp_triggers.stages.groups import cancel_run
 from kfp_triggers.tekton.github_commit import commit_from_origin, header
-from kfp_triggers.tekton.processing import Interception
 from kfp_triggers.wire.events import ObjectRef
+
+if TYPE_CHECKING:  # intercept imports this module for every event; a /cancel loads the rest
+    from kfp_triggers.tekton.processing import Interception
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,8 @@ def _cancel_runs(
     wanted = _origin_commit(origin)
     if head is None or wanted is None or wanted[1] != head:
         return []
+    from kfp_triggers.stages.groups import cancel_run  # only a /cancel needs the launchers
+
     cancelled: list[str] = []
     for run in ctx.store.list_runs(RUNS_SCANNED, non_terminal_only=True):
         if run.terminal or run.trigger != trigger or run.listener != f"{listener.namespace}/{listener.name}":
