@@ -13,6 +13,7 @@ an event's last run ends; ``events list`` and ``events show`` show it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,9 @@ class EventOutcome:
         return {"outcome": self.outcome, "counts": dict(self.counts), "runs": [dict(p) for p in self.parts]}
 
 
-def event_outcome(store: Store, record: EventRecord) -> EventOutcome:
-    """The outcome of ``record``'s event, its runs read from ``store``."""
-    parts = [part for t in record.triggers if (part := _part(store, t)) is not None]
+def event_outcome(store: Store, record: EventRecord, known: Mapping[str, str] | None = None) -> EventOutcome:
+    """The outcome of ``record``'s event, its runs' states from ``known`` (run id -> state) or ``store``."""
+    parts = [part for t in record.triggers if (part := _part(store, t, known or {})) is not None]
     counts = Counter(p["ended"] for p in parts)
     if counts["running"]:
         outcome = "running"
@@ -61,7 +62,7 @@ def event_outcome(store: Store, record: EventRecord) -> EventOutcome:
     return EventOutcome(outcome, tuple(parts), dict(sorted(counts.items())))
 
 
-def _part(store: Store, t: TriggerRecord) -> dict[str, Any] | None:
+def _part(store: Store, t: TriggerRecord, known: Mapping[str, str]) -> dict[str, Any] | None:
     """How one trigger of the event ended (``None``: it rejected the event)."""
     part: dict[str, Any] = {"trigger": t.trigger, "runID": t.run_id, "state": None}
     if not t.decided:
@@ -73,8 +74,11 @@ def _part(store: Store, t: TriggerRecord) -> dict[str, Any] | None:
     if not t.accepted:
         return None
     if t.run_id:
-        run = store.get_run(t.run_id)
-        state = run.state if run is not None else t.run_state
+        if t.run_id in known:
+            state: str | None = known[t.run_id]
+        else:
+            run = store.get_run(t.run_id)
+            state = run.state if run is not None else t.run_state
         return {**part, "state": state, "ended": _RUN_ENDS.get(state or "", "running")}
     note = (t.launch_note or "").lower()
     if note and not note.startswith(PENDING_NOTES):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -361,7 +362,9 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
         record = ctx.store.get_run(data.run_id)
         runs = [record] if record is not None and not record.terminal else []
         if record is not None and record.terminal:  # ended as it was created (a dry run's SKIPPED)
-            _announce_if_complete(ctx, event, record.event_id, _listener_ref(record))
+            _announce_if_complete(
+                ctx, event, record.event_id, _listener_ref(record), {record.run_id: record.state}
+            )
         for run in runs:  # announce the run as soon as it exists (GitHub shows "pending")
             _notify(ctx, run, run.state, None)
     else:
@@ -387,7 +390,7 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
         changes.append(change)
         if change.state in TERMINAL_STATES:
             hand_on_run_event(ctx, event, change, ctx.clock())
-            _announce_if_complete(ctx, event, change.event_id, change.listener)
+            _announce_if_complete(ctx, event, change.event_id, change.listener, {change.run_id: change.state})
     return changes
 
 
@@ -396,18 +399,24 @@ def _listener_ref(run: RunRecord) -> ObjectRef:
     return ObjectRef(namespace, name)
 
 
-def _announce_if_complete(ctx: StageContext, event: CloudEvent, event_id: str, listener: ObjectRef) -> None:
-    """Publish ``event.completed`` when the run that just ended was the event's last one."""
+def _announce_if_complete(
+    ctx: StageContext, event: CloudEvent, event_id: str, listener: ObjectRef, ended: Mapping[str, str]
+) -> None:
+    """Publish ``event.completed`` when the run that just ended was the event's last one.
+
+    ``ended`` maps the run that just ended to its state (no need to read it back).
+    """
     record = ctx.store.get_event(event_id)
     if record is None:
         return
-    found = event_outcome(ctx.store, record)
+    found = event_outcome(ctx.store, record, ended)
     if not found.complete:
         return
-    # Two runs of the event may end in two invocations at once: the ledger lets one announce it.
     key, owner = f"event-completed/{event_id}", invocation_owner(ctx.owner)
-    claim = ctx.store.claim(key, owner, ctx.lease_s, ctx.clock())
-    if not claim.acquired:
+    # Two runs of the event may end in two invocations at once: the ledger lets one announce it.
+    # A run's end is recorded once, so an event of one run needs no ledger entry.
+    shared = len(found.parts) > 1
+    if shared and not ctx.store.claim(key, owner, ctx.lease_s, ctx.clock()).acquired:
         return
     completed = EventCompleted(
         event_id=event_id,
@@ -422,9 +431,11 @@ def _announce_if_complete(ctx: StageContext, event: CloudEvent, event_id: str, l
             event_for(completed, source=f"{ctx.source}/status", traceparent=traceparent_of(event)),
         )
     except KfptError:
-        ctx.store.release(key, owner)  # the input is delivered again and announces it then
+        if shared:
+            ctx.store.release(key, owner)  # the input is delivered again and announces it then
         raise
-    ctx.store.complete(key, owner, {"outcome": found.outcome}, expires_at=ctx.expiry())
+    if shared:
+        ctx.store.complete(key, owner, {"outcome": found.outcome}, expires_at=ctx.expiry())
     log.info("event %s: every run has ended: %s", event_id, found.outcome)
     hand_on_run_event(ctx, event, completed, ctx.clock())
 
