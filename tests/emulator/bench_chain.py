@@ -83,11 +83,13 @@ EMULATOR_PUSH_IN_FLIGHT = 2
 #: The baseline chain's functions, one target per stage (``hello_<stage>``).
 HELLO_SOURCE = ROOT / "bench" / "hello" / "chain.py"
 #: The topic each stage hands a webhook on to along the chain (the hello functions publish every
-#: message there); status's hand-back of queued run requests to launch is not part of that path.
+#: message there). Status's hops back into the chain (queued run requests to launch, run ends to
+#: intercept for chained listeners) are not part of that path: a hello status taking one would loop.
+_BACKWARDS = frozenset({("status", "launch"), ("status", "intercept")})
 HELLO_NEXT_TOPIC: dict[str, str] = {
     hop.producer: hop.topic
     for hop in HOPS
-    if hop.producer in ENTRY_POINTS and (hop.producer, hop.consumer) != ("status", "launch")
+    if hop.producer in ENTRY_POINTS and (hop.producer, hop.consumer) not in _BACKWARDS
 }
 
 
