@@ -43,7 +43,8 @@ MAX_REDIRECTS = 10
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "private-token"})
+"""Headers dropped when a redirect leaves the site (GitLab's ``PRIVATE-TOKEN`` is a credential too)."""
 _FOLLOWABLE_METHODS = frozenset({"GET", "HEAD"})
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]

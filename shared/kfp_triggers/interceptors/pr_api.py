@@ -105,7 +105,13 @@ class GitLabClient:
             sent["PRIVATE-TOKEN"] = self._token.encode().decode("latin-1")
         try:
             answer = self._http.request(
-                "GET", url, headers=sent, timeout_s=self.timeout_s, redirects=Redirects.WITHIN_HOST
+                # No redirects: PRIVATE-TOKEN is not a header the client strips when a redirect
+                # leaves the host, and an answer from elsewhere must not authorise anyone.
+                "GET",
+                url,
+                headers=sent,
+                timeout_s=self.timeout_s,
+                redirects=Redirects.NONE,
             )
         except AnswerTimeoutError:
             raise GitLabAPIError(f"GET {url}: no answer in time") from None

@@ -79,7 +79,7 @@ def cloudevent_source_and_id(headers: Headers, body: bytes) -> tuple[str, str] |
         return None
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a body nested past Python's stack: not one we can read
         return None
     if not isinstance(document, dict):
         return None
@@ -99,7 +99,7 @@ def cloudevent_type(headers: Headers, body: bytes) -> str:
         return ""
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a body nested past Python's stack: not one we can read
         return ""
     found = document.get("type") if isinstance(document, dict) else None
     return found.strip() if isinstance(found, str) else ""
