@@ -81,5 +81,23 @@ def test_dry_runs_complete_an_event_as_skipped(tmp_path: Path, monkeypatch: pyte
     with serving(tmp_path, {"KFPT_LAUNCHER": "dry-run"}, config=_both_triggers_fire(tmp_path)) as server:
         assert send_request(server.url, PUSH)[0] == 202
         assert wait_for(lambda: bool(_completions(server)), 30)
+        # Delivered again: launch sends run.created again for runs that ended at creation, and
+        # the completion is still announced once.
+        for _ in range(3):
+            assert send_request(server.url, PUSH)[0] == 202
+        wait_for(lambda: len(_completions(server)) > 1, 3)
         [completed] = _completions(server)
     assert completed["outcome"] == "skipped" and completed["counts"] == {"skipped": 2}
+
+
+def test_an_event_of_one_run_is_announced_once_however_often_it_comes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with serving(tmp_path, {"KFPT_LAUNCHER": "dry-run"}) as server:  # only train-on-main takes the push
+        for _ in range(4):
+            assert send_request(server.url, PUSH)[0] == 202
+        assert wait_for(lambda: bool(_completions(server)), 30)
+        wait_for(lambda: len(_completions(server)) > 1, 3)
+        [completed] = _completions(server)
+    assert completed["counts"] == {"skipped": 1}

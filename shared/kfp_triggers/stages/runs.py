@@ -362,8 +362,10 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
         record = ctx.store.get_run(data.run_id)
         runs = [record] if record is not None and not record.terminal else []
         if record is not None and record.terminal:  # ended as it was created (a dry run's SKIPPED)
+            # A run.created comes again whenever its request is delivered again: only the ledger
+            # can tell this announcement was made already.
             _announce_if_complete(
-                ctx, event, record.event_id, _listener_ref(record), {record.run_id: record.state}
+                ctx, event, record.event_id, _listener_ref(record), {record.run_id: record.state}, ledger=True
             )
         for run in runs:  # announce the run as soon as it exists (GitHub shows "pending")
             _notify(ctx, run, run.state, None)
@@ -400,11 +402,18 @@ def _listener_ref(run: RunRecord) -> ObjectRef:
 
 
 def _announce_if_complete(
-    ctx: StageContext, event: CloudEvent, event_id: str, listener: ObjectRef, ended: Mapping[str, str]
+    ctx: StageContext,
+    event: CloudEvent,
+    event_id: str,
+    listener: ObjectRef,
+    ended: Mapping[str, str],
+    *,
+    ledger: bool = False,
 ) -> None:
     """Publish ``event.completed`` when the run that just ended was the event's last one.
 
-    ``ended`` maps the run that just ended to its state (no need to read it back).
+    ``ended`` maps the run that just ended to its state (no need to read it back). ``ledger``
+    makes the announcement go through the idempotency ledger even for an event of one run.
     """
     record = ctx.store.get_event(event_id)
     if record is None:
@@ -415,7 +424,7 @@ def _announce_if_complete(
     key, owner = f"event-completed/{event_id}", invocation_owner(ctx.owner)
     # Two runs of the event may end in two invocations at once: the ledger lets one announce it.
     # A run's end is recorded once, so an event of one run needs no ledger entry.
-    shared = len(found.parts) > 1
+    shared = ledger or len(found.parts) > 1
     if shared and not ctx.store.claim(key, owner, ctx.lease_s, ctx.clock()).acquired:
         return
     completed = EventCompleted(
