@@ -446,7 +446,8 @@ def _announce_if_complete(
     if shared:
         ctx.store.complete(key, owner, {"outcome": found.outcome}, expires_at=ctx.expiry())
     log.info("event %s: every run has ended: %s", event_id, found.outcome)
-    hand_on_run_event(ctx, event, completed, ctx.clock())
+    if len(found.parts) > 1:  # one run's end is already handed on as its run.state
+        hand_on_run_event(ctx, event, completed, ctx.clock())
 
 
 def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
