@@ -95,3 +95,16 @@ def test_only_a_directory_or_a_bucket_is_a_body_store(tmp_path: Path) -> None:
     for url in ("s3://bucket", "file://", "gs://Not_A_Bucket!"):
         with pytest.raises(BodyStoreConfigError):
             body_store_from_url(url, {})
+
+
+def test_storing_a_body_again_renews_its_age(tmp_path: Path) -> None:
+    """A later event with the same body must not lose it to the first one's retention."""
+    store = LocalBodyStore(tmp_path)
+    digest = digest_of(BODY)
+    store.put(digest, BODY)
+    week_ago = time.time() - 7 * 86400
+    path = tmp_path / digest[:2] / digest
+    os.utime(path, (week_ago, week_ago))
+    store.put(digest, BODY)  # the same body arrives again
+    assert store.purge(datetime.now(UTC) - timedelta(days=1)) == 0
+    assert store.get(digest) == BODY

@@ -120,7 +120,7 @@ def start(
         if ctx.metrics.tally is not None:
             app = metrics_route(ctx.metrics.tally, app)
         if dashboard:
-            app = _with_dashboard(ctx, environ, app)
+            app = _with_dashboard(ctx, environ, app, host)
         httpd = WsgiServer((host, port), app, limits)
     except BaseException:
         for stop in stoppers:
@@ -129,14 +129,17 @@ def start(
     return Server(httpd, ctx, stoppers)
 
 
-def _with_dashboard(ctx: StageContext, environ: Mapping[str, str], app: WsgiApp) -> WsgiApp:
+def _with_dashboard(ctx: StageContext, environ: Mapping[str, str], app: WsgiApp, host: str) -> WsgiApp:
     """The dashboard under its prefix in front of ``app``, read-only (no replay: see the README)."""
     from kfp_triggers.app.dashboard import DEFAULT_PREFIX, dashboard_app, mounted
 
     hidden = [name for (_ns, name) in ctx.config.listeners if f"/{name}" == DEFAULT_PREFIX]
     if hidden:
         raise SettingError(f"the dashboard's {DEFAULT_PREFIX} would hide listener {hidden[0]!r}")
-    return mounted(dashboard_app(ctx.store, environ=environ, allow_replay=False), app, DEFAULT_PREFIX)
+    from kfp_triggers.app.dashboard.server import loopback_names
+
+    pages = dashboard_app(ctx.store, environ=environ, allow_replay=False, trusted_hosts=loopback_names(host))
+    return mounted(pages, app, DEFAULT_PREFIX)
 
 
 def _stage_handler(stage: str, ctx: StageContext) -> Callable[[Any], object]:

@@ -28,7 +28,12 @@ class LocalBodyStore:
     def put(self, digest: str, body: bytes) -> None:
         path = self._path(digest)
         if path.exists():
-            return
+            try:  # the same body again: it must now outlive this event's journal entry too
+                os.utime(path)
+            except OSError:
+                pass  # purged meanwhile: write it again below
+            else:
+                return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

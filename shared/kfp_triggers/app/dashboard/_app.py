@@ -8,7 +8,7 @@ code. The only requests that change anything are the replay POSTs, behind a per-
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ def dashboard_app(
     environ: Mapping[str, str],
     allow_replay: bool = False,
     prefix: str = DEFAULT_PREFIX,
+    trusted_hosts: Sequence[str] | None = None,
 ) -> Flask:
     """The read-only dashboard over ``store``, as a WSGI application serving under ``prefix``.
 
@@ -58,6 +59,9 @@ def dashboard_app(
         environ: the ``KFPT_*`` settings (replay reads ``KFPT_SECRETS_DIR`` from it).
         allow_replay: offer replay (dry run, then a confirmed real replay); needs ``config``.
         prefix: the path the pages live under, ``/dashboard`` by default; ``""`` serves them at ``/``.
+        trusted_hosts: the only ``Host`` names answered (400 otherwise); a dashboard bound to
+            loopback names only loopback, so a web page cannot reach it by rebinding its own domain
+            to 127.0.0.1. ``None`` answers any host (behind an authenticating proxy).
 
     Returns:
         A Flask application: call it as any WSGI application, ``app(environ, start_response)``.
@@ -70,10 +74,31 @@ def dashboard_app(
         raise ValueError(f"the dashboard prefix must be empty or start, not end, with '/': {prefix!r}")
     app = Flask(__name__.rpartition(".")[0], static_url_path=f"{prefix}/static")
     app.config["MAX_CONTENT_LENGTH"] = MAX_FORM_BYTES
+    if trusted_hosts is not None:
+        app.wsgi_app = _only_for_hosts(app.wsgi_app, trusted_hosts)  # type: ignore[method-assign]
     app.jinja_env.filters.update(FILTERS)
     gate = ReplayGate.from_options(config, environ, allow=allow_replay)
     _routes(app, store, gate, prefix)
     return app
+
+
+def _only_for_hosts(inner: Callable[..., Any], names: Sequence[str]) -> Callable[..., Any]:
+    """``inner`` answering only requests whose ``Host`` (port aside) is one of ``names``."""
+    allowed = {name.lower() for name in names}
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        host = str(environ.get("HTTP_HOST") or "").lower()
+        name = host.partition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+        if name in allowed:
+            return inner(environ, start_response)
+        body = b"this dashboard answers only on its loopback address\n"
+        start_response(
+            "400 Bad Request",
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    return guarded
 
 
 def _routes(app: Flask, store: Store, gate: ReplayGate, prefix: str) -> None:

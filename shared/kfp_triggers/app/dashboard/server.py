@@ -37,8 +37,17 @@ def start_dashboard(
     Raises:
         OSError: the address cannot be bound.
     """
-    app = dashboard_app(store, config=config, environ=environ, allow_replay=bool(config))
+    app = dashboard_app(
+        store, config=config, environ=environ, allow_replay=bool(config), trusted_hosts=loopback_names(host)
+    )
     return WsgiServer((host, port), app, limits)
+
+
+def loopback_names(host: str) -> list[str] | None:
+    """The ``Host`` names a server bound to ``host`` answers: loopback's own, or any (``None``)."""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return ["127.0.0.1", "localhost", "::1", "[::1]"]
+    return None
 
 
 def run_dashboard(server: WsgiServer) -> None:
