@@ -181,6 +181,7 @@ locals {
   # Both are unset (so the notifier is off) without github_token_secret.
   github_token = { name = "github-token", key = "token" }
   message_key  = { name = "message-key", key = "key" }
+  dispatch_key = { name = "dispatch-key", key = "key" }
   notifier_env = {
     KFPT_GITHUB_TOKEN_SECRET = var.github_token_secret != null ? "${local.github_token.name}/${local.github_token.key}" : null
     KFPT_GITHUB_API_URL      = var.github_token_secret != null ? var.github_api_url : null
@@ -215,9 +216,17 @@ locals {
     project_id = data.google_project.this.number
     versions   = tomap({ (local.message_key.key) = "latest" })
   }] : []
+  # The dispatch key is launch's alone: what it signs is taken as a manual run (kfp_triggers.app.dispatch).
+  dispatch_key_volumes = var.dispatch_key_secret != null ? [{
+    name       = local.dispatch_key.name
+    secret     = var.dispatch_key_secret
+    project_id = data.google_project.this.number
+    versions   = tomap({ (local.dispatch_key.key) = "latest" })
+  }] : []
   stage_secrets = {
     for stage, s in local.stages : stage => concat(
       local.message_key_volumes,
+      stage == "launch" ? local.dispatch_key_volumes : [],
       stage == "intercept" ? local.webhook_volumes : [],
       stage == "ingest" ? [for v in local.webhook_volumes : v if contains(var.verify_at_ingest_secrets, v.name)] : [],
       s.uses_launcher ? local.kfp_token_volumes : [],
@@ -234,6 +243,9 @@ locals {
           local.common_env,
           # Launch claims last a quarter of the stage's time limit (see kfp_triggers.stages.lease).
           { KFPT_STAGE_TIMEOUT_S = tostring(s.timeout) },
+          {
+            KFPT_DISPATCH_KEY_SECRET = stage == "launch" && var.dispatch_key_secret != null ? "${local.dispatch_key.name}/${local.dispatch_key.key}" : null
+          },
           { for name, value in local.launcher_env : name => value if s.uses_launcher },
           { for name, value in local.notifier_env : name => value if s.uses_notifiers },
           var.extra_env,

@@ -146,6 +146,17 @@ variable "message_key_secret" {
   }
 }
 
+variable "dispatch_key_secret" {
+  description = "Secret Manager secret id holding the key `kfp-triggers dispatch` and `rerun` sign run requests with (KFPT_DISPATCH_KEY_SECRET; 32 random bytes or more). It is mounted on the launch function only, which takes what it signs as manual runs with an origin of its own; give it to whoever may start runs by hand instead of the message key. Null (the default): a dispatch to a signed deployment needs the message key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dispatch_key_secret == null || can(regex("^[A-Za-z0-9_-]{1,255}$", var.dispatch_key_secret))
+    error_message = "dispatch_key_secret must be a Secret Manager secret id (letters, digits, _ and -), not a resource name or a version."
+  }
+}
+
 variable "github_api_url" {
   description = "KFPT_GITHUB_API_URL of the status function, for GitHub Enterprise Server: its REST API root, https://<host>/api/v3/. Null uses https://api.github.com/. Only set together with github_token_secret."
   type        = string

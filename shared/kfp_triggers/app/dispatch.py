@@ -5,10 +5,12 @@ sent, the params are checked against the template's declarations (unknown names,
 missing) and the rendered run against its pipeline's inputs (each value converted to the declared
 type), so a mistake is refused with a message naming every bad param. The event is then journalled
 as manual (``Kfpt-Dispatched-By``: who sent it) and a run request is published to the launch
-stage on the configured transport, signed with the deployment's message key when it has one: what
-authenticates a dispatch is the sender's right to publish there (on Google Cloud, publisher on the
-launch topic) and that key. Launch checks it as every run request: it must be what the trigger's
-template renders from those params.
+stage on the configured transport. What authenticates a dispatch is the sender's right to publish
+there (on Google Cloud, publisher on the launch topic) and a key: the dispatch key
+(``KFPT_DISPATCH_KEY_SECRET``) when the deployment has one, which launch alone accepts and only on
+run requests, taking them as manual runs whose origin it sets itself; else the stages' message key
+(whoever holds that can sign any message between the stages). Launch checks it as every run
+request: it must be what the trigger's template renders from those params.
 
 ``rerun RUN_ID`` dispatches the params a journalled run was rendered from again, under a new
 eventID (so a new idempotency key), linked to the first run in the journal (``Kfpt-Rerun-Of``).
@@ -176,9 +178,14 @@ def dispatch(
         origin={"dispatchedBy": sender, **({"rerunOf": rerun_of} if rerun_of else {})},
         received_at=ctx.clock().isoformat().replace("+00:00", "Z"),
     )
-    ctx.publish(
-        topic_for(requested.TYPE), event_for(requested, source=f"{ctx.source}/dispatch", traceparent=None)
-    )
+    event = event_for(requested, source=f"{ctx.source}/dispatch", traceparent=None)
+    if ctx.dispatch_key is not None:
+        from kfp_triggers.wire.messageauth import sign
+
+        # Launch takes what this key signs as a manual run, whatever origin it claims.
+        ctx.publisher.publish(topic_for(requested.TYPE), sign(event, ctx.dispatch_key))
+    else:
+        ctx.publish(topic_for(requested.TYPE), event)
     return {"eventID": event_id, "idempotencyKey": key, "listener": listener.name, "trigger": trigger.name,
             "params": params, "dispatchedBy": sender, "rerunOf": rerun_of}  # fmt: skip
 

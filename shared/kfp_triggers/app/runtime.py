@@ -41,6 +41,7 @@ from kfp_triggers.stages.lease import lease_for
 from kfp_triggers.tekton.request import RawRequest
 from kfp_triggers.wire.events import (
     EVENT_ID_EXTENSION,
+    RUN_REQUESTED,
     CloudEvent,
     EventReceived,
     RunCreated,
@@ -74,6 +75,7 @@ class Settings:
     github_enterprise_hosts: tuple[str, ...] = registry.GITHUB_ENTERPRISE_HOSTS.default
     stage_timeout_s: float = registry.STAGE_TIMEOUT_S.default
     message_key_secret: str = ""
+    dispatch_key_secret: str = ""
     metrics: str = "off"
     metrics_port: int | None = None
     claim_check_bytes: int = registry.CLAIM_CHECK_BYTES.default
@@ -103,6 +105,7 @@ class Settings:
             github_enterprise_hosts=get(registry.GITHUB_ENTERPRISE_HOSTS),
             stage_timeout_s=get(registry.STAGE_TIMEOUT_S),
             message_key_secret=get(registry.MESSAGE_KEY_SECRET) or "",
+            dispatch_key_secret=get(registry.DISPATCH_KEY_SECRET) or "",
             metrics=get(registry.METRICS) or "off",
             metrics_port=get(registry.METRICS_PORT),
             claim_check_bytes=get(registry.CLAIM_CHECK_BYTES),
@@ -207,7 +210,8 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         retention_s=retention_s,
         lease_s=lease_s,
         claim_wait_s=claim_wait_s,
-        message_key=_message_key(settings, secrets),
+        message_key=_secret_key("KFPT_MESSAGE_KEY_SECRET", settings.message_key_secret, secrets),
+        dispatch_key=_secret_key("KFPT_DISPATCH_KEY_SECRET", settings.dispatch_key_secret, secrets),
         metrics=Metrics.of(settings.metrics),
         claim_check_bytes=settings.claim_check_bytes,
         body_store_factory=body_store,
@@ -219,24 +223,23 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
     return context
 
 
-def _message_key(settings: Settings, secrets: FileSecrets) -> bytes | None:
-    """The key stages sign their messages with (``KFPT_MESSAGE_KEY_SECRET``), read at start.
+def _secret_key(setting: str, reference: str, secrets: FileSecrets) -> bytes | None:
+    """A signing key a ``<secretName>/<key>`` setting names (the message or the dispatch key), read at start.
 
     Raises:
         SettingError: the setting is not ``<secretName>/<key>``, or the secret is missing or empty.
     """
-    reference = settings.message_key_secret
     if not reference:
         return None
     name, _, key = reference.partition("/")
     if not name or not key or "/" in key:
-        raise SettingError(f"KFPT_MESSAGE_KEY_SECRET must be <secretName>/<key>, not {reference!r}")
+        raise SettingError(f"{setting} must be <secretName>/<key>, not {reference!r}")
     from kfp_triggers.secretstore import verification_secret
 
     try:
         return verification_secret(secrets, name, key)
     except KfptError as exc:
-        raise SettingError(f"KFPT_MESSAGE_KEY_SECRET: {exc}") from None
+        raise SettingError(f"{setting}: {exc}") from None
 
 
 def _enterprise_hosts(settings: Settings) -> frozenset[str]:
@@ -334,13 +337,14 @@ def handle_event(
     with log_context(stage=stage, eventID=inner.get(EVENT_ID_EXTENSION), traceparent=traceparent_of(inner)):
         try:
             key = current.message_key
-            if key is not None and not _authentic(stage, event, inner, key, metrics):
+            dispatched = _dispatched(stage, inner, current.dispatch_key)
+            if key is not None and not dispatched and not _authentic(stage, event, inner, key, metrics):
                 return None
             if _too_old(inner, limit, current.clock()):
                 log.error("dropping %s %s: older than %.0f s", inner["type"], inner["id"], limit)
                 metrics.count(MESSAGES_DROPPED, stage, "too_old")
                 return None
-            return _dispatch(stage, current, inner)
+            return _dispatch(stage, current, inner, dispatched=dispatched)
         except KfptError as exc:
             _give_up_or_retry(stage, event, exc, metrics)
             return None
@@ -358,6 +362,19 @@ def _give_up_or_retry(
         raise exc
     log.error("%s: giving up on %s: %s", stage, _event_id(event), exc)
     metrics.count(MESSAGES_DROPPED, stage, "permanent_error")
+
+
+def _dispatched(stage: str, inner: CloudEvent, key: bytes | None) -> bool:
+    """Whether ``inner`` is a run request ``dispatch`` signed with the dispatch key (launch only)."""
+    if key is None or stage != "launch" or inner["type"] != RUN_REQUESTED:
+        return False
+    from kfp_triggers.wire.messageauth import UnauthenticMessageError, verify
+
+    try:
+        verify(inner, key)
+    except UnauthenticMessageError:
+        return False  # not the dispatch key's: the message key must have signed it
+    return True
 
 
 def _authentic(
@@ -386,7 +403,7 @@ def _knative_tick(stage: str, event: CloudEvent | Mapping[str, Any]) -> CloudEve
     return event_for(tick, source=str(event["source"]), traceparent=traceparent_of(event))
 
 
-def _dispatch(stage: str, ctx: StageContext, event: CloudEvent) -> object:
+def _dispatch(stage: str, ctx: StageContext, event: CloudEvent, *, dispatched: bool = False) -> object:
     # Each stage imports only its own code: intercept and render never load launch's.
     data = read_data(event)
     if stage == "intercept" and isinstance(data, EventReceived):
@@ -400,7 +417,7 @@ def _dispatch(stage: str, ctx: StageContext, event: CloudEvent) -> object:
     if stage == "launch" and isinstance(data, RunRequested):
         from kfp_triggers.stages.runs import launch
 
-        return launch(ctx, event, data)
+        return launch(ctx, event, data, dispatched=dispatched)
     if stage == "status" and isinstance(data, RunCreated | StatusTick):
         from kfp_triggers.stages.runs import status
 

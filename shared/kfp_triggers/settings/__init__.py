@@ -138,6 +138,12 @@ RETENTION_DAYS = Setting(
     "days the journal and completed idempotency records are kept", QUEUED,
 )  # fmt: skip
 STAGE_TIMEOUT_S = Setting("KFPT_STAGE_TIMEOUT_S", _SECONDS, 60.0, "a stage's time limit per invocation", ALL)
+DISPATCH_KEY_SECRET: Setting[str | None] = Setting(
+    "KFPT_DISPATCH_KEY_SECRET", SecretRef(), None,
+    "key `dispatch` signs run requests with; launch takes them as manual runs, their origin its own",
+    ("launch",),
+    default_doc="unset: a dispatch to a signed deployment needs the message key",
+)  # fmt: skip
 MESSAGE_KEY_SECRET: Setting[str | None] = Setting(
     "KFPT_MESSAGE_KEY_SECRET", SecretRef(), None, "key every stage signs and checks messages with", ALL,
     default_doc="unset: messages are not signed",

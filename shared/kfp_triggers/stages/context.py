@@ -66,6 +66,8 @@ class StageContext:
     ``lease_s`` and ``claim_wait_s`` govern launch claims (see :mod:`kfp_triggers.stages.lease`).
     With a ``message_key``, what the stages publish is signed (see :mod:`kfp_triggers.wire.messageauth`).
     ``metrics`` takes the counts and latencies the stages record (see :mod:`kfp_triggers.metrics`).
+    A run request signed with ``dispatch_key`` (not the message key) is a manual run: launch takes
+    it with an origin of its own (see :func:`kfp_triggers.stages.runs.launch`).
     A body over ``claim_check_bytes`` (0: never) travels as a reference to the ``body_store``.
     """
 
@@ -85,6 +87,7 @@ class StageContext:
     source: str = "//kfp-triggers"
     notifiers_factory: Callable[[], list[Notifier]] = _no_notifiers
     message_key: bytes | None = field(default=None, repr=False)
+    dispatch_key: bytes | None = field(default=None, repr=False)
     metrics: Metrics = OFF
     claim_check_bytes: int = 0
     body_store_factory: Callable[[], BodyStore] = _no_body_store

@@ -75,8 +75,15 @@ def is_launchable(resource: dict[str, Any]) -> bool:
     return resource.get("kind") == "Run" and resource.get("apiVersion") == RUN_API_VERSION
 
 
-def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> list[RunCreated]:
+def launch(
+    ctx: StageContext, event: CloudEvent, requested: RunRequested, *, dispatched: bool = False
+) -> list[RunCreated]:
     """Create the runs of one request exactly once each; publish ``run.created`` for every one.
+
+    A ``dispatched`` request (signed with the dispatch key, not the stages' message key) is a
+    manual run: it must carry a dispatch's eventID, and whatever origin it claims is replaced by
+    who dispatched it, so a dispatcher can choose param values but never a commit to post a status
+    to, nor an event of a webhook to journal under.
 
     Raises:
         LaunchInProgressError: another worker is launching this key right now (retry later).
@@ -84,6 +91,15 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
     """
     listener = ctx.listener(requested.listener.namespace, requested.listener.name)
     trigger = ctx.trigger(listener, requested.trigger.namespace, requested.trigger.name)
+    if dispatched:
+        manual = _as_manual(requested)
+        if manual is None:
+            log.error(
+                "dispatched run request %s refused: its eventID is not a dispatch's",
+                requested.idempotency_key,
+            )
+            return []
+        requested = manual
     forged = unrenderable(listener, trigger, requested)
     if forged is not None:
         # Not journalled: the journal must not take writes from whoever sent this.
@@ -123,6 +139,22 @@ def launch(ctx: StageContext, event: CloudEvent, requested: RunRequested) -> lis
             _send_successful(ctx, listener, requested.event_id)
         created.append(run)
     return created
+
+
+MANUAL_EVENT_PREFIXES = ("dispatch-", "rerun-")
+
+
+def _as_manual(requested: RunRequested) -> RunRequested | None:
+    """``requested`` with only a manual origin, or ``None`` when its eventID is not a dispatch's."""
+    if not requested.event_id.startswith(MANUAL_EVENT_PREFIXES):
+        return None
+    claimed = requested.origin
+    origin = {
+        key: str(claimed[key])[:200]
+        for key in ("dispatchedBy", "rerunOf")
+        if isinstance(claimed.get(key), str)
+    }
+    return dataclasses.replace(requested, origin={**origin, "manual": True})
 
 
 def unrenderable(listener: EventListener, trigger: ResolvedTrigger, requested: RunRequested) -> str | None:
