@@ -149,3 +149,17 @@ def test_a_chain_stops_at_its_depth_limit(chained: Server) -> None:
     parent = event_for(_state_of(deep, "SUCCEEDED"), source="//test", traceparent=None)
     assert hand_on_run_event(chained.ctx, parent, _state_of(deep, "SUCCEEDED"), chained.ctx.clock()) == 0
     assert chain_depth("0b6f5a2e-c9d1-11f0-8a1e-4f2c7a9d3b01") == 0 and chain_depth("chain3-x") == 3
+
+
+def test_a_journalled_run_end_can_be_replayed_through_ingest(chained: Server) -> None:
+    """Replay names its event: the reserved types are refused only to senders, not to the journal."""
+    from kfp_triggers.stages.ingest import ingest
+    from kfp_triggers.tekton.request import RawRequest
+
+    [evaluate] = _runs(chained)["evaluate"]
+    record = chained.ctx.store.get_event(evaluate.event_id)
+    assert record is not None and record.request is not None
+    data = HttpRequestData.from_data(record.request)
+    request = RawRequest(data.method, data.url, data.headers, data.body)
+    assert ingest(chained.ctx, request).status == 400  # as a sender would post it
+    assert ingest(chained.ctx, request, event_id=evaluate.event_id).status == 202  # as replay sends it

@@ -47,17 +47,24 @@ def answer(environ: Mapping[str, Any], ctx: StageContext | None = None) -> HttpA
     limit = ctx.max_body_bytes if ctx is not None else max_body_bytes()
     body = read_body(environ, limit)
     if isinstance(body, HttpAnswer):
-        counted = ctx or built_context()
-        if counted is not None:  # refused before any listener was addressed
-            counted.metrics.count(EVENTS_RECEIVED, "", str(body.status))
+        _count_refusal(ctx, body)
         return body
     try:
         # Tekton hands on Go's URL.String() of the target (`/a|b` reads `/a%7Cb`).
         url = request_url(request_target(environ))
     except URLError as exc:  # Go's server answers 400 before the listener sees the request
-        return _error(400, f"the request target is not a valid URL: {exc}")
+        refused = _error(400, f"the request target is not a valid URL: {exc}")
+        _count_refusal(ctx, refused)
+        return refused
     request = RawRequest(str(environ.get("REQUEST_METHOD") or "GET"), url, headers_from_wsgi(environ), body)
     return handle_http(request, ctx)
+
+
+def _count_refusal(ctx: StageContext | None, answer: HttpAnswer) -> None:
+    """Count a request refused before any listener was addressed (``listener`` label empty)."""
+    counted = ctx or built_context()
+    if counted is not None:
+        counted.metrics.count(EVENTS_RECEIVED, "", str(answer.status))
 
 
 def wsgi_app(ctx: StageContext | None = None) -> WsgiApp:

@@ -202,7 +202,8 @@ def explain_event(store: Store, event_id: str) -> dict[str, Any]:
                 runs[run.run_id] = run
     from kfp_triggers.stages.outcome import event_outcome
 
-    return {**explain(record, runs), "outcome": event_outcome(store, record).to_json()}
+    known = {run_id: run.state for run_id, run in runs.items()}
+    return {**explain(record, runs), "outcome": event_outcome(store, record, known).to_json()}
 
 
 def event_json(record: EventRecord) -> dict[str, Any]:

@@ -212,6 +212,7 @@ def build_context(settings: Settings, publisher: Publisher, environ: Mapping[str
         claim_wait_s=claim_wait_s,
         message_key=_secret_key("KFPT_MESSAGE_KEY_SECRET", settings.message_key_secret, secrets),
         dispatch_key=_secret_key("KFPT_DISPATCH_KEY_SECRET", settings.dispatch_key_secret, secrets),
+        backend_name=str(registry.value(env, registry.LAUNCHER)),
         metrics=Metrics.of(settings.metrics),
         claim_check_bytes=settings.claim_check_bytes,
         body_store_factory=body_store,

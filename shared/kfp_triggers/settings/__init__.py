@@ -162,7 +162,7 @@ LOG_LEVEL = Setting(
 METRICS: Setting[str | None] = Setting(
     "KFPT_METRICS", Choice(("off", "log", "prometheus")), None,
     "where counters and latencies go: log lines (log-based metrics), a Prometheus scrape, or nowhere",
-    ALL, default_doc="`prometheus` under `serve`, else `off`",
+    ALL, default_doc="`prometheus` under `serve` (with prometheus-client installed), else `off`",
 )  # fmt: skip
 METRICS_PORT: Setting[int | None] = Setting(
     "KFPT_METRICS_PORT", Number(minimum=1, maximum=65535, whole=True, described="a TCP port"), None,

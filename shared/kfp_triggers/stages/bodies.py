@@ -32,9 +32,9 @@ def check_in(ctx: StageContext, request: HttpRequestData, *, known: BodyRef | No
         or len(request.body) <= ctx.claim_check_bytes
     ):
         return request
-    if known is not None and known.size == len(request.body) and digest_of(request.body) == known.sha256:
-        return dataclasses.replace(request, body=b"", body_ref=known)
     digest = digest_of(request.body)
+    if known is not None and known.size == len(request.body) and digest == known.sha256:
+        return dataclasses.replace(request, body=b"", body_ref=known)
     ctx.body_store.put(digest, request.body)
     return dataclasses.replace(request, body=b"", body_ref=BodyRef(digest, len(request.body)))
 

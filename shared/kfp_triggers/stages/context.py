@@ -88,6 +88,8 @@ class StageContext:
     notifiers_factory: Callable[[], list[Notifier]] = _no_notifiers
     message_key: bytes | None = field(default=None, repr=False)
     dispatch_key: bytes | None = field(default=None, repr=False)
+    backend_name: str = ""
+    """The launcher the settings name (``KFPT_LAUNCHER``), for labels, without building it."""
     metrics: Metrics = OFF
     claim_check_bytes: int = 0
     body_store_factory: Callable[[], BodyStore] = _no_body_store

@@ -372,13 +372,14 @@ def _count_created(ctx: StageContext, requested: RunRequested, backend: str) -> 
 
 
 def _backend(ctx: StageContext) -> str:
-    return str(getattr(ctx.launcher, "backend", "") or "unknown")
+    """The launcher's backend name for a metric label, without building a launcher for it."""
+    return ctx.backend_name or "unknown"
 
 
 def _journal_failure(ctx: StageContext, requested: RunRequested, key: str, message: str) -> None:
-    ctx.metrics.count(RUN_LAUNCHES, _backend(ctx), "failed")
     log.warning("event %s trigger %s: %s", requested.event_id, requested.trigger.name, message)
     ctx.store.record_launch(requested.event_id, requested.trigger.name, key, None, None, message)
+    ctx.metrics.count(RUN_LAUNCHES, _backend(ctx), "failed")
 
 
 def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) -> list[RunState]:
@@ -414,7 +415,7 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
             log.warning("sent %d run requests again whose group slot was not taken up", resent)
     changes: list[RunState] = []
     for run in runs:
-        change = _poll(ctx, run)
+        change = _poll(ctx, run, event)
         if change is None:
             continue
         ctx.publish(
@@ -423,7 +424,6 @@ def status(ctx: StageContext, event: CloudEvent, data: RunCreated | StatusTick) 
         )
         changes.append(change)
         if change.state in TERMINAL_STATES:
-            hand_on_run_event(ctx, event, change, ctx.clock())
             _announce_if_complete(ctx, event, change.event_id, change.listener, {change.run_id: change.state})
     return changes
 
@@ -478,11 +478,13 @@ def _announce_if_complete(
     if shared:
         ctx.store.complete(key, owner, {"outcome": found.outcome}, expires_at=ctx.expiry())
     log.info("event %s: every run has ended: %s", event_id, found.outcome)
-    if len(found.parts) > 1:  # one run's end is already handed on as its run.state
+    # One run's end is handed on as its run.state already (a run that ended as it was created, a
+    # dry run's, is not handed on at all).
+    if len(found.parts) > 1:
         hand_on_run_event(ctx, event, completed, ctx.clock())
 
 
-def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
+def _poll(ctx: StageContext, run: RunRecord, parent: CloudEvent) -> RunState | None:
     try:
         observed = ctx.launcher.get_state(run.run_id)
     except LaunchRejected as exc:
@@ -496,40 +498,42 @@ def _poll(ctx: StageContext, run: RunRecord) -> RunState | None:
     if isinstance(group_id, str) and state in TERMINAL_STATES and run.idempotency_key:
         # Before the state is recorded: a crash in between finds the transition again.
         groups.release_slot(ctx, group_id, run.idempotency_key)
-    previous = ctx.store.record_state(run.run_id, state, ctx.clock())
-    if previous is None:
-        return None
-    if observed.outputs and state in TERMINAL_STATES:
-        _record_outputs(ctx, run.run_id, observed.outputs)
     outputs: dict[str, Any] = {}
     for output in observed.outputs if state in TERMINAL_STATES else ():
         found = output.uri or output.artifact_id if output.value is None else output.value
         outputs.setdefault(output.task, {}).setdefault(output.name, found)
-    ctx.metrics.count(RUN_STATES, run.backend, state)
-    log.info(
-        "run %s of event %s trigger %s: %s -> %s", run.run_id, run.event_id, run.trigger, previous, state
-    )
-    namespace, _, name = run.listener.rpartition("/")
-    return RunState(
+    namespace = run.listener.rpartition("/")[0]
+    change = RunState(
         event_id=run.event_id,
         run_id=run.run_id,
         backend=run.backend,
         state=state,
-        previous_state=previous,
+        previous_state=run.state,
         run_url=run.run_url,
         trigger=ObjectRef(str(run.details.get("triggerNamespace", namespace)), run.trigger),
-        listener=ObjectRef(namespace, name),
+        listener=_listener_ref(run),
         outputs=outputs,
     )
+    if state in TERMINAL_STATES:
+        # Before the end is recorded, as the notifiers and the slot above: a failure here is met
+        # again by the next tick; what is handed on keeps its eventID, so a repeat launches nothing.
+        if observed.outputs:
+            _record_outputs(ctx, run, observed.outputs)
+        hand_on_run_event(ctx, parent, change, ctx.clock())
+    previous = ctx.store.record_state(run.run_id, state, ctx.clock())
+    if previous is None:
+        return None
+    ctx.metrics.count(RUN_STATES, run.backend, state)
+    log.info(
+        "run %s of event %s trigger %s: %s -> %s", run.run_id, run.event_id, run.trigger, previous, state
+    )
+    return dataclasses.replace(change, previous_state=previous)
 
 
-def _record_outputs(ctx: StageContext, run_id: str, outputs: tuple[RunOutput, ...]) -> None:
+def _record_outputs(ctx: StageContext, run: RunRecord, outputs: tuple[RunOutput, ...]) -> None:
     """Keep a finished run's outputs on its record (``details.outputs``): the lineage's last link."""
-    stored = ctx.store.get_run(run_id)
-    if stored is None:
-        return
-    details = {**stored.details, "outputs": [output.to_json() for output in outputs]}
-    ctx.store.upsert_run(dataclasses.replace(stored, details=details))
+    details = {**run.details, "outputs": [output.to_json() for output in outputs]}
+    ctx.store.upsert_run(dataclasses.replace(run, details=details))
 
 
 def _send_successful(ctx: StageContext, listener: EventListener, event_id: str) -> None:
