@@ -2,10 +2,12 @@
 
 The client library would import about 330 ms of modules on a stage's first large body; one upload
 and one download are two plain requests (``uploadType=media`` and ``alt=media``), authorised with
-the metadata server's token, none for the emulator (``STORAGE_EMULATOR_HOST``). A body already
-stored under its digest is the same body, but it is uploaded again all the same: the bucket's
-lifecycle rule expires objects by age with the journal's retention (see infra/terraform), so the
-new event that names it must restart its clock (the bytes are sent either way).
+the metadata server's token, none for the emulator (``STORAGE_EMULATOR_HOST``). An upload asks for
+``ifGenerationMatch=0``: a body already stored under its digest is the same body, so "already
+there" (412) is success. Overwriting would need the right to delete, which ingest's account does
+not have (object creator only, see infra/terraform). So a body keeps the age of its first upload:
+the bucket's lifecycle rule (the journal's retention) may remove it while a later event that came
+with the very same body is still journalled, whose replay then says the body is gone.
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ class GcsBodyStore:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def put(self, digest: str, body: bytes) -> None:
-        query = urllib.parse.urlencode({"uploadType": "media", "name": self._name(digest)})
+        query = urllib.parse.urlencode(
+            {"uploadType": "media", "name": self._name(digest), "ifGenerationMatch": "0"}
+        )
         url = f"{self.root}/upload/storage/v1/b/{self.bucket}/o?{query}"
         headers = {**self._headers(), "Content-Type": "application/octet-stream"}
         try:
@@ -79,7 +83,7 @@ class GcsBodyStore:
             )
         except NoAnswerError as exc:
             raise BodyStoreError(f"Cloud Storage did not answer an upload: {exc.reason}") from exc
-        if answer.ok:
+        if answer.ok or answer.status == 412:  # 412: stored already (see the module docstring)
             return
         raise BodyStoreError(f"Cloud Storage refused an upload to {self.describe()}: HTTP {answer.status}")
 
