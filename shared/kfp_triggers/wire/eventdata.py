@@ -66,6 +66,11 @@ from kfp_triggers.wire.eventtypes import (
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
+def is_digest(text: str) -> bool:
+    """True for a lowercase hex SHA-256: how a body reference, and the body store, name a body."""
+    return bool(_DIGEST.fullmatch(text))
+
+
 class _Fields:
     """Reads typed fields from one payload object, naming the field path in every error."""
 
@@ -157,7 +162,7 @@ class BodyRef:
         if not isinstance(data, Mapping):
             raise InvalidRequestError(f"invalid {where}: 'bodyRef' must be an object")
         digest, size = data.get("sha256"), data.get("bytes")
-        if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        if not isinstance(digest, str) or not is_digest(digest):
             raise InvalidRequestError(f"invalid {where}: 'bodyRef.sha256' must be a hex SHA-256")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise InvalidRequestError(f"invalid {where}: 'bodyRef.bytes' must be a byte count")

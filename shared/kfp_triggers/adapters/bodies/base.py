@@ -9,13 +9,14 @@ back is hashed again before it is used: a body that does not match its digest is
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import datetime
 from typing import Protocol
 
 from kfp_triggers.errors import KfptError
+from kfp_triggers.wire.eventdata import is_digest
 
-_DIGEST = re.compile(r"[0-9a-f]{64}")
+__all__ = ["BodyMismatchError", "BodyMissingError", "BodyStore", "BodyStoreConfigError", "BodyStoreError",
+           "checked", "digest_of", "is_digest"]  # fmt: skip
 
 
 class BodyStoreError(KfptError):
@@ -34,11 +35,6 @@ class BodyMismatchError(KfptError):
 
 class BodyStoreConfigError(KfptError):
     """The body store setting cannot be used."""
-
-
-def is_digest(text: str) -> bool:
-    """True for a lowercase hex SHA-256, the only name a body is stored under."""
-    return bool(_DIGEST.fullmatch(text))
 
 
 def digest_of(body: bytes) -> str:
